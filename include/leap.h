@@ -1,0 +1,286 @@
+/*
+ * leap.h - the only public header of libleap.
+ *
+ * Conventions (after SQLite and ggml): opaque handles, create/destroy pairs,
+ * every call returns a leap_status, and leap_last_error() explains the last
+ * failure on the calling thread. Structs passed in carry their own size
+ * (struct_size) so that later minor versions can append fields without
+ * breaking older callers.
+ *
+ * ABI versioning: LEAP_API_VERSION = major * 10000 + minor * 100 + patch.
+ * A host checks leap_api_version() / 10000 == LEAP_API_VERSION_MAJOR after
+ * dlopen; the soname carries the major version (libleap.so.MAJOR).
+ */
+#ifndef LEAP_H
+#define LEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LEAP_API_VERSION_MAJOR 0
+#define LEAP_API_VERSION_MINOR 1
+#define LEAP_API_VERSION_PATCH 0
+#define LEAP_API_VERSION                                                      \
+  (LEAP_API_VERSION_MAJOR * 10000 + LEAP_API_VERSION_MINOR * 100 +            \
+   LEAP_API_VERSION_PATCH)
+
+#if defined(__GNUC__)
+#define LEAP_API __attribute__((visibility("default")))
+#else
+#define LEAP_API
+#endif
+
+typedef enum leap_status {
+  LEAP_OK = 0,
+  LEAP_ERR_INVALID_ARG = 1, /* a bad argument (null, out of range, wrong shape) */
+  LEAP_ERR_IO = 2,          /* a file could not be read or written */
+  LEAP_ERR_FORMAT = 3,      /* a file is corrupt, truncated or of the wrong kind */
+  LEAP_ERR_NO_DEVICE = 4,   /* no Vulkan device (or no Vulkan at all) */
+  LEAP_ERR_VULKAN = 5,      /* a Vulkan call failed */
+  LEAP_ERR_NOMEM = 6,       /* out of host or device memory */
+  LEAP_ERR_UNSUPPORTED = 7, /* valid, but not supported by this build/model */
+  LEAP_ERR_NUMERIC = 8,     /* NaN or Inf where a finite value is required */
+  LEAP_ERR_INTERRUPTED = 9  /* a progress callback asked to stop */
+} leap_status;
+
+/* The version this library was built with (LEAP_API_VERSION of its header). */
+LEAP_API uint32_t leap_api_version(void);
+/* A short name for a status, e.g. "invalid argument". Never NULL. */
+LEAP_API const char *leap_status_string(leap_status s);
+/* The message of the last failure on this thread ("" if none). Never NULL. */
+LEAP_API const char *leap_last_error(void);
+
+/* ------------------------------------------------------------------ devices */
+
+typedef enum leap_backend_kind {
+  LEAP_BACKEND_CPU = 0,    /* BLAS + OpenMP, no Vulkan needed */
+  LEAP_BACKEND_VULKAN = 1  /* Vulkan compute (any vendor, lavapipe included) */
+} leap_backend_kind;
+
+typedef enum leap_device_type {
+  LEAP_DEVICE_OTHER = 0,
+  LEAP_DEVICE_INTEGRATED_GPU = 1,
+  LEAP_DEVICE_DISCRETE_GPU = 2,
+  LEAP_DEVICE_VIRTUAL_GPU = 3,
+  LEAP_DEVICE_CPU = 4
+} leap_device_type;
+
+typedef struct leap_device_info {
+  char name[256];
+  leap_device_type type;
+  uint32_t vendor_id, device_id;
+  uint32_t api_version;          /* VK_MAKE_API_VERSION layout */
+  char driver[256];              /* driver name and info */
+  uint64_t device_local_bytes;   /* largest device-local heap */
+  uint32_t subgroup_size;
+  uint32_t max_shared_bytes;     /* maxComputeSharedMemorySize */
+  int has_fp16;                  /* shaderFloat16 */
+  int has_storage16;             /* storageBuffer16BitAccess */
+  int has_coopmat_nv;            /* VK_NV_cooperative_matrix */
+  int has_coopmat_khr;           /* VK_KHR_cooperative_matrix */
+  int has_timestamps;            /* compute-queue timestamps */
+} leap_device_info;
+
+/* Enumerates the Vulkan devices. *count = 0 (and LEAP_OK) when Vulkan works
+ * but has no device; LEAP_ERR_NO_DEVICE when there is no Vulkan loader. */
+LEAP_API leap_status leap_vulkan_device_count(int *count);
+LEAP_API leap_status leap_vulkan_device_info(int index, leap_device_info *out);
+
+/* ------------------------------------------------------------------ context */
+
+typedef struct leap_context leap_context;
+
+typedef struct leap_context_desc {
+  uint32_t struct_size;      /* sizeof(leap_context_desc) */
+  leap_backend_kind backend;
+  /* Vulkan device: index or name substring; NULL = $LEAP_DEVICE, else
+   * discrete > integrated > virtual > CPU device. */
+  const char *device;
+  int threads;               /* CPU threads; 0 = OpenMP default */
+  /* Vulkan validation layer: 1 on, 0 off, -1 = $LEAP_VALIDATION ("1" on). */
+  int validation;
+} leap_context_desc;
+
+/* A leap_context_desc with defaults for the given backend. */
+LEAP_API leap_context_desc leap_context_desc_default(leap_backend_kind backend);
+LEAP_API leap_status leap_context_create(const leap_context_desc *desc,
+                                         leap_context **out);
+
+/* Adopting a host's Vulkan device. Handles are passed as void* / uint64_t so
+ * that this header does not need vulkan.h: cast VkInstance, VkPhysicalDevice,
+ * VkDevice, VkQueue to void*. leap never destroys adopted objects. The device
+ * must have been created with Vulkan 1.2+ and a compute-capable queue. */
+typedef struct leap_vulkan_external {
+  uint32_t struct_size;  /* sizeof(leap_vulkan_external) */
+  void *instance;        /* VkInstance */
+  void *physical_device; /* VkPhysicalDevice */
+  void *device;          /* VkDevice */
+  void *queue;           /* VkQueue (compute) */
+  uint32_t queue_family;
+  /* vkGetInstanceProcAddr of the host's loader; NULL = the one leap links. */
+  void *get_instance_proc_addr;
+} leap_vulkan_external;
+
+LEAP_API leap_status leap_context_create_vulkan_external(
+    const leap_vulkan_external *ext, leap_context **out);
+LEAP_API void leap_context_destroy(leap_context *ctx);
+LEAP_API leap_backend_kind leap_context_backend(const leap_context *ctx);
+/* The device's name ("cpu" for the CPU backend). */
+LEAP_API const char *leap_context_device_name(const leap_context *ctx);
+/* Number of Vulkan validation messages (warnings and errors) seen so far;
+ * 0 when validation is off. Tests fail on any. */
+LEAP_API uint64_t leap_context_validation_messages(const leap_context *ctx);
+
+/* ------------------------------------------------------------------ tensors */
+
+typedef enum leap_dtype {
+  LEAP_F32 = 0,
+  LEAP_F16 = 1,
+  LEAP_BF16 = 2,
+  LEAP_F64 = 3,
+  LEAP_I64 = 4,
+  LEAP_I32 = 5
+} leap_dtype;
+
+#define LEAP_MAX_DIMS 6
+typedef struct leap_tensor leap_tensor;
+
+/* A tensor owned by leap in the context's memory (device memory on Vulkan). */
+LEAP_API leap_status leap_tensor_create(leap_context *ctx, leap_dtype dtype,
+                                        int ndim, const int64_t *shape,
+                                        leap_tensor **out);
+/* A tensor over host memory the caller keeps alive (CPU backend only). */
+LEAP_API leap_status leap_tensor_wrap_host(leap_context *ctx, leap_dtype dtype,
+                                           int ndim, const int64_t *shape,
+                                           void *data, leap_tensor **out);
+/* A tensor over a host's VkBuffer (+ byte offset) on an adopted device. */
+LEAP_API leap_status leap_tensor_wrap_vkbuffer(leap_context *ctx,
+                                               leap_dtype dtype, int ndim,
+                                               const int64_t *shape,
+                                               uint64_t vk_buffer,
+                                               uint64_t offset,
+                                               leap_tensor **out);
+LEAP_API void leap_tensor_destroy(leap_tensor *t);
+LEAP_API leap_status leap_tensor_write(leap_tensor *t, const void *src,
+                                       size_t bytes);
+LEAP_API leap_status leap_tensor_read(const leap_tensor *t, void *dst,
+                                      size_t bytes);
+LEAP_API int leap_tensor_ndim(const leap_tensor *t);
+LEAP_API int64_t leap_tensor_dim(const leap_tensor *t, int i);
+LEAP_API leap_dtype leap_tensor_dtype(const leap_tensor *t);
+LEAP_API int64_t leap_tensor_numel(const leap_tensor *t);
+
+/* ------------------------------------------------------------------ models */
+
+typedef struct leap_model leap_model;
+
+typedef enum leap_prediction {
+  LEAP_PRED_EPS = 0,    /* predicts the noise */
+  LEAP_PRED_V = 1,      /* v-prediction on a VP schedule */
+  LEAP_PRED_FLOW_V = 2  /* flow matching velocity v = eps - x0 */
+} leap_prediction;
+
+typedef struct leap_model_info {
+  char arch[32];          /* "dit" */
+  int input_size;         /* H = W */
+  int patch_size;
+  int in_channels;
+  int out_channels;       /* 2 * in_channels with learn_sigma */
+  int hidden_size, depth, num_heads;
+  double mlp_ratio;
+  int num_classes;        /* without the null class */
+  int null_class;         /* label that means "no class" (CFG) */
+  int learn_sigma;
+  leap_prediction prediction;
+  double timestep_scale;  /* model timestep = t * timestep_scale (flow) */
+  int64_t parameters;
+  int tokens;             /* (input_size / patch_size)^2 */
+  char weight_dtype[8];   /* dtype of the file's weights: F32, F16, BF16 */
+} leap_model_info;
+
+LEAP_API leap_status leap_model_load(leap_context *ctx, const char *path,
+                                     leap_model **out);
+LEAP_API void leap_model_destroy(leap_model *m);
+LEAP_API leap_status leap_model_get_info(const leap_model *m,
+                                         leap_model_info *out);
+
+/* The whole forward pass on host arrays: x [n, C, H, W], t [n] (the model's
+ * own timestep input, e.g. 1000 * t for flow), y [n] labels (null_class for
+ * unconditional); out [n, out_channels, H, W]. */
+LEAP_API leap_status leap_model_forward(leap_model *m, int n, const float *x,
+                                        const float *t, const int32_t *y,
+                                        float *out);
+
+/* The same pass in three stages, for feature caching: embed writes the
+ * hidden states h [n, tokens, hidden] (after patch + position embedding) and
+ * the conditioning c [n, hidden]; blocks runs the transformer block stack on
+ * h in place; final runs the final layer and unpatchify into out. Between
+ * the stages the host may read or replace h through leap_model_hidden (a
+ * tensor in the model's context; read/write it with leap_tensor_read/write).
+ * A stage must follow the previous one with the same n. The tensor from
+ * leap_model_hidden belongs to the model (leap_tensor_destroy ignores it) and
+ * is valid until the batch size changes or the model is destroyed. */
+LEAP_API leap_status leap_model_embed(leap_model *m, int n, const float *x,
+                                      const float *t, const int32_t *y);
+LEAP_API leap_status leap_model_blocks(leap_model *m);
+LEAP_API leap_status leap_model_final(leap_model *m, float *out);
+LEAP_API leap_status leap_model_hidden(leap_model *m, leap_tensor **h);
+
+/* ------------------------------------------------------------------ sampling */
+
+typedef enum leap_schedule_kind {
+  LEAP_SCHEDULE_DEFAULT = 0,     /* the model's own: flow linear or VP linear */
+  LEAP_SCHEDULE_FLOW = 1,        /* flow matching, t linear 1 -> 0, optional shift */
+  LEAP_SCHEDULE_VP_LINEAR = 2,   /* DDPM linear betas, 1000 steps */
+  LEAP_SCHEDULE_VP_SCALED = 3,   /* scaled-linear betas (Stable Diffusion) */
+  LEAP_SCHEDULE_VP_COSINE = 4,   /* cosine alpha-bar (Nichol & Dhariwal) */
+  LEAP_SCHEDULE_KARRAS = 5       /* Karras sigmas over the model's noise range */
+} leap_schedule_kind;
+
+typedef enum leap_solver {
+  LEAP_SOLVER_EULER = 0,
+  LEAP_SOLVER_HEUN = 1,
+  LEAP_SOLVER_DDIM = 2,
+  LEAP_SOLVER_EULER_ANCESTRAL = 3,
+  LEAP_SOLVER_DPMPP_2M = 4
+} leap_solver;
+
+/* Called after each step; return non-zero to stop (LEAP_ERR_INTERRUPTED). */
+typedef int (*leap_progress_fn)(void *user, int step, int steps);
+
+typedef struct leap_sample_desc {
+  uint32_t struct_size;     /* sizeof(leap_sample_desc) */
+  int n;                    /* number of images */
+  const int32_t *labels;    /* [n]; NULL = unconditional (null class) */
+  int steps;
+  leap_solver solver;
+  leap_schedule_kind schedule;
+  double shift;             /* flow schedule shift (SD3); 1 = none */
+  double cfg;               /* guidance scale; 1 = no guidance (one pass) */
+  double eta;               /* DDIM / ancestral noise; 0 = deterministic */
+  uint64_t seed;            /* initial noise (and ancestral noise) */
+  const float *noise;       /* [n, C, H, W] initial noise; NULL = from seed */
+  leap_progress_fn progress;
+  void *progress_user;
+} leap_sample_desc;
+
+LEAP_API leap_sample_desc leap_sample_desc_default(void);
+/* Samples n images into out [n, in_channels, H, W] (pixels in [-1, 1]). */
+LEAP_API leap_status leap_sample(leap_model *m, const leap_sample_desc *desc,
+                                 float *out);
+
+LEAP_API const char *leap_solver_name(leap_solver s);
+LEAP_API const char *leap_schedule_name(leap_schedule_kind s);
+/* Parses a name ("euler", "dpmpp_2m", ...); LEAP_ERR_INVALID_ARG if unknown. */
+LEAP_API leap_status leap_solver_from_name(const char *name, leap_solver *out);
+LEAP_API leap_status leap_schedule_from_name(const char *name,
+                                             leap_schedule_kind *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LEAP_H */

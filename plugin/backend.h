@@ -1,0 +1,124 @@
+/*
+ * backend.h - the internal compute interface shared by the CPU and Vulkan
+ * backends.
+ *
+ * A model's forward pass is built once (per batch size) as a *program*: a
+ * flat list of ops over backend buffers. The CPU backend interprets the
+ * list op by op; the Vulkan backend records the whole list into one command
+ * buffer, once, and replays it on every call (per-dispatch overhead is what
+ * beats eager frameworks at small batch). The ops are plain data, so a test
+ * can build a one-op program, run it on both backends on random data and
+ * compare: every Vulkan kernel has its CPU twin in cpu_ops.c.
+ *
+ * All op data is float32 row-major, addressed as (buffer, element offset).
+ * EMBED_ADD reads int32 labels.
+ */
+#ifndef LEAP_BACKEND_H
+#define LEAP_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leap.h"
+
+typedef struct lp_buf lp_buf;
+typedef struct lp_backend lp_backend;
+typedef struct lp_prog_exec lp_prog_exec; /* backend-specific compiled program */
+
+/* A view: a buffer and an offset in elements (4-byte units). */
+typedef struct lp_view {
+  lp_buf *buf;
+  size_t off;
+} lp_view;
+
+typedef enum lp_act { LP_ACT_NONE = 0, LP_ACT_SILU = 1, LP_ACT_GELU_TANH = 2 } lp_act;
+
+typedef enum lp_op_kind {
+  /* y[M,N] = act(x[M,K] . w[N,K]^T + b[N]); b.buf may be NULL.
+   * i: M, N, K, act. Reads x (in[0]), w (in[1]), b (in[2]); writes out. */
+  LP_OP_LINEAR = 0,
+  /* Image to patch rows. in[0] x [B,C,H,W] -> out [B*T, C*p*p] with
+   * T = (H/p)*(W/p), row b*T + hi*(W/p) + wi, column c*p*p + ky*p + kx
+   * (the layout of a conv weight [D, C, p, p] flattened to [D, C*p*p]).
+   * i: B, C, H, W, p. */
+  LP_OP_PATCHIFY = 1,
+  /* Patch rows to image, DiT's unpatchify: in[0] [B*T, p*p*C] with column
+   * (ky*p + kx)*C + c -> out [B,C,H,W]. i: B, C, H, W, p. */
+  LP_OP_UNPATCHIFY = 2,
+  /* out[b,:] = in[0][b,:] + table[label[b],:]; in[1] = table [rows, D],
+   * in[2] = labels (int32 [B]). i: B, D, rows (labels outside 0..rows-1
+   * are clamped: the host validates them first). */
+  LP_OP_EMBED_ADD = 3,
+  /* out[r, :] += in[0][r % T, :] for r < R (in place on out).
+   * i: R, T, D. */
+  LP_OP_ADD_ROWS = 4,
+  /* out[i] = silu(in[0][i]) for i < n. i: n. */
+  LP_OP_SILU = 5,
+  /* out[b,t,:] = LN(x[b,t,:]) * (1 + scale[b,:]) + shift[b,:]; LayerNorm
+   * without affine, eps f[0]. in[0] = x [B,T,D]; in[1] = shift view,
+   * in[2] = scale view, both rows of stride i[3] elements per b.
+   * i: B, T, D, mod_stride. */
+  LP_OP_LN_MODULATE = 6,
+  /* Multi-head self-attention. in[0] = qkv [B*T, 3*D] with column
+   * s*D + h*hd + j for s in {q,k,v}; out [B*T, D] with column h*hd + j;
+   * softmax(q k^T * f[0]) v, f[0] = 1/sqrt(hd). i: B, T, D, heads. */
+  LP_OP_ATTENTION = 7,
+  /* out[b,t,:] += gate[b,:] * y[b,t,:] (in place on out). in[0] = y
+   * [B,T,D], in[1] = gate view with row stride i[3]. i: B, T, D, stride. */
+  LP_OP_GATED_ADD = 8,
+  LP_OP_COUNT
+} lp_op_kind;
+
+typedef struct lp_op {
+  lp_op_kind kind;
+  lp_view in[3];
+  lp_view out;
+  int32_t i[6];
+  float f[2];
+} lp_op;
+
+/* A growable list of ops. */
+typedef struct lp_prog {
+  lp_op *ops;
+  int n, cap;
+  lp_prog_exec *exec; /* owned by the backend that compiled it; NULL = none */
+} lp_prog;
+
+/* Backend virtual table. Every function returns a leap_status and sets
+ * leap_last_error on failure. */
+typedef struct lp_backend_vt {
+  const char *name;
+  leap_status (*buf_alloc)(lp_backend *be, size_t bytes, lp_buf **out);
+  void (*buf_free)(lp_backend *be, lp_buf *b);
+  leap_status (*buf_write)(lp_backend *be, lp_buf *b, size_t byte_off,
+                           const void *src, size_t bytes);
+  leap_status (*buf_read)(lp_backend *be, lp_buf *b, size_t byte_off,
+                          void *dst, size_t bytes);
+  /* Runs the program. The backend may compile and cache it in prog->exec on
+   * the first run (buffers must not change afterwards; call prog_release). */
+  leap_status (*prog_run)(lp_backend *be, lp_prog *prog);
+  void (*prog_release)(lp_backend *be, lp_prog *prog);
+  void (*destroy)(lp_backend *be);
+} lp_backend_vt;
+
+struct lp_backend {
+  const lp_backend_vt *vt;
+};
+
+/* Program building. lp_prog_push returns LEAP_ERR_NOMEM on failure. */
+leap_status lp_prog_push(lp_prog *p, const lp_op *op);
+void lp_prog_free(lp_backend *be, lp_prog *p);
+
+/* The CPU backend (always available). threads = 0: OpenMP default. */
+leap_status lp_cpu_backend_create(int threads, lp_backend **out);
+/* Host memory of a CPU buffer (CPU backend only). */
+void *lp_cpu_buf_data(lp_buf *b);
+/* A CPU buffer over caller-owned memory (not freed by buf_free's owner). */
+leap_status lp_cpu_buf_wrap(lp_backend *be, void *data, size_t bytes,
+                            lp_buf **out);
+
+/* Runs one op on host memory: the CPU twin of each Vulkan kernel. Views'
+ * buffers must be CPU buffers. Fails only when out of memory. */
+leap_status lp_cpu_run_op(const lp_op *op);
+
+#endif /* LEAP_BACKEND_H */

@@ -1,0 +1,212 @@
+/* cpu_ops_impl.h - the CPU twin of every Vulkan kernel (see backend.h for
+ * each op's contract). Plain loops over float32 with OpenMP; GEMMs go to
+ * BLAS. Built with -fno-trapping-math (see CMakeLists). Included twice (cpu_ops_base.c, cpu_ops_avx2.c) to build a baseline
+ * x86-64 and an AVX2+FMA copy; cpu_ops.c picks one at run time. Each copy
+ * defines LP_CPU_RUN_OP to its own entry point's name. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "error.h"
+
+#define P(v) ((float *)lp_cpu_buf_data((v).buf) + (v).off)
+
+/* expf without a libm call, branch-free so that loops over it vectorize:
+ * Cody-Waite range reduction x = n ln2 + r, a degree-6 polynomial for e^r
+ * on |r| <= ln2/2 (about 2 ulp), and 2^n built in the exponent bits. */
+static inline float exp_fast(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  /* round to nearest with the 1.5 * 2^23 trick: no libm call, vectorizes
+   * (the file is built with -fno-trapping-math so the clamps if-convert) */
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  union { float f; int32_t i; } u = {.i = ((int32_t)n + 127) << 23};
+  return p * u.f;
+}
+
+static inline float silu(float x) { return x / (1.0f + exp_fast(-x)); }
+
+/* tanh(z) = 1 - 2 / (e^{2z} + 1), exact enough in float away from 0 and
+ * with 0.5 x (1 + tanh) well conditioned near 0 (x small there). */
+static inline float gelu_tanh(float x) {
+  const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+  const float z = k * (x + 0.044715f * x * x * x);
+  return 0.5f * x * (2.0f - 2.0f / (exp_fast(2.0f * z) + 1.0f));
+}
+
+static void op_linear(const lp_op *op) {
+  const int M = op->i[0], N = op->i[1], K = op->i[2], act = op->i[3];
+  const float *x = P(op->in[0]), *w = P(op->in[1]);
+  const float *b = op->in[2].buf ? P(op->in[2]) : NULL;
+  float *y = P(op->out);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w,
+              K, 0.0f, y, N);
+  if (!b && act == LP_ACT_NONE) return;
+#pragma omp parallel for schedule(static)
+  for (int m = 0; m < M; m++) {
+    float *row = y + (size_t)m * N;
+    if (b)
+      for (int n = 0; n < N; n++) row[n] += b[n];
+    if (act == LP_ACT_SILU)
+      for (int n = 0; n < N; n++) row[n] = silu(row[n]);
+    else if (act == LP_ACT_GELU_TANH)
+      for (int n = 0; n < N; n++) row[n] = gelu_tanh(row[n]);
+  }
+}
+
+static void op_patchify(const lp_op *op) {
+  const int B = op->i[0], C = op->i[1], H = op->i[2], W = op->i[3], p = op->i[4];
+  const int gw = W / p, T = (H / p) * gw, cols = C * p * p;
+  const float *x = P(op->in[0]);
+  float *out = P(op->out);
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < B * T; r++) {
+    const int b = r / T, t = r % T, hi = t / gw, wi = t % gw;
+    for (int c = 0; c < C; c++)
+      for (int ky = 0; ky < p; ky++)
+        for (int kx = 0; kx < p; kx++)
+          out[(size_t)r * cols + (c * p + ky) * p + kx] =
+              x[(((size_t)b * C + c) * H + hi * p + ky) * W + wi * p + kx];
+  }
+}
+
+static void op_unpatchify(const lp_op *op) {
+  const int B = op->i[0], C = op->i[1], H = op->i[2], W = op->i[3], p = op->i[4];
+  const int gw = W / p, T = (H / p) * gw, cols = C * p * p;
+  const float *in = P(op->in[0]);
+  float *img = P(op->out);
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < B * T; r++) {
+    const int b = r / T, t = r % T, hi = t / gw, wi = t % gw;
+    for (int ky = 0; ky < p; ky++)
+      for (int kx = 0; kx < p; kx++)
+        for (int c = 0; c < C; c++)
+          img[(((size_t)b * C + c) * H + hi * p + ky) * W + wi * p + kx] =
+              in[(size_t)r * cols + (ky * p + kx) * C + c];
+  }
+}
+
+static void op_embed_add(const lp_op *op) {
+  const int B = op->i[0], D = op->i[1], rows = op->i[2];
+  const float *a = P(op->in[0]), *table = P(op->in[1]);
+  const int32_t *labels = (const int32_t *)P(op->in[2]);
+  float *out = P(op->out);
+  for (int b = 0; b < B; b++) {
+    int y = labels[b];
+    y = y < 0 ? 0 : (y >= rows ? rows - 1 : y);
+    for (int d = 0; d < D; d++)
+      out[(size_t)b * D + d] = a[(size_t)b * D + d] + table[(size_t)y * D + d];
+  }
+}
+
+static void op_add_rows(const lp_op *op) {
+  const int R = op->i[0], T = op->i[1], D = op->i[2];
+  const float *a = P(op->in[0]);
+  float *out = P(op->out);
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < R; r++)
+    for (int d = 0; d < D; d++) out[(size_t)r * D + d] += a[(size_t)(r % T) * D + d];
+}
+
+static void op_silu(const lp_op *op) {
+  const int n = op->i[0];
+  const float *x = P(op->in[0]);
+  float *y = P(op->out);
+  for (int k = 0; k < n; k++) y[k] = silu(x[k]);
+}
+
+static void op_ln_modulate(const lp_op *op) {
+  const int B = op->i[0], T = op->i[1], D = op->i[2], ms = op->i[3];
+  const float eps = op->f[0];
+  const float *x = P(op->in[0]), *shift = P(op->in[1]), *scale = P(op->in[2]);
+  float *y = P(op->out);
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < B * T; r++) {
+    const int b = r / T;
+    const float *xr = x + (size_t)r * D;
+    float *yr = y + (size_t)r * D;
+    double mean = 0, var = 0;
+    for (int d = 0; d < D; d++) mean += xr[d];
+    mean /= D;
+    for (int d = 0; d < D; d++) var += (xr[d] - mean) * (xr[d] - mean);
+    var /= D;
+    const float rstd = (float)(1.0 / sqrt(var + eps)), mu = (float)mean;
+    const float *sh = shift + (size_t)b * ms, *sc = scale + (size_t)b * ms;
+    for (int d = 0; d < D; d++) yr[d] = (xr[d] - mu) * rstd * (1.0f + sc[d]) + sh[d];
+  }
+}
+
+/* Attention with BLAS GEMMs on strided views of qkv: per image, S_h = Q_h
+ * K_h^T for every head into a [H, T, T] scratch, one parallel softmax over
+ * all H*T rows, then O_h = P_h V_h written straight into the head's output
+ * columns. The GEMMs are called from one thread so OpenBLAS threads them
+ * itself (calling it inside an OpenMP region would oversubscribe), and the
+ * softmax needs one parallel region per image, not per head. */
+static leap_status op_attention(const lp_op *op) {
+  const int B = op->i[0], T = op->i[1], D = op->i[2], H = op->i[3];
+  const int hd = D / H, ld = 3 * D;
+  const float scale = op->f[0];
+  const float *qkv = P(op->in[0]);
+  float *out = P(op->out);
+  float *S = malloc((size_t)H * T * T * sizeof(float));
+  if (!S) return lp_error(LEAP_ERR_NOMEM, "attention: out of memory for %d tokens", T);
+  for (int b = 0; b < B; b++) {
+    const float *base = qkv + (size_t)b * T * ld;
+    for (int h = 0; h < H; h++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, base + h * hd, ld,
+                  base + D + h * hd, ld, 0.0f, S + (size_t)h * T * T, T);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < H * T; r++) {
+      float *sr = S + (size_t)r * T, mx = -INFINITY, sum = 0;
+      for (int k = 0; k < T; k++) mx = sr[k] > mx ? sr[k] : mx;
+      for (int k = 0; k < T; k++) {
+        sr[k] = exp_fast(sr[k] - mx);
+        sum += sr[k];
+      }
+      const float inv = 1.0f / sum;
+      for (int k = 0; k < T; k++) sr[k] *= inv;
+    }
+    for (int h = 0; h < H; h++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S + (size_t)h * T * T,
+                  T, base + 2 * D + h * hd, ld, 0.0f, out + (size_t)b * T * D + h * hd, D);
+  }
+  free(S);
+  return LEAP_OK;
+}
+
+static void op_gated_add(const lp_op *op) {
+  const int B = op->i[0], T = op->i[1], D = op->i[2], gs = op->i[3];
+  const float *y = P(op->in[0]), *gate = P(op->in[1]);
+  float *out = P(op->out);
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < B * T; r++) {
+    const float *g = gate + (size_t)(r / T) * gs;
+    for (int d = 0; d < D; d++) out[(size_t)r * D + d] += g[d] * y[(size_t)r * D + d];
+  }
+}
+
+leap_status LP_CPU_RUN_OP(const lp_op *op) {
+  switch (op->kind) {
+  case LP_OP_ATTENTION: return op_attention(op);
+  case LP_OP_LINEAR: op_linear(op); break;
+  case LP_OP_PATCHIFY: op_patchify(op); break;
+  case LP_OP_UNPATCHIFY: op_unpatchify(op); break;
+  case LP_OP_EMBED_ADD: op_embed_add(op); break;
+  case LP_OP_ADD_ROWS: op_add_rows(op); break;
+  case LP_OP_SILU: op_silu(op); break;
+  case LP_OP_LN_MODULATE: op_ln_modulate(op); break;
+  case LP_OP_GATED_ADD: op_gated_add(op); break;
+  case LP_OP_COUNT: break;
+  }
+  return LEAP_OK;
+}

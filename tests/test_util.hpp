@@ -1,0 +1,100 @@
+// test_util.hpp - small helpers shared by leap's tests: fixture tensors,
+// error norms, backends to test on, random data.
+#pragma once
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+extern "C" {
+#include "leap.h"
+#include "safetensors.h"
+}
+
+namespace lt {
+
+inline std::string data(const char *name) { return std::string(LEAP_TEST_DATA) + "/" + name; }
+
+// Reads a float tensor of a safetensors file as double (REQUIREs it exists).
+inline std::vector<double> read_f64(const std::string &path, const char *name,
+                                    std::vector<int64_t> *shape = nullptr) {
+  lp_st_file *f = nullptr;
+  REQUIRE(lp_st_open(path.c_str(), &f) == LEAP_OK);
+  const lp_st_tensor *t = nullptr;
+  REQUIRE(lp_st_get(f, name, 0, nullptr, &t) == LEAP_OK);
+  std::vector<double> v((size_t)t->numel);
+  REQUIRE(lp_st_read_f64(f, t, v.data()) == LEAP_OK);
+  if (shape) shape->assign(t->shape, t->shape + t->ndim);
+  lp_st_close(f);
+  return v;
+}
+
+inline std::string meta(const std::string &path, const char *key) {
+  lp_st_file *f = nullptr;
+  REQUIRE(lp_st_open(path.c_str(), &f) == LEAP_OK);
+  const char *v = lp_st_meta(f, key);
+  std::string s = v ? v : "";
+  lp_st_close(f);
+  return s;
+}
+
+template <class A, class B> double rel_l2(const A &a, const B &b) {
+  REQUIRE(a.size() == b.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); i++) {
+    num += ((double)a[i] - (double)b[i]) * ((double)a[i] - (double)b[i]);
+    den += (double)b[i] * (double)b[i];
+  }
+  return std::sqrt(num / (den > 0 ? den : 1));
+}
+
+inline std::vector<float> to_f32(const std::vector<double> &v) {
+  return std::vector<float>(v.begin(), v.end());
+}
+
+inline std::vector<float> random_f32(size_t n, uint32_t seed, float lo = -1, float hi = 1) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto &x : v) x = u(g);
+  return v;
+}
+
+// A context on the given backend, or nullptr (with a WARN) when no Vulkan
+// device exists. Vulkan contexts run under validation when LEAP_VALIDATION=1.
+inline leap_context *context(leap_backend_kind kind) {
+  leap_context_desc d = leap_context_desc_default(kind);
+  leap_context *ctx = nullptr;
+  leap_status s = leap_context_create(&d, &ctx);
+  if (s == LEAP_ERR_NO_DEVICE) {
+    WARN("no Vulkan device, skipping the Vulkan half: " << leap_last_error());
+    return nullptr;
+  }
+  INFO(leap_last_error());
+  REQUIRE(s == LEAP_OK);
+  return ctx;
+}
+
+// Destroys a context after checking it saw no validation message.
+inline void finish(leap_context *ctx) {
+  if (!ctx) return;
+  CHECK(leap_context_validation_messages(ctx) == 0);
+  leap_context_destroy(ctx);
+}
+
+inline const char *backend_name(leap_backend_kind k) {
+  return k == LEAP_BACKEND_CPU ? "cpu" : "vulkan";
+}
+
+inline bool shared_present(const char *rel) {
+  std::string p = std::string(LEAP_SHARED_DIR) + "/" + rel;
+  FILE *f = std::fopen(p.c_str(), "rb");
+  if (f) std::fclose(f);
+  return f != nullptr;
+}
+
+}  // namespace lt
