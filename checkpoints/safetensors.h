@@ -1,0 +1,84 @@
+/* safetensors.h - reading (mmap) and writing safetensors files
+ * (https://github.com/huggingface/safetensors): an 8-byte little-endian
+ * header length N, N bytes of JSON describing the tensors (dtype, shape,
+ * data_offsets into the data buffer) plus optional "__metadata__" strings,
+ * then the data buffer. Internal API: the DiT loader, the CLI and LCSC use it.
+ * Every failure returns a leap_status and sets leap_last_error() to a message
+ * naming the file and, where it applies, the tensor. */
+#ifndef LP_SAFETENSORS_H
+#define LP_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtype.h"
+#include "leap.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lp_st_tensor {
+  const char *name;
+  leap_dtype dtype; /* may be an LP_DTYPE_* code for foreign files */
+  int ndim;         /* 0 for a scalar */
+  int64_t shape[LEAP_MAX_DIMS];
+  int64_t numel;
+  const void *data; /* into the mapping: no alignment promised */
+  size_t bytes;
+} lp_st_tensor;
+
+/* ------------------------------------------------------------------ reader */
+
+typedef struct lp_st_file lp_st_file;
+
+/* Maps and validates the whole header; tensors stay valid until close. */
+leap_status lp_st_open(const char *path, lp_st_file **out);
+void lp_st_close(lp_st_file *f);
+const char *lp_st_path(const lp_st_file *f);
+int lp_st_count(const lp_st_file *f);
+/* i-th tensor in the order of its data offset. */
+const lp_st_tensor *lp_st_at(const lp_st_file *f, int i);
+/* NULL if absent (no error is set). */
+const lp_st_tensor *lp_st_find(const lp_st_file *f, const char *name);
+/* Like find, but a missing tensor is LEAP_ERR_FORMAT "FILE: no tensor
+ * 'NAME'"; when ndim > 0 a different shape is LEAP_ERR_FORMAT naming the
+ * file, the tensor, and the expected and found shapes. ndim = 0: any shape. */
+leap_status lp_st_get(const lp_st_file *f, const char *name, int ndim,
+                      const int64_t *shape, const lp_st_tensor **out);
+/* Converts a float tensor (F32/F16/BF16/F64) into dst (t->numel elements).
+ * Other dtypes are LEAP_ERR_UNSUPPORTED. */
+leap_status lp_st_read_f32(const lp_st_file *f, const lp_st_tensor *t, float *dst);
+leap_status lp_st_read_f64(const lp_st_file *f, const lp_st_tensor *t, double *dst);
+
+/* "__metadata__" string pairs, in file order. */
+int lp_st_meta_count(const lp_st_file *f);
+const char *lp_st_meta_key(const lp_st_file *f, int i);
+/* The value under key; NULL if absent. */
+const char *lp_st_meta(const lp_st_file *f, const char *key);
+
+/* ------------------------------------------------------------------ writer */
+
+typedef struct lp_st_writer lp_st_writer;
+
+leap_status lp_st_writer_create(const char *path, lp_st_writer **out);
+/* Adds a "__metadata__" pair; a repeated key is an error. */
+leap_status lp_st_writer_meta(lp_st_writer *w, const char *key, const char *value);
+/* Copies the data (so callers may free theirs). Duplicate names are an
+ * error; on any error w is unchanged and still usable. */
+leap_status lp_st_writer_add(lp_st_writer *w, const char *name, leap_dtype dtype,
+                             int ndim, const int64_t *shape, const void *data);
+/* Writes PATH.tmp.<pid>.<n> in the same folder, fsyncs, renames onto PATH.
+ * On any failure the temporary is removed and PATH is untouched. Frees w
+ * either way. Tensors are laid out by element size (largest first), then
+ * name, as the reference writer does, so every tensor is aligned to its
+ * element size within the file. */
+leap_status lp_st_writer_finish(lp_st_writer *w);
+/* Frees w and writes nothing. */
+void lp_st_writer_abort(lp_st_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

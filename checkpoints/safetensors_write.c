@@ -1,0 +1,382 @@
+/* safetensors_write.c - building a safetensors file in memory and
+ * publishing it atomically: write a temporary in the target's folder, fsync,
+ * rename over the target. A crash or error never leaves a half-written PATH. */
+#define _POSIX_C_SOURCE 200809L
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+typedef struct entry {
+  char *name;
+  leap_dtype dtype;
+  int ndim;
+  int64_t shape[LEAP_MAX_DIMS];
+  void *data;
+  size_t bytes;
+  uint64_t offset; /* set by finish */
+} entry;
+
+struct lp_st_writer {
+  char *path;
+  entry *tensors;
+  int count, cap;
+  char **meta_keys, **meta_vals;
+  int meta_count, meta_cap;
+};
+
+/* Distinguishes temporaries of concurrent writers in one process. */
+static atomic_uint g_tmp_counter;
+
+static char *dup_str(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+/* Names and metadata must be valid UTF-8, or other readers (serde_json in
+ * the reference) refuse the whole file. Overlong forms and surrogates are
+ * invalid too. */
+static int valid_utf8(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    unsigned c = *p;
+    int n;
+    uint32_t cp, min;
+    if (c < 0x80) {
+      p++;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return 0;
+    }
+    for (int i = 1; i <= n; i++) {
+      if ((p[i] & 0xc0) != 0x80) return 0;
+      cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    p += n + 1;
+  }
+  return 1;
+}
+
+leap_status lp_st_writer_create(const char *path, lp_st_writer **out) {
+  if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_create: out is NULL");
+  *out = NULL;
+  if (!path || !*path)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_create: empty path");
+  lp_st_writer *w = calloc(1, sizeof *w);
+  if (!w || !(w->path = dup_str(path))) {
+    free(w);
+    return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
+  }
+  *out = w;
+  return LEAP_OK;
+}
+
+void lp_st_writer_abort(lp_st_writer *w) {
+  if (!w) return;
+  for (int i = 0; i < w->count; i++) {
+    free(w->tensors[i].name);
+    free(w->tensors[i].data);
+  }
+  for (int i = 0; i < w->meta_count; i++) {
+    free(w->meta_keys[i]);
+    free(w->meta_vals[i]);
+  }
+  free(w->tensors);
+  free(w->meta_keys);
+  free(w->meta_vals);
+  free(w->path);
+  free(w);
+}
+
+leap_status lp_st_writer_meta(lp_st_writer *w, const char *key, const char *value) {
+  if (!w || !key || !value)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_meta: NULL argument");
+  if (!valid_utf8(key) || !valid_utf8(value))
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: metadata '%s' is not valid UTF-8",
+                    w->path, key);
+  for (int i = 0; i < w->meta_count; i++)
+    if (strcmp(w->meta_keys[i], key) == 0)
+      return lp_error(LEAP_ERR_INVALID_ARG, "%s: metadata key '%s' added twice",
+                      w->path, key);
+  if (w->meta_count == w->meta_cap) {
+    int nc = w->meta_cap ? 2 * w->meta_cap : 16;
+    char **k = realloc(w->meta_keys, (size_t)nc * sizeof *k);
+    if (k) w->meta_keys = k;
+    char **v = k ? realloc(w->meta_vals, (size_t)nc * sizeof *v) : NULL;
+    if (v) w->meta_vals = v;
+    if (!k || !v) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
+    w->meta_cap = nc;
+  }
+  char *k = dup_str(key), *v = dup_str(value);
+  if (!k || !v) {
+    free(k);
+    free(v);
+    return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
+  }
+  w->meta_keys[w->meta_count] = k;
+  w->meta_vals[w->meta_count] = v;
+  w->meta_count++;
+  return LEAP_OK;
+}
+
+leap_status lp_st_writer_add(lp_st_writer *w, const char *name, leap_dtype dtype,
+                             int ndim, const int64_t *shape, const void *data) {
+  if (!w || !name)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_add: NULL argument");
+  if (!*name || strcmp(name, "__metadata__") == 0 || !valid_utf8(name))
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: '%s' is not a valid tensor name",
+                    w->path, name);
+  size_t esize = lp_dtype_size(dtype);
+  if (!esize)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: tensor '%s': unknown dtype %d",
+                    w->path, name, (int)dtype);
+  if (ndim < 0 || ndim > LEAP_MAX_DIMS || (ndim > 0 && !shape))
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: tensor '%s': bad ndim %d", w->path,
+                    name, ndim);
+  uint64_t numel = 1;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] < 0)
+      return lp_error(LEAP_ERR_INVALID_ARG, "%s: tensor '%s': negative dimension %d",
+                      w->path, name, d);
+    if (shape[d] && numel > SIZE_MAX / esize / (uint64_t)shape[d])
+      return lp_error(LEAP_ERR_INVALID_ARG, "%s: tensor '%s': too large", w->path, name);
+    numel *= (uint64_t)shape[d];
+  }
+  size_t bytes = (size_t)numel * esize;
+  if (bytes && !data)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: tensor '%s': data is NULL", w->path, name);
+  for (int i = 0; i < w->count; i++)
+    if (strcmp(w->tensors[i].name, name) == 0)
+      return lp_error(LEAP_ERR_INVALID_ARG, "%s: tensor '%s' added twice", w->path, name);
+  if (w->count == w->cap) {
+    int nc = w->cap ? 2 * w->cap : 32;
+    entry *t = realloc(w->tensors, (size_t)nc * sizeof *t);
+    if (!t) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
+    w->tensors = t;
+    w->cap = nc;
+  }
+  entry e = {0};
+  e.name = dup_str(name);
+  e.data = malloc(bytes ? bytes : 1);
+  if (!e.name || !e.data) {
+    free(e.name);
+    free(e.data);
+    return lp_error(LEAP_ERR_NOMEM, "%s: out of memory for tensor '%s' (%zu bytes)",
+                    w->path, name, bytes);
+  }
+  if (bytes) memcpy(e.data, data, bytes);
+  e.dtype = dtype;
+  e.ndim = ndim;
+  for (int d = 0; d < ndim; d++) e.shape[d] = shape[d];
+  e.bytes = bytes;
+  w->tensors[w->count++] = e;
+  return LEAP_OK;
+}
+
+/* ------------------------------------------------------------ the header */
+
+typedef struct strbuf {
+  char *data;
+  size_t len, cap;
+  int oom;
+} strbuf;
+
+static void put(strbuf *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 1024;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d) {
+      b->oom = 1;
+      return;
+    }
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = 0;
+}
+
+static void puts_(strbuf *b, const char *s) { put(b, s, strlen(s)); }
+
+static void put_json_string(strbuf *b, const char *s) {
+  put(b, "\"", 1);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    char esc[8];
+    switch (*p) {
+    case '"': puts_(b, "\\\""); break;
+    case '\\': puts_(b, "\\\\"); break;
+    case '\b': puts_(b, "\\b"); break;
+    case '\f': puts_(b, "\\f"); break;
+    case '\n': puts_(b, "\\n"); break;
+    case '\r': puts_(b, "\\r"); break;
+    case '\t': puts_(b, "\\t"); break;
+    default:
+      if (*p < 0x20) {
+        snprintf(esc, sizeof esc, "\\u%04x", *p);
+        puts_(b, esc);
+      } else {
+        put(b, (const char *)p, 1); /* UTF-8 passes through */
+      }
+    }
+  }
+  put(b, "\"", 1);
+}
+
+/* The reference writer's layout: larger elements first, then by name, so
+ * each tensor starts at a multiple of its element size. */
+static int cmp_layout(const void *a, const void *b) {
+  const entry *x = *(const entry *const *)a, *y = *(const entry *const *)b;
+  size_t sx = lp_dtype_size(x->dtype), sy = lp_dtype_size(y->dtype);
+  if (sx != sy) return sx > sy ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+static void build_header(strbuf *b, entry **order, int n, const lp_st_writer *w) {
+  put(b, "{", 1);
+  int first = 1;
+  if (w->meta_count) {
+    puts_(b, "\"__metadata__\":{");
+    for (int i = 0; i < w->meta_count; i++) {
+      if (i) put(b, ",", 1);
+      put_json_string(b, w->meta_keys[i]);
+      put(b, ":", 1);
+      put_json_string(b, w->meta_vals[i]);
+    }
+    put(b, "}", 1);
+    first = 0;
+  }
+  for (int i = 0; i < n; i++) {
+    const entry *e = order[i];
+    char num[64];
+    if (!first) put(b, ",", 1);
+    first = 0;
+    put_json_string(b, e->name);
+    puts_(b, ":{\"dtype\":\"");
+    puts_(b, lp_dtype_name(e->dtype));
+    puts_(b, "\",\"shape\":[");
+    for (int d = 0; d < e->ndim; d++) {
+      snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)e->shape[d]);
+      puts_(b, num);
+    }
+    snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}",
+             (unsigned long long)e->offset, (unsigned long long)(e->offset + e->bytes));
+    puts_(b, num);
+  }
+  put(b, "}", 1);
+  /* Pad with spaces so that the data buffer starts 8-byte aligned. */
+  while (!b->oom && b->len % 8) put(b, " ", 1);
+}
+
+/* ------------------------------------------------------------ the file */
+
+static int write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t k = write(fd, c, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      if (k == 0) errno = EIO;
+      return 0;
+    }
+    c += k;
+    n -= (size_t)k;
+  }
+  return 1;
+}
+
+/* Makes the rename itself durable; best effort (some filesystems refuse). */
+static void sync_folder(const char *path) {
+  char *copy = dup_str(path);
+  if (!copy) return;
+  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  free(copy);
+}
+
+static leap_status write_file(const lp_st_writer *w, entry **order, int n,
+                              const strbuf *hdr, const char *tmp) {
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return lp_error(LEAP_ERR_IO, "cannot create %s (for %s): %s", tmp, w->path,
+                    strerror(errno));
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hdr->len >> (8 * i));
+  int ok = write_all(fd, len8, 8) && write_all(fd, hdr->data, hdr->len);
+  for (int i = 0; ok && i < n; i++) ok = write_all(fd, order[i]->data, order[i]->bytes);
+  if (ok) ok = fsync(fd) == 0;
+  int e = errno;
+  if (close(fd) != 0 && ok) {
+    ok = 0;
+    e = errno;
+  }
+  if (!ok) {
+    unlink(tmp);
+    return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", tmp, w->path,
+                    strerror(e));
+  }
+  if (rename(tmp, w->path) != 0) {
+    e = errno;
+    unlink(tmp);
+    return lp_error(LEAP_ERR_IO, "cannot rename %s onto %s: %s", tmp, w->path,
+                    strerror(e));
+  }
+  sync_folder(w->path);
+  return LEAP_OK;
+}
+
+leap_status lp_st_writer_finish(lp_st_writer *w) {
+  if (!w) return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_finish: writer is NULL");
+  leap_status st = LEAP_OK;
+  entry **order = malloc(((size_t)w->count + 1) * sizeof *order);
+  size_t tmp_len = strlen(w->path) + 64;
+  char *tmp = malloc(tmp_len);
+  strbuf hdr = {0};
+  if (!order || !tmp) {
+    st = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
+    goto done;
+  }
+  for (int i = 0; i < w->count; i++) order[i] = &w->tensors[i];
+  qsort(order, (size_t)w->count, sizeof *order, cmp_layout);
+  uint64_t offset = 0;
+  for (int i = 0; i < w->count; i++) {
+    order[i]->offset = offset;
+    offset += order[i]->bytes;
+  }
+  build_header(&hdr, order, w->count, w);
+  if (hdr.oom) {
+    st = lp_error(LEAP_ERR_NOMEM, "%s: out of memory for the header", w->path);
+    goto done;
+  }
+  snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", w->path, (long)getpid(),
+           atomic_fetch_add(&g_tmp_counter, 1u));
+  st = write_file(w, order, w->count, &hdr, tmp);
+done:
+  free(hdr.data);
+  free(tmp);
+  free(order);
+  lp_st_writer_abort(w);
+  return st;
+}
