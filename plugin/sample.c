@@ -1,0 +1,121 @@
+/* sample.c - leap_sample: a model, classifier-free guidance and a solver. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model_internal.h"
+#include "sampler.h"
+
+leap_sample_desc leap_sample_desc_default(void) {
+  leap_sample_desc d;
+  memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
+  d.n = 1;
+  d.steps = 50;
+  d.solver = LEAP_SOLVER_EULER;
+  d.schedule = LEAP_SCHEDULE_DEFAULT;
+  d.shift = 1.0;
+  d.cfg = 1.0;
+  return d;
+}
+
+/* State of the guided model callback. With guidance the conditional and the
+ * unconditional branch run as one batch of 2n (cond first). */
+typedef struct guided {
+  leap_model *m;
+  int n, guided;
+  double cfg;
+  size_t numel;      /* per image, in_channels * H * W */
+  size_t out_numel;  /* per image, out_channels * H * W */
+  int32_t *labels;   /* [2n] */
+  float *xin;        /* [2n * numel] */
+  float *t;          /* [2n] */
+  float *out;        /* [2n * out_numel] */
+} guided;
+
+static leap_status guided_model(void *user, const float *x, int point, double t_model,
+                                float *pred) {
+  (void)point;
+  guided *g = user;
+  const int nb = g->guided ? 2 * g->n : g->n;
+  for (int b = 0; b < nb; b++) g->t[b] = (float)t_model;
+  memcpy(g->xin, x, (size_t)g->n * g->numel * sizeof(float));
+  if (g->guided) memcpy(g->xin + (size_t)g->n * g->numel, x, (size_t)g->n * g->numel * sizeof(float));
+  leap_status s = leap_model_forward(g->m, nb, g->xin, g->t, g->labels, g->out);
+  if (s != LEAP_OK) return s;
+  /* learn_sigma models put the variance channels after the prediction:
+   * the first in_channels of each image are the prediction. */
+  const float w = (float)g->cfg;
+  for (int b = 0; b < g->n; b++) {
+    const float *c = g->out + (size_t)b * g->out_numel;
+    float *dst = pred + (size_t)b * g->numel;
+    if (!g->guided) {
+      memcpy(dst, c, g->numel * sizeof(float));
+      continue;
+    }
+    const float *u = g->out + (size_t)(g->n + b) * g->out_numel;
+    for (size_t k = 0; k < g->numel; k++) dst[k] = u[k] + w * (c[k] - u[k]);
+  }
+  return LEAP_OK;
+}
+
+leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out) {
+  if (!m || !desc || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: NULL argument");
+  if (desc->struct_size < sizeof(leap_sample_desc))
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: struct_size %u too small (use leap_sample_desc_default)",
+                    desc->struct_size);
+  const leap_model_info *info = &m->dit.info;
+  if (desc->n < 1 || desc->n > 32768)
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: n = %d outside 1..32768", desc->n);
+  if (desc->steps < 1 || desc->steps > 10000)
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: steps = %d outside 1..10000", desc->steps);
+  if (!isfinite(desc->cfg) || !isfinite(desc->eta) || desc->eta < 0 || !isfinite(desc->shift) || desc->shift <= 0)
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: cfg, eta and shift must be finite (eta >= 0, shift > 0)");
+  const int has_classes = info->num_classes > 0;
+  if (desc->labels && !has_classes)
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: labels given, but the model has no classes");
+  for (int b = 0; desc->labels && b < desc->n; b++)
+    if (desc->labels[b] < 0 || desc->labels[b] > info->num_classes)
+      return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: label %d outside 0..%d", desc->labels[b],
+                      info->num_classes);
+  guided g = {.m = m, .n = desc->n, .cfg = desc->cfg};
+  g.guided = has_classes && desc->cfg != 1.0;
+  g.numel = (size_t)info->in_channels * info->input_size * info->input_size;
+  g.out_numel = (size_t)info->out_channels * info->input_size * info->input_size;
+  const int nb = g.guided ? 2 * g.n : g.n;
+  g.labels = calloc((size_t)nb, sizeof *g.labels);
+  g.xin = malloc((size_t)nb * g.numel * sizeof(float));
+  g.t = malloc((size_t)nb * sizeof(float));
+  g.out = malloc((size_t)nb * g.out_numel * sizeof(float));
+  leap_status s = LEAP_OK;
+  if (!g.labels || !g.xin || !g.t || !g.out) s = lp_error(LEAP_ERR_NOMEM, "leap_sample: out of memory");
+  for (int b = 0; s == LEAP_OK && b < g.n; b++) {
+    g.labels[b] = desc->labels ? desc->labels[b] : info->null_class;
+    if (g.guided) g.labels[g.n + b] = info->null_class;
+  }
+  if (s == LEAP_OK) {
+    if (desc->noise) {
+      for (size_t k = 0; k < (size_t)g.n * g.numel; k++)
+        if (!isfinite(desc->noise[k])) {
+          s = lp_error(LEAP_ERR_NUMERIC, "leap_sample: the initial noise has a non-finite value at %zu", k);
+          break;
+        }
+      if (s == LEAP_OK) memcpy(out, desc->noise, (size_t)g.n * g.numel * sizeof(float));
+    } else {
+      lp_noise_fill(desc->seed, g.n, g.numel, out);
+    }
+  }
+  if (s == LEAP_OK) {
+    lp_sampler_cfg cfg = {.solver = desc->solver, .schedule = desc->schedule,
+                          .pred = info->prediction, .steps = desc->steps, .shift = desc->shift,
+                          .eta = desc->eta, .timestep_scale = info->timestep_scale,
+                          .seed = desc->seed};
+    s = lp_sample_run(&cfg, g.n, g.numel, out, guided_model, &g, desc->progress, desc->progress_user);
+  }
+  free(g.labels);
+  free(g.xin);
+  free(g.t);
+  free(g.out);
+  return s;
+}
