@@ -1,0 +1,105 @@
+/* cli_main.c - `leap`: dispatches to a subcommand and owns the exit codes.
+ * A new subcommand is one row in kCommands plus its cli_X_main/cli_X_help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_args.h"
+
+typedef struct cli_command {
+  const char *name;
+  const char *summary;
+  cli_main_fn main;
+  cli_help_fn help;
+} cli_command;
+
+static const cli_command kCommands[] = {
+    {"sample", "sample images from a model into a PNG grid", cli_sample_main,
+     cli_sample_help},
+    {"devices", "list the Vulkan devices and the CPU backend", cli_devices_main,
+     cli_devices_help},
+    {"info", "describe a model file", cli_info_main, cli_info_help},
+};
+enum { kCommandCount = sizeof kCommands / sizeof kCommands[0] };
+
+static const cli_command *find_command(const char *name) {
+  for (int i = 0; i < kCommandCount; i++)
+    if (strcmp(kCommands[i].name, name) == 0) return &kCommands[i];
+  return NULL;
+}
+
+static void print_help(FILE *out) {
+  fprintf(out,
+          "usage: leap COMMAND [OPTIONS]\n"
+          "       leap help COMMAND | leap --help | leap --version\n"
+          "\n"
+          "Cheaper diffusion sampling on Vulkan (any vendor) or the CPU.\n"
+          "\n"
+          "commands:\n");
+  for (int i = 0; i < kCommandCount; i++)
+    fprintf(out, "  %-10s %s\n", kCommands[i].name, kCommands[i].summary);
+  fprintf(out,
+          "\n"
+          "Run 'leap COMMAND --help' for a command's options.\n"
+          "\n"
+          "exit codes:\n"
+          "  0    success\n"
+          "  1    runtime error (the message is on stderr, after \"leap: \")\n"
+          "  2    usage error (bad or unknown option or argument)\n"
+          "  3    no Vulkan device (when the Vulkan backend was asked for)\n"
+          "  130  interrupted by Ctrl-C (nothing was written)\n"
+          "\n"
+          "environment:\n"
+          "  LEAP_DEVICE          Vulkan device (index or name substring)\n"
+          "  LEAP_VALIDATION=1    enable the Vulkan validation layer\n"
+          "  LEAP_DEFAULT_MODEL   model used by 'leap sample' without --model\n");
+}
+
+int cli_fail(leap_status s) {
+  const char *msg = leap_last_error();
+  fprintf(stderr, "leap: %s\n", msg[0] ? msg : leap_status_string(s));
+  if (s == LEAP_ERR_NO_DEVICE) return CLI_EXIT_NO_DEVICE;
+  if (s == LEAP_ERR_INTERRUPTED) return CLI_EXIT_INTERRUPTED;
+  return CLI_EXIT_ERROR;
+}
+
+static int help_command(int argc, char **argv) {
+  if (argc < 3) {
+    print_help(stdout);
+    return CLI_EXIT_OK;
+  }
+  const cli_command *c = argc == 3 ? find_command(argv[2]) : NULL;
+  if (!c) {
+    fprintf(stderr, "leap help: %s\nTry 'leap --help'.\n",
+            argc > 3 ? "expected one command name" : "unknown command");
+    return CLI_EXIT_USAGE;
+  }
+  c->help(stdout);
+  return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_help(stderr);
+    return CLI_EXIT_USAGE;
+  }
+  const char *arg = argv[1];
+  if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+    print_help(stdout);
+    return CLI_EXIT_OK;
+  }
+  if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
+    uint32_t v = leap_api_version();
+    printf("leap %u.%u.%u\n", (unsigned)(v / 10000), (unsigned)(v / 100 % 100),
+           (unsigned)(v % 100));
+    return CLI_EXIT_OK;
+  }
+  if (strcmp(arg, "help") == 0) return help_command(argc, argv);
+  const cli_command *c = find_command(arg);
+  if (!c) {
+    fprintf(stderr, "leap: unknown %s '%s'\nTry 'leap --help'.\n",
+            arg[0] == '-' ? "option" : "command", arg);
+    return CLI_EXIT_USAGE;
+  }
+  return c->main(argc - 1, argv + 1);
+}

@@ -1,0 +1,461 @@
+/* cli_sample.c - `leap sample`: sample images from a model into a PNG grid
+ * (and optionally the raw float samples as safetensors).
+ *
+ * Nothing is written unless the whole run succeeds: the outputs are checked
+ * for NaN/Inf, written to temporary files and renamed at the end; Ctrl-C
+ * stops sampling at the next step and exits 130 without writing. */
+#define _POSIX_C_SOURCE 200809L
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "default_model.h"
+#include "error.h"
+#include "png_grid.h"
+#include "progress.h"
+#include "sample_io.h"
+
+typedef struct sample_opts {
+  const char *model;       /* NULL = the default model */
+  const char *labels;      /* label list text; NULL = every class */
+  int32_t *label_list;     /* parsed --labels (malloc'ed) */
+  int label_count;
+  int n;                   /* 0 = one per label */
+  int steps;
+  const char *sampler;
+  const char *schedule;
+  leap_solver solver;          /* parsed --sampler */
+  leap_schedule_kind sched;    /* parsed --schedule */
+  double shift;
+  double cfg, eta;         /* NAN = the default (depends on model/sampler) */
+  uint64_t seed;
+  const char *backend;     /* NULL = vulkan, falling back to cpu */
+  const char *device;
+  int threads;
+  const char *out;
+  const char *raw_out;
+  const char *noise;
+  int quiet;
+} sample_opts;
+
+/* Images sampled without --n from an unconditional model. */
+enum { DEFAULT_UNCOND_N = 16, MAX_N = 32768 };
+#define DEFAULT_CFG 3.0
+
+void cli_sample_help(FILE *out) {
+  fprintf(out,
+      "usage: leap sample [OPTIONS]\n"
+      "\n"
+      "Samples images from a diffusion model and writes them as one PNG grid.\n"
+      "\n"
+      "model and images:\n"
+      "  --model PATH       model (.safetensors); default: $LEAP_DEFAULT_MODEL,\n"
+      "                     else the shipped " LEAP_DEFAULT_MODEL_FILE "\n"
+      "  --labels LIST      class labels: \"0,3,5\", \"0-9\" or \"0-4,7\"; the model's\n"
+      "                     null class samples unconditionally. Default: every class\n"
+      "                     (0..classes-1), or unconditional for a model without\n"
+      "                     classes\n"
+      "  --n N              number of images (default: one per label, or %d for an\n"
+      "                     unconditional model); labels cycle when N is larger\n"
+      "\n"
+      "sampling:\n"
+      "  --steps N          solver steps (default 50)\n"
+      "  --sampler NAME     euler | heun | ddim | euler_a | dpmpp_2m (default euler)\n"
+      "  --schedule NAME    default | flow | vp_linear | vp_scaled | vp_cosine |\n"
+      "                     karras (default: the model's own)\n"
+      "  --shift S          flow schedule shift, > 0 (default 1 = none)\n"
+      "  --cfg W            classifier-free guidance scale; 1 = no guidance (one\n"
+      "                     model pass per step). Default %g for class-conditional\n"
+      "                     models, 1 otherwise\n"
+      "  --eta E            DDIM / ancestral noise (default 0; 1 for euler_a)\n"
+      "  --seed S           initial noise seed (default 0)\n"
+      "  --noise PATH       initial noise from tensor `noise` [N,C,H,W] of a\n"
+      "                     .safetensors file (any float dtype) instead of --seed\n"
+      "\n"
+      "compute:\n"
+      "  --backend NAME     vulkan | cpu. Default vulkan, falling back to cpu (with\n"
+      "                     a notice) when there is no Vulkan device; an explicit\n"
+      "                     --backend vulkan exits 3 instead\n"
+      "  --device D         Vulkan device: index or name substring (see 'leap\n"
+      "                     devices'; implies --backend vulkan)\n"
+      "  --threads N        CPU threads (default: OpenMP's)\n"
+      "\n"
+      "output:\n"
+      "  --out PATH         PNG grid (default samples.png): near-square, 2 px gaps,\n"
+      "                     pixels [-1,1] -> 0..255; 1 channel gray, 3 RGB\n"
+      "  --raw-out PATH     also write tensor `samples` [N,C,H,W] F32 with the\n"
+      "                     settings as metadata (.safetensors)\n"
+      "  --quiet            no progress line, notice or summary\n"
+      "\n"
+      "A progress line is shown on stderr when it is a terminal. Ctrl-C stops\n"
+      "at the next step and exits 130 without writing anything.\n",
+      DEFAULT_UNCOND_N, DEFAULT_CFG);
+}
+
+static int parse_opts(int argc, char **argv, sample_opts *o) {
+  *o = (sample_opts){.steps = 50, .sampler = "euler", .schedule = "default",
+                     .shift = 1.0, .cfg = NAN, .eta = NAN, .out = "samples.png"};
+  cli_args a;
+  cli_args_init(&a, argc, argv, cli_sample_help);
+  while (cli_next(&a)) {
+    if (cli_opt_str(&a, "--model", &o->model)) continue;
+    if (cli_opt_str(&a, "--labels", &o->labels)) continue;
+    if (cli_opt_int(&a, "--n", 1, MAX_N, &o->n)) continue;
+    if (cli_opt_int(&a, "--steps", 1, 10000, &o->steps)) continue;
+    if (cli_opt_str(&a, "--sampler", &o->sampler)) continue;
+    if (cli_opt_str(&a, "--schedule", &o->schedule)) continue;
+    if (cli_opt_double(&a, "--shift", 1e-6, 1e6, &o->shift)) continue;
+    if (cli_opt_double(&a, "--cfg", -1e6, 1e6, &o->cfg)) continue;
+    if (cli_opt_double(&a, "--eta", 0.0, 1e6, &o->eta)) continue;
+    if (cli_opt_u64(&a, "--seed", &o->seed)) continue;
+    if (cli_opt_str(&a, "--backend", &o->backend)) continue;
+    if (cli_opt_str(&a, "--device", &o->device)) continue;
+    if (cli_opt_int(&a, "--threads", 0, 4096, &o->threads)) continue;
+    if (cli_opt_str(&a, "--out", &o->out)) continue;
+    if (cli_opt_str(&a, "--raw-out", &o->raw_out)) continue;
+    if (cli_opt_str(&a, "--noise", &o->noise)) continue;
+    if (cli_opt_flag(&a, "--quiet", &o->quiet)) continue;
+    cli_unknown(&a);
+  }
+  if (a.exit_code >= 0) return a.exit_code;
+  if (o->backend && strcmp(o->backend, "vulkan") != 0 &&
+      strcmp(o->backend, "cpu") != 0)
+    return cli_usage_error(a.cmd, "--backend: '%s' is not vulkan or cpu",
+                           o->backend);
+  if (o->device && o->backend && strcmp(o->backend, "cpu") == 0)
+    return cli_usage_error(a.cmd, "--device selects a Vulkan device; it "
+                                  "cannot go with --backend cpu");
+  if (leap_solver_from_name(o->sampler, &o->solver) != LEAP_OK)
+    return cli_usage_error(a.cmd, "--sampler: '%s' is not euler, heun, ddim, "
+                           "euler_a or dpmpp_2m", o->sampler);
+  if (leap_schedule_from_name(o->schedule, &o->sched) != LEAP_OK)
+    return cli_usage_error(a.cmd, "--schedule: '%s' is not default, flow, "
+                           "vp_linear, vp_scaled, vp_cosine or karras",
+                           o->schedule);
+  if (o->labels && !cli_parse_labels(a.cmd, "--labels", o->labels,
+                                     &o->label_list, &o->label_count))
+    return CLI_EXIT_USAGE;
+  if (!o->out[0]) return cli_usage_error(a.cmd, "--out: empty path");
+  if (o->raw_out && !o->raw_out[0])
+    return cli_usage_error(a.cmd, "--raw-out: empty path");
+  if (o->raw_out && strcmp(o->raw_out, o->out) == 0)
+    return cli_usage_error(a.cmd, "--out and --raw-out are the same file");
+  return -1;
+}
+
+/* The Vulkan device check for the default backend: vulkan when it has a
+ * device, else cpu with a notice. An explicit request keeps vulkan (and
+ * fails with exit 3 later if there is no device). */
+static leap_backend_kind pick_backend(const sample_opts *o) {
+  if (o->backend && strcmp(o->backend, "cpu") == 0) return LEAP_BACKEND_CPU;
+  if (o->backend || o->device) return LEAP_BACKEND_VULKAN;
+  int count = 0;
+  if (leap_vulkan_device_count(&count) == LEAP_OK && count > 0)
+    return LEAP_BACKEND_VULKAN;
+  if (!o->quiet)
+    fprintf(stderr, "leap: no Vulkan device found; using the CPU backend "
+                    "(--backend cpu silences this)\n");
+  return LEAP_BACKEND_CPU;
+}
+
+static leap_status open_context(const sample_opts *o, leap_context **ctx) {
+  leap_backend_kind kind = pick_backend(o);
+  if (kind == LEAP_BACKEND_VULKAN) {
+    int count = 0;
+    leap_status s = leap_vulkan_device_count(&count);
+    if (s != LEAP_OK) return s;
+    if (count == 0)
+      return lp_error(LEAP_ERR_NO_DEVICE,
+                      "no Vulkan device found (try --backend cpu)");
+  }
+  leap_context_desc d = leap_context_desc_default(kind);
+  d.threads = o->threads;
+  if (kind == LEAP_BACKEND_VULKAN) d.device = o->device;
+  return leap_context_create(&d, ctx);
+}
+
+/* The per-image labels: the --labels list (or every class) cycled over n
+ * images; *labels stays NULL for an unconditional model. Returns an exit
+ * code, or -1 to go on. */
+static int resolve_labels(const sample_opts *o, const leap_model_info *info,
+                          int32_t **labels, int *n) {
+  const int32_t *list = o->label_list;
+  int count = o->label_count;
+  *labels = NULL;
+  if (list) {
+    if (info->num_classes <= 0)
+      return cli_usage_error("sample", "--labels: the model has no classes");
+    for (int i = 0; i < count; i++)
+      if (list[i] >= info->num_classes && list[i] != info->null_class)
+        return cli_usage_error("sample",
+                               "--labels: %d is not a class of this model "
+                               "(0..%d, or %d for unconditional)",
+                               (int)list[i], info->num_classes - 1,
+                               info->null_class);
+  } else if (info->num_classes > 0) {
+    count = info->num_classes;
+  }
+  *n = o->n > 0 ? o->n : count > 0 ? (count < MAX_N ? count : MAX_N)
+                                   : DEFAULT_UNCOND_N;
+  if (count == 0) return -1; /* unconditional */
+  *labels = malloc((size_t)*n * sizeof **labels);
+  if (!*labels) return cli_fail(lp_error(LEAP_ERR_NOMEM, "out of memory"));
+  /* Without --labels the list is 0..classes-1, so label i is i % classes. */
+  for (int i = 0; i < *n; i++) (*labels)[i] = list ? list[i % count] : i % count;
+  return -1;
+}
+
+/* Ctrl-C sets the flag; the progress callback then stops the sampler. The
+ * handler resets itself (SA_RESETHAND), so a second Ctrl-C kills at once
+ * should a step take long. */
+static volatile sig_atomic_t g_interrupted;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  g_interrupted = 1;
+}
+
+static void install_sigint(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+static int on_progress(void *user, int step, int steps) {
+  cli_progress_update(user, step, steps);
+  return g_interrupted != 0;
+}
+
+/* Fails early (before minutes of sampling) when an output's folder is
+ * missing or not writable. */
+static leap_status check_writable(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return lp_error(LEAP_ERR_NOMEM, "out of memory");
+  const char *dir = dirname(copy);
+  leap_status s = LEAP_OK;
+  if (access(dir, W_OK) != 0)
+    s = lp_error(LEAP_ERR_IO, "%s: cannot write into folder '%s'", path, dir);
+  free(copy);
+  return s;
+}
+
+static leap_status check_finite(const float *x, size_t count) {
+  size_t bad = 0, first = 0;
+  for (size_t k = 0; k < count; k++)
+    if (!isfinite(x[k]) && bad++ == 0) first = k;
+  if (bad)
+    return lp_error(LEAP_ERR_NUMERIC,
+                    "sampling produced %zu non-finite values (first at element "
+                    "%zu); nothing was written",
+                    bad, first);
+  return LEAP_OK;
+}
+
+/* "0,1,2" (or "none" without labels) for the metadata. */
+static char *labels_text(const int32_t *labels, int n) {
+  if (!labels) return strdup("none");
+  size_t cap = (size_t)n * 12 + 1, len = 0;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  s[0] = 0;
+  for (int i = 0; i < n; i++)
+    len += (size_t)snprintf(s + len, cap - len, i ? ",%d" : "%d", labels[i]);
+  return s;
+}
+
+/* The run's settings, as written next to --raw-out samples. */
+typedef struct run_settings {
+  const char *model_path, *device;
+  leap_sample_desc desc;
+  int c, h, w;
+} run_settings;
+
+static leap_status write_raw(const sample_opts *o, const run_settings *r,
+                             const float *x) {
+  char steps[32], cfg[32], shift[32], eta[32], seed[32], n[32];
+  snprintf(steps, sizeof steps, "%d", r->desc.steps);
+  snprintf(cfg, sizeof cfg, "%.17g", r->desc.cfg);
+  snprintf(shift, sizeof shift, "%.17g", r->desc.shift);
+  snprintf(eta, sizeof eta, "%.17g", r->desc.eta);
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->desc.seed);
+  snprintf(n, sizeof n, "%d", r->desc.n);
+  char *labels = labels_text(r->desc.labels, r->desc.n);
+  if (!labels) return lp_error(LEAP_ERR_NOMEM, "out of memory");
+  const char *meta[] = {
+      "model", r->model_path,
+      "sampler", leap_solver_name(r->desc.solver),
+      "schedule", leap_schedule_name(r->desc.schedule),
+      "steps", steps,
+      "cfg", cfg,
+      "shift", shift,
+      "eta", eta,
+      "seed", seed,
+      "noise", o->noise ? o->noise : "seed",
+      "n", n,
+      "labels", labels,
+      "device", r->device,
+  };
+  leap_status s = cli_write_samples(o->raw_out, x, r->desc.n, r->c, r->h,
+                                    r->w, meta, (int)(sizeof meta / sizeof *meta / 2));
+  free(labels);
+  return s;
+}
+
+/* PNG to a temporary file, then the raw samples (atomic on their own), then
+ * the PNG rename: a failure anywhere leaves neither file behind. */
+static int write_outputs(const sample_opts *o, const run_settings *r,
+                         const float *x) {
+  char tmp[4096];
+  leap_status s = png_grid_write_temp(o->out, x, r->desc.n, r->c, r->h, r->w,
+                                      tmp, sizeof tmp);
+  if (s != LEAP_OK) return cli_fail(s);
+  if (g_interrupted) {
+    unlink(tmp);
+    return CLI_EXIT_INTERRUPTED;
+  }
+  if (o->raw_out) {
+    s = write_raw(o, r, x);
+    if (s != LEAP_OK) {
+      unlink(tmp);
+      return cli_fail(s);
+    }
+  }
+  s = png_grid_commit(tmp, o->out);
+  if (s != LEAP_OK) {
+    if (o->raw_out) unlink(o->raw_out);
+    return cli_fail(s);
+  }
+  return -1;
+}
+
+/* Everything after the model is loaded. Returns the exit code. */
+static int run(const sample_opts *o, leap_model *m, const char *model_path,
+               const char *device) {
+  leap_model_info info;
+  leap_status s = leap_model_get_info(m, &info);
+  if (s != LEAP_OK) return cli_fail(s);
+
+  if (!isnan(o->cfg) && o->cfg != 1.0 && info.num_classes <= 0)
+    return cli_usage_error("sample", "--cfg: the model has no classes to "
+                                     "guide with");
+
+  int32_t *labels = NULL;
+  int n = 0;
+  int code = resolve_labels(o, &info, &labels, &n);
+  if (code >= 0) return code;
+
+  run_settings r = {.model_path = model_path, .device = device,
+                    .desc = leap_sample_desc_default(), .c = info.in_channels,
+                    .h = info.input_size, .w = info.input_size};
+  if (r.c != 1 && r.c != 3) {
+    free(labels);
+    return cli_fail(lp_error(LEAP_ERR_UNSUPPORTED,
+                             "%s: %d channels; PNG output needs 1 or 3",
+                             model_path, r.c));
+  }
+  const size_t count = (size_t)n * r.c * r.h * r.w;
+  float *noise = NULL, *x = malloc(count * sizeof *x);
+  if (!x) code = cli_fail(lp_error(LEAP_ERR_NOMEM, "out of memory"));
+  if (code < 0 && o->noise) {
+    noise = malloc(count * sizeof *noise);
+    s = noise ? cli_read_noise(o->noise, n, r.c, r.h, r.w, noise)
+              : lp_error(LEAP_ERR_NOMEM, "out of memory");
+    if (s != LEAP_OK) code = cli_fail(s);
+  }
+  if (code < 0) {
+    leap_sample_desc *d = &r.desc;
+    d->n = n;
+    d->labels = labels;
+    d->steps = o->steps;
+    d->solver = o->solver;
+    d->schedule = o->sched;
+    d->shift = o->shift;
+    d->cfg = !isnan(o->cfg) ? o->cfg : info.num_classes > 0 ? DEFAULT_CFG : 1.0;
+    d->eta = !isnan(o->eta) ? o->eta
+                            : o->solver == LEAP_SOLVER_EULER_ANCESTRAL ? 1.0 : 0.0;
+    d->seed = o->seed;
+    d->noise = noise;
+    cli_progress bar;
+    cli_progress_init(&bar, !o->quiet);
+    d->progress = on_progress;
+    d->progress_user = &bar;
+    double t0 = cli_now();
+    s = leap_sample(m, d, x);
+    double seconds = cli_now() - t0;
+    cli_progress_finish(&bar);
+    if (s == LEAP_OK && g_interrupted) s = LEAP_ERR_INTERRUPTED;
+    if (s == LEAP_ERR_INTERRUPTED) {
+      fprintf(stderr, "leap: interrupted; nothing was written\n");
+      code = CLI_EXIT_INTERRUPTED;
+    } else if (s != LEAP_OK) {
+      code = cli_fail(s);
+    } else if ((s = check_finite(x, count)) != LEAP_OK) {
+      code = cli_fail(s);
+    } else {
+      code = write_outputs(o, &r, x);
+    }
+    if (code < 0) {
+      code = CLI_EXIT_OK;
+      if (!o->quiet)
+        printf("%d images in %.2f s (%.2f images/s) on %s -> %s%s%s\n", n,
+               seconds, seconds > 0 ? n / seconds : 0.0, device, o->out,
+               o->raw_out ? ", " : "", o->raw_out ? o->raw_out : "");
+    }
+  }
+  free(noise);
+  free(x);
+  free(labels);
+  return code;
+}
+
+/* Finds the model, opens the backend and loads it, then runs. */
+static int sample(const sample_opts *o) {
+  int code;
+  char default_path[4096];
+  const char *model_path = o->model;
+  leap_status s;
+  if (!model_path) {
+    if ((s = cli_default_model(default_path, sizeof default_path)) != LEAP_OK)
+      return cli_fail(s);
+    model_path = default_path;
+  }
+  if (access(model_path, R_OK) != 0)
+    return cli_fail(lp_error(LEAP_ERR_IO, "%s: model file not found or not "
+                                          "readable", model_path));
+  if ((s = check_writable(o->out)) != LEAP_OK ||
+      (o->raw_out && (s = check_writable(o->raw_out)) != LEAP_OK))
+    return cli_fail(s);
+
+  install_sigint();
+  leap_context *ctx = NULL;
+  if ((s = open_context(o, &ctx)) != LEAP_OK) return cli_fail(s);
+  leap_model *m = NULL;
+  if ((s = leap_model_load(ctx, model_path, &m)) != LEAP_OK) {
+    code = cli_fail(s);
+  } else if (g_interrupted) {
+    fprintf(stderr, "leap: interrupted; nothing was written\n");
+    code = CLI_EXIT_INTERRUPTED;
+  } else {
+    code = run(o, m, model_path, leap_context_device_name(ctx));
+  }
+  leap_model_destroy(m);
+  leap_context_destroy(ctx);
+  return code;
+}
+
+int cli_sample_main(int argc, char **argv) {
+  sample_opts o;
+  int code = parse_opts(argc, argv, &o);
+  if (code < 0) code = sample(&o);
+  free(o.label_list);
+  return code;
+}

@@ -1,0 +1,177 @@
+/* png_grid.c - PNG grid writer over libpng; see png_grid.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "png_grid.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+
+/* Mid-gray: visible between tiles on both dark and light images. */
+enum { GAP_VALUE = 128 };
+
+void png_grid_layout(int n, int h, int w, int *cols, int *rows, int *width,
+                     int *height) {
+  int c = (int)ceil(sqrt((double)n));
+  if (c < 1) c = 1;
+  while ((c - 1) * (c - 1) >= n && c > 1) c--; /* guard sqrt rounding */
+  while (c * c < n) c++;
+  int r = (n + c - 1) / c;
+  if (r < 1) r = 1;
+  *cols = c;
+  *rows = r;
+  *width = c * w + (c - 1) * PNG_GRID_GAP;
+  *height = r * h + (r - 1) * PNG_GRID_GAP;
+}
+
+static png_byte to_byte(float v) {
+  float x = (v + 1.0f) * 127.5f + 0.5f;
+  if (!(x > 0.0f)) return 0; /* also catches NaN */
+  if (x >= 255.0f) return 255;
+  return (png_byte)x;
+}
+
+/* Fills one output row of the grid. */
+static void fill_row(png_byte *row, int y, const float *images, int n, int c,
+                     int h, int w, int cols, int width) {
+  memset(row, GAP_VALUE, (size_t)width * (size_t)c);
+  int tile_y = y / (h + PNG_GRID_GAP), iy = y % (h + PNG_GRID_GAP);
+  if (iy >= h) return; /* a gap row */
+  for (int tx = 0; tx < cols; tx++) {
+    int img = tile_y * cols + tx;
+    if (img >= n) break;
+    const float *src = images + (size_t)img * c * h * w + (size_t)iy * w;
+    png_byte *dst = row + (size_t)tx * (w + PNG_GRID_GAP) * c;
+    for (int x = 0; x < w; x++)
+      for (int ch = 0; ch < c; ch++)
+        dst[x * c + ch] = to_byte(src[(size_t)ch * h * w + x]);
+  }
+}
+
+static void png_error_fn(png_structp png, png_const_charp msg) {
+  /* Keep libpng's reason for the message the caller reports. */
+  lp_error(LEAP_ERR_IO, "%s", msg);
+  png_longjmp(png, 1);
+}
+
+static void png_warning_fn(png_structp png, png_const_charp msg) {
+  (void)png;
+  (void)msg;
+}
+
+/* Encodes the grid to f; returns 0 on success (leaving the reason in
+ * leap_last_error otherwise). Separate from the file handling so that
+ * setjmp only guards libpng calls. */
+static int encode(FILE *f, const float *images, int n, int c, int h, int w,
+                  png_byte *row, int cols, int width, int height) {
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL,
+                                            png_error_fn, png_warning_fn);
+  if (!png) return -1;
+  png_infop info = png_create_info_struct(png);
+  if (!info) {
+    png_destroy_write_struct(&png, NULL);
+    return -1;
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    return -1;
+  }
+  png_init_io(png, f);
+  png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+               c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (int y = 0; y < height; y++) {
+    fill_row(row, y, images, n, c, h, w, cols, width);
+    png_write_row(png, row);
+  }
+  png_write_end(png, NULL);
+  png_destroy_write_struct(&png, &info);
+  return 0;
+}
+
+/* Creates a fresh temporary file next to path (O_EXCL, so a stale or
+ * concurrent one is never reused); permissions follow the umask. */
+static FILE *open_temp(const char *path, char *tmp, size_t tmp_size) {
+  for (int k = 0; k < 100; k++) {
+    int len = snprintf(tmp, tmp_size, "%s.tmp%ld.%d", path, (long)getpid(), k);
+    if (len < 0 || (size_t)len >= tmp_size) {
+      errno = ENAMETOOLONG;
+      return NULL;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd >= 0) {
+      FILE *f = fdopen(fd, "wb");
+      if (!f) {
+        close(fd);
+        unlink(tmp);
+      }
+      return f;
+    }
+    if (errno != EEXIST) return NULL;
+  }
+  return NULL;
+}
+
+leap_status png_grid_write_temp(const char *path, const float *images, int n,
+                                int c, int h, int w, char *tmp,
+                                size_t tmp_size) {
+  if (!path || !images || !tmp || n < 1 || h < 1 || w < 1)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: no images to write",
+                    path ? path : "(null)");
+  if (c != 1 && c != 3)
+    return lp_error(LEAP_ERR_UNSUPPORTED,
+                    "%s: PNG output needs 1 or 3 channels, the images have %d",
+                    path, c);
+  int cols, rows, width, height;
+  png_grid_layout(n, h, w, &cols, &rows, &width, &height);
+  png_byte *row = malloc((size_t)width * (size_t)c);
+  if (!row) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
+  FILE *f = open_temp(path, tmp, tmp_size);
+  if (!f) {
+    free(row);
+    return lp_error(LEAP_ERR_IO, "%s: cannot create a temporary file: %s",
+                    path, strerror(errno));
+  }
+  int failed = encode(f, images, n, c, h, w, row, cols, width, height);
+  free(row);
+  if (failed) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", leap_last_error());
+    fclose(f);
+    unlink(tmp);
+    return lp_error(LEAP_ERR_IO, "%s: PNG encoding failed: %s", path,
+                    why[0] ? why : "libpng error");
+  }
+  /* Flush and close before the rename: a full disk shows up here. */
+  if (fflush(f) != 0 || ferror(f) || fclose(f) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return lp_error(LEAP_ERR_IO, "%s: write failed: %s", path, strerror(e));
+  }
+  return LEAP_OK;
+}
+
+leap_status png_grid_commit(const char *tmp, const char *path) {
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return lp_error(LEAP_ERR_IO, "%s: cannot rename the temporary file: %s",
+                    path, strerror(e));
+  }
+  return LEAP_OK;
+}
+
+leap_status png_grid_write(const char *path, const float *images, int n,
+                           int c, int h, int w) {
+  char tmp[4096];
+  leap_status s = png_grid_write_temp(path, images, n, c, h, w, tmp, sizeof tmp);
+  return s == LEAP_OK ? png_grid_commit(tmp, path) : s;
+}

@@ -1,0 +1,35 @@
+/* sample_io.c - noise in, samples out, through the internal safetensors
+ * reader and writer; see sample_io.h. */
+#include "sample_io.h"
+
+#include "safetensors.h"
+
+leap_status cli_read_noise(const char *path, int n, int c, int h, int w,
+                           float *out) {
+  lp_st_file *f;
+  leap_status s = lp_st_open(path, &f);
+  if (s != LEAP_OK) return s;
+  const int64_t shape[4] = {n, c, h, w};
+  const lp_st_tensor *t;
+  s = lp_st_get(f, "noise", 4, shape, &t);
+  if (s == LEAP_OK) s = lp_st_read_f32(f, t, out);
+  lp_st_close(f);
+  return s;
+}
+
+leap_status cli_write_samples(const char *path, const float *x, int n, int c,
+                              int h, int w, const char *const *meta,
+                              int pairs) {
+  lp_st_writer *wr;
+  leap_status s = lp_st_writer_create(path, &wr);
+  if (s != LEAP_OK) return s;
+  for (int i = 0; s == LEAP_OK && i < pairs; i++)
+    s = lp_st_writer_meta(wr, meta[2 * i], meta[2 * i + 1]);
+  const int64_t shape[4] = {n, c, h, w};
+  if (s == LEAP_OK) s = lp_st_writer_add(wr, "samples", LEAP_F32, 4, shape, x);
+  if (s != LEAP_OK) {
+    lp_st_writer_abort(wr);
+    return s;
+  }
+  return lp_st_writer_finish(wr);
+}

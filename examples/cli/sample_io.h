@@ -1,0 +1,19 @@
+/* sample_io.h - the safetensors side of `leap sample`: reading a caller's
+ * initial noise and writing the raw samples with their settings. */
+#ifndef LEAP_CLI_SAMPLE_IO_H
+#define LEAP_CLI_SAMPLE_IO_H
+
+#include "leap.h"
+
+/* Reads tensor "noise" of shape [n, c, h, w] (any float dtype) from path
+ * into out (n*c*h*w floats). A missing tensor or another shape is
+ * LEAP_ERR_FORMAT naming the file and both shapes. */
+leap_status cli_read_noise(const char *path, int n, int c, int h, int w,
+                           float *out);
+
+/* Writes tensor "samples" [n, c, h, w] F32 and the metadata pairs
+ * meta[0..2*pairs) (key, value, key, value, ...) to path, atomically. */
+leap_status cli_write_samples(const char *path, const float *x, int n, int c,
+                              int h, int w, const char *const *meta, int pairs);
+
+#endif
