@@ -1,0 +1,360 @@
+/* cli_eval.c - `leap eval`: sample quality of a class-conditional model as
+ * the Frechet distance (FD) between classifier features of its samples and
+ * of the Fashion-MNIST test set, plus the classifier's accuracy on the
+ * labels the samples were asked for (conditional accuracy). Samples come
+ * from leap_sample on fixed seeds, or from a --samples file written by
+ * `leap sample --raw-out`. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "classifier.h"
+#include "cli.h"
+#include "cli_args.h"
+#include "dataset.h"
+#include "error.h"
+#include "fd_metric.h"
+#include "progress.h"
+#include "safetensors.h"
+#include "sampler.h"
+
+#ifndef LEAP_SOURCE_DIR
+#define LEAP_SOURCE_DIR "."
+#endif
+#ifndef LEAP_DATA_INSTALL_DIR
+#define LEAP_DATA_INSTALL_DIR "/usr/local/share/leap"
+#endif
+#define CLASSIFIER_FILE "fmnist-classifier.safetensors"
+
+enum { MAX_N = 100000 };
+
+typedef struct eval_opts {
+  const char *model, *samples, *classifier, *reference, *labels;
+  int32_t *label_list;
+  int label_count;
+  int n, reference_n, steps, batch, threads, json, quiet;
+  const char *sampler, *backend, *device;
+  leap_solver solver;
+  double cfg;
+  uint64_t seed;
+} eval_opts;
+
+void cli_eval_help(FILE *out) {
+  fprintf(out,
+      "usage: leap eval (--model PATH | --samples PATH) [OPTIONS]\n"
+      "\n"
+      "Measures sample quality: the Frechet distance (FD) between Gaussian fits\n"
+      "of classifier features (128-d) of the samples and of the reference set,\n"
+      "and the classifier's accuracy on the labels the samples were asked for.\n"
+      "Lower FD is better; the test set split in two halves scores ~1.\n"
+      "\n"
+      "samples:\n"
+      "  --model PATH       model to sample from (.safetensors)\n"
+      "  --samples PATH     evaluate tensor `samples` [N,C,H,W] of this file\n"
+      "                     (e.g. from 'leap sample --raw-out') instead; its\n"
+      "                     `labels` metadata gives the labels unless --labels\n"
+      "  --n N              number of samples (default 1000)\n"
+      "  --labels LIST      labels, cycled over N: \"0-9\" (default), \"3\", ...\n"
+      "  --steps N          solver steps (default 50)\n"
+      "  --sampler NAME     euler | heun | ddim | euler_a | dpmpp_2m (default euler)\n"
+      "  --cfg W            classifier-free guidance scale (default 3)\n"
+      "  --seed S           noise seed (default 0): image i's initial noise is\n"
+      "                     stream i of S, whatever --batch is\n"
+      "  --batch N          images per leap_sample call (default 250)\n"
+      "  --backend NAME     cpu | vulkan (default cpu)\n"
+      "  --device D         Vulkan device: index or name substring\n"
+      "  --threads N        CPU threads (default: OpenMP's)\n"
+      "\n"
+      "metric:\n"
+      "  --classifier PATH  feature classifier (default: $LEAP_CLASSIFIER, else the\n"
+      "                     shipped models/classifier/" CLASSIFIER_FILE ")\n"
+      "  --reference SPEC   reference images (default fashion-mnist:test)\n"
+      "  --reference-n N    only the first N reference images (quick checks)\n"
+      "  --json             also print one JSON line with the results\n"
+      "  --quiet            only the result lines\n");
+}
+
+static int is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static leap_status default_classifier(char *path, size_t size) {
+  const char *env = getenv("LEAP_CLASSIFIER");
+  const char *cand[3] = {env && env[0] ? env : NULL,
+                         LEAP_SOURCE_DIR "/models/classifier/" CLASSIFIER_FILE,
+                         LEAP_DATA_INSTALL_DIR "/" CLASSIFIER_FILE};
+  for (int i = 0; i < 3; i++) {
+    if (!cand[i] || !is_file(cand[i])) continue;
+    if (strlen(cand[i]) >= size)
+      return lp_error(LEAP_ERR_INVALID_ARG, "%s: path too long", cand[i]);
+    strcpy(path, cand[i]);
+    return LEAP_OK;
+  }
+  return lp_error(LEAP_ERR_IO, "no classifier found (tried $LEAP_CLASSIFIER=%s, "
+                  "%s, %s); pass --classifier PATH or make one with 'leap "
+                  "train-classifier'", env && env[0] ? env : "(unset)", cand[1],
+                  cand[2]);
+}
+
+/* The evaluated images and the labels they were asked for. */
+typedef struct eval_set {
+  int n, c, h, w;
+  float *x;
+  int32_t *labels; /* NULL: unknown (no conditional accuracy) */
+} eval_set;
+
+static void eval_set_free(eval_set *e) {
+  free(e->x);
+  free(e->labels);
+}
+
+/* Labels cycled from the list (or 0..classes-1) over n. */
+static leap_status cycle_labels(const eval_opts *o, int classes, int n,
+                                int32_t **out) {
+  *out = malloc((size_t)n * sizeof **out);
+  if (!*out) return lp_error(LEAP_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n; i++)
+    (*out)[i] = o->label_list ? o->label_list[i % o->label_count] : i % classes;
+  return LEAP_OK;
+}
+
+/* "0,1,2" metadata of `leap sample --raw-out` -> n labels ("none": NULL). */
+static leap_status parse_meta_labels(const char *path, const char *text, int n,
+                                     int32_t **out) {
+  *out = NULL;
+  if (!text || strcmp(text, "none") == 0) return LEAP_OK;
+  int32_t *l = malloc((size_t)n * sizeof *l);
+  if (!l) return lp_error(LEAP_ERR_NOMEM, "out of memory");
+  const char *p = text;
+  for (int i = 0; i < n; i++) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v < 0 || v > 1000000 || (*end != ',' && *end != 0) ||
+        (*end == 0 && i != n - 1)) {
+      free(l);
+      return lp_error(LEAP_ERR_FORMAT, "%s: metadata 'labels' is not %d "
+                      "comma-separated labels", path, n);
+    }
+    l[i] = (int32_t)v;
+    p = *end ? end + 1 : end;
+  }
+  if (*p) {
+    free(l);
+    return lp_error(LEAP_ERR_FORMAT, "%s: metadata 'labels' has more than %d "
+                    "labels", path, n);
+  }
+  *out = l;
+  return LEAP_OK;
+}
+
+static leap_status read_samples(const eval_opts *o, const lp_classifier *cls,
+                                eval_set *e) {
+  lp_st_file *f;
+  leap_status s = lp_st_open(o->samples, &f);
+  if (s != LEAP_OK) return s;
+  const lp_st_tensor *t;
+  s = lp_st_get(f, "samples", 0, NULL, &t);
+  if (s == LEAP_OK && (t->ndim != 4 || t->shape[0] < 2 || t->shape[0] > MAX_N))
+    s = lp_error(LEAP_ERR_FORMAT, "%s: tensor 'samples' must be [N,C,H,W] with "
+                 "2 <= N <= %d", o->samples, MAX_N);
+  if (s == LEAP_OK) {
+    e->n = (int)t->shape[0];
+    e->c = (int)t->shape[1];
+    e->h = (int)t->shape[2];
+    e->w = (int)t->shape[3];
+    if (o->n > 0 && o->n < e->n) e->n = o->n; /* --n: the first N */
+    e->x = malloc((size_t)t->numel * sizeof *e->x);
+    s = e->x ? lp_st_read_f32(f, t, e->x) : lp_error(LEAP_ERR_NOMEM, "out of memory");
+  }
+  if (s == LEAP_OK) {
+    if (o->label_list)
+      s = cycle_labels(o, cls->arch.num_classes, e->n, &e->labels);
+    else
+      s = parse_meta_labels(o->samples, lp_st_meta(f, "labels"),
+                            (int)t->shape[0], &e->labels);
+  }
+  lp_st_close(f);
+  return s;
+}
+
+static leap_status sample_images(const eval_opts *o, const lp_classifier *cls,
+                                 eval_set *e, double *seconds) {
+  leap_context_desc cd = leap_context_desc_default(
+      o->backend && strcmp(o->backend, "vulkan") == 0 ? LEAP_BACKEND_VULKAN
+                                                      : LEAP_BACKEND_CPU);
+  cd.threads = o->threads;
+  if (cd.backend == LEAP_BACKEND_VULKAN) cd.device = o->device;
+  leap_context *ctx = NULL;
+  leap_model *m = NULL;
+  leap_model_info info;
+  float *noise = NULL;
+  leap_status s = leap_context_create(&cd, &ctx);
+  if (s == LEAP_OK) s = leap_model_load(ctx, o->model, &m);
+  if (s == LEAP_OK) s = leap_model_get_info(m, &info);
+  if (s == LEAP_OK && info.num_classes <= 0)
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: unconditional model; eval needs "
+                 "class labels", o->model);
+  for (int i = 0; s == LEAP_OK && o->label_list && i < o->label_count; i++)
+    if (o->label_list[i] >= info.num_classes || o->label_list[i] >= cls->arch.num_classes)
+      s = lp_error(LEAP_ERR_INVALID_ARG, "--labels: %d is not a class of the "
+                   "model and the classifier", (int)o->label_list[i]);
+  if (s == LEAP_OK) {
+    e->n = o->n;
+    e->c = info.in_channels;
+    e->h = e->w = info.input_size;
+    const size_t per = (size_t)e->c * e->h * e->w;
+    e->x = malloc((size_t)e->n * per * sizeof *e->x);
+    noise = malloc((size_t)e->n * per * sizeof *noise);
+    s = e->x && noise ? cycle_labels(o, info.num_classes, e->n, &e->labels)
+                      : lp_error(LEAP_ERR_NOMEM, "out of memory");
+    /* All the initial noise up front, so --batch does not change it. */
+    if (s == LEAP_OK) lp_noise_fill(o->seed, e->n, per, noise);
+    cli_progress bar;
+    cli_progress_init(&bar, !o->quiet);
+    const double t0 = cli_now();
+    for (int i = 0; s == LEAP_OK && i < e->n; i += o->batch) {
+      leap_sample_desc d = leap_sample_desc_default();
+      d.n = e->n - i < o->batch ? e->n - i : o->batch;
+      d.labels = e->labels + i;
+      d.steps = o->steps;
+      d.solver = o->solver;
+      d.cfg = o->cfg;
+      d.eta = o->solver == LEAP_SOLVER_EULER_ANCESTRAL ? 1.0 : 0.0;
+      d.seed = o->seed + (uint64_t)(i / o->batch); /* ancestral noise only */
+      d.noise = noise + (size_t)i * per;
+      s = leap_sample(m, &d, e->x + (size_t)i * per);
+      cli_progress_update(&bar, i + d.n, e->n);
+    }
+    cli_progress_finish(&bar);
+    *seconds = cli_now() - t0;
+  }
+  free(noise);
+  leap_model_destroy(m);
+  leap_context_destroy(ctx);
+  return s;
+}
+
+static int evaluate(const eval_opts *o) {
+  char cls_path[4096];
+  const char *cpath = o->classifier;
+  leap_status s = LEAP_OK;
+  if (!cpath && (s = default_classifier(cls_path, sizeof cls_path)) == LEAP_OK)
+    cpath = cls_path;
+  lp_classifier *cls = NULL;
+  if (s == LEAP_OK) s = lp_classifier_load(cpath, &cls);
+  if (s != LEAP_OK) return cli_fail(s);
+
+  eval_set e = {0};
+  lp_dataset ref = {0};
+  double sample_s = 0, fd = NAN, acc = NAN;
+  s = o->samples ? read_samples(o, cls, &e) : sample_images(o, cls, &e, &sample_s);
+  const lp_classifier_arch *a = &cls->arch;
+  if (s == LEAP_OK && (e.c != a->channels || e.h != a->height || e.w != a->width))
+    s = lp_error(LEAP_ERR_INVALID_ARG, "samples are [%d,%d,%d] but the "
+                 "classifier %s takes [%d,%d,%d]", e.c, e.h, e.w, cpath,
+                 a->channels, a->height, a->width);
+  for (size_t k = 0; s == LEAP_OK && k < (size_t)e.n * e.c * e.h * e.w; k++)
+    if (!isfinite(e.x[k]))
+      s = lp_error(LEAP_ERR_NUMERIC, "sample %zu has a non-finite pixel",
+                   k / ((size_t)e.c * e.h * e.w));
+  for (int i = 0; s == LEAP_OK && e.labels && i < e.n; i++)
+    if (e.labels[i] < 0 || e.labels[i] >= a->num_classes)
+      s = lp_error(LEAP_ERR_INVALID_ARG, "label %d of sample %d is not a "
+                   "class of the classifier", (int)e.labels[i], i);
+  if (s == LEAP_OK) s = lp_dataset_load(o->reference, &ref);
+  if (s == LEAP_OK && o->reference_n > 0 && o->reference_n < ref.n)
+    ref.n = o->reference_n; /* the arrays stay whole; free only reads them */
+  if (s == LEAP_OK && (ref.channels != e.c || ref.height != e.h || ref.width != e.w))
+    s = lp_error(LEAP_ERR_INVALID_ARG, "reference %s is [%d,%d,%d], samples "
+                 "[%d,%d,%d]", o->reference, ref.channels, ref.height,
+                 ref.width, e.c, e.h, e.w);
+  const int d = a->hidden;
+  double *mu1 = malloc((size_t)d * sizeof *mu1), *mu2 = malloc((size_t)d * sizeof *mu2);
+  double *c1 = malloc((size_t)d * d * sizeof *c1), *c2 = malloc((size_t)d * d * sizeof *c2);
+  if (s == LEAP_OK && (!mu1 || !mu2 || !c1 || !c2))
+    s = lp_error(LEAP_ERR_NOMEM, "out of memory");
+  if (s == LEAP_OK) s = lp_fd_stats(cls, e.x, e.n, mu1, c1);
+  if (s == LEAP_OK) s = lp_fd_stats(cls, ref.images, ref.n, mu2, c2);
+  if (s == LEAP_OK) s = lp_fd(mu1, c1, mu2, c2, d, &fd);
+  if (s == LEAP_OK && e.labels)
+    s = lp_classifier_accuracy(cls, e.x, e.labels, e.n, &acc);
+  int code = s == LEAP_OK ? CLI_EXIT_OK : cli_fail(s);
+  if (code == CLI_EXIT_OK) {
+    const char *src = o->samples ? o->samples : o->model;
+    printf("FD %.4f", fd);
+    if (e.labels) printf("  conditional accuracy %.4f", acc);
+    printf("  (%d samples of %s vs %d of %s", e.n, src, ref.n, o->reference);
+    if (!o->samples)
+      printf("; %s %d steps, cfg %g, seed %llu, %.1f s", leap_solver_name(o->solver),
+             o->steps, o->cfg, (unsigned long long)o->seed, sample_s);
+    printf(")\n");
+    if (o->json) {
+      printf("{\"fd\": %.6f, \"cond_accuracy\": ", fd);
+      if (e.labels) printf("%.6f", acc); else printf("null");
+      printf(", \"n\": %d, \"reference_n\": %d", e.n, ref.n);
+      if (!o->samples)
+        printf(", \"model\": \"%s\", \"sampler\": \"%s\", \"steps\": %d, "
+               "\"cfg\": %g, \"seed\": %llu, \"sample_seconds\": %.3f",
+               o->model, leap_solver_name(o->solver), o->steps, o->cfg,
+               (unsigned long long)o->seed, sample_s);
+      else
+        printf(", \"samples\": \"%s\"", o->samples);
+      printf(", \"classifier\": \"%s\"}\n", cpath);
+    }
+  }
+  free(mu1);
+  free(mu2);
+  free(c1);
+  free(c2);
+  lp_dataset_free(&ref);
+  eval_set_free(&e);
+  lp_classifier_destroy(cls);
+  return code;
+}
+
+int cli_eval_main(int argc, char **argv) {
+  eval_opts o = {.n = 0, .steps = 50, .batch = 250, .sampler = "euler",
+                 .cfg = 3.0, .reference = "fashion-mnist:test"};
+  cli_args a;
+  cli_args_init(&a, argc, argv, cli_eval_help);
+  while (cli_next(&a)) {
+    if (cli_opt_str(&a, "--model", &o.model)) continue;
+    if (cli_opt_str(&a, "--samples", &o.samples)) continue;
+    if (cli_opt_str(&a, "--classifier", &o.classifier)) continue;
+    if (cli_opt_str(&a, "--reference", &o.reference)) continue;
+    if (cli_opt_str(&a, "--labels", &o.labels)) continue;
+    if (cli_opt_int(&a, "--n", 2, MAX_N, &o.n)) continue;
+    if (cli_opt_int(&a, "--reference-n", 2, 10000000, &o.reference_n)) continue;
+    if (cli_opt_int(&a, "--steps", 1, 10000, &o.steps)) continue;
+    if (cli_opt_int(&a, "--batch", 1, MAX_N, &o.batch)) continue;
+    if (cli_opt_str(&a, "--sampler", &o.sampler)) continue;
+    if (cli_opt_double(&a, "--cfg", -1e6, 1e6, &o.cfg)) continue;
+    if (cli_opt_u64(&a, "--seed", &o.seed)) continue;
+    if (cli_opt_str(&a, "--backend", &o.backend)) continue;
+    if (cli_opt_str(&a, "--device", &o.device)) continue;
+    if (cli_opt_int(&a, "--threads", 0, 4096, &o.threads)) continue;
+    if (cli_opt_flag(&a, "--json", &o.json)) continue;
+    if (cli_opt_flag(&a, "--quiet", &o.quiet)) continue;
+    cli_unknown(&a);
+  }
+  if (a.exit_code >= 0) return a.exit_code;
+  if (!o.model == !o.samples)
+    return cli_usage_error(a.cmd, "give exactly one of --model and --samples");
+  if (o.backend && strcmp(o.backend, "cpu") != 0 && strcmp(o.backend, "vulkan") != 0)
+    return cli_usage_error(a.cmd, "--backend: '%s' is not cpu or vulkan", o.backend);
+  if (o.device && !o.backend) o.backend = "vulkan";
+  if (leap_solver_from_name(o.sampler, &o.solver) != LEAP_OK)
+    return cli_usage_error(a.cmd, "--sampler: '%s' is not euler, heun, ddim, "
+                           "euler_a or dpmpp_2m", o.sampler);
+  if (o.labels && !cli_parse_labels(a.cmd, "--labels", o.labels, &o.label_list,
+                                    &o.label_count))
+    return CLI_EXIT_USAGE;
+  if (!o.samples && o.n == 0) o.n = 1000;
+  int code = evaluate(&o);
+  free(o.label_list);
+  return code;
+}

@@ -1,0 +1,187 @@
+/* data_folder.c - a labelled image folder: ROOT/<label>/<image>.png|jpg.
+ * Subfolder names sorted with strcmp become labels 0..K-1; every image must
+ * have the size and channel count of the first one (a data set of mixed
+ * shapes is an error, not something to resize silently). */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#endif
+#include "stb_image.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#include "dataset.h"
+#include "error.h"
+
+typedef struct name_list {
+  char **v;
+  int n, cap;
+} name_list;
+
+static void names_free(name_list *l) {
+  for (int i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* dir/name into buf; a path too long for buf is an error, not a silent
+ * truncation that would open some other file. */
+static leap_status join_path(char *buf, size_t cap, const char *dir,
+                             const char *name) {
+  int len = snprintf(buf, cap, "%s/%s", dir, name);
+  if (len < 0 || (size_t)len >= cap)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s/%s: path too long", dir, name);
+  return LEAP_OK;
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_image_name(const char *name) {
+  const char *dot = strrchr(name, '.');
+  return dot && (strcasecmp(dot, ".png") == 0 || strcasecmp(dot, ".jpg") == 0 ||
+                 strcasecmp(dot, ".jpeg") == 0);
+}
+
+/* The sorted entries of DIR: subfolders (want_dirs) or image files. */
+static leap_status list_dir(const char *dir, int want_dirs, name_list *out) {
+  memset(out, 0, sizeof *out);
+  DIR *d = opendir(dir);
+  if (!d) return lp_error(LEAP_ERR_IO, "%s: cannot open folder", dir);
+  leap_status s = LEAP_OK;
+  char path[4096];
+  for (struct dirent *e; s == LEAP_OK && (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue;
+    if ((s = join_path(path, sizeof path, dir, e->d_name)) != LEAP_OK) break;
+    if (want_dirs ? !is_dir(path) : (is_dir(path) || !is_image_name(e->d_name)))
+      continue;
+    if (out->n == out->cap) {
+      int cap = out->cap ? 2 * out->cap : 64;
+      char **v = realloc(out->v, (size_t)cap * sizeof *v);
+      if (!v) {
+        s = lp_error(LEAP_ERR_NOMEM, "out of memory");
+        break;
+      }
+      out->v = v;
+      out->cap = cap;
+    }
+    if (!(out->v[out->n] = strdup(e->d_name)))
+      s = lp_error(LEAP_ERR_NOMEM, "out of memory");
+    else
+      out->n++;
+  }
+  closedir(d);
+  if (s != LEAP_OK) {
+    names_free(out);
+    return s;
+  }
+  qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_names);
+  return LEAP_OK;
+}
+
+/* Appends one decoded image (uint8 HWC) as [-1,1] CHW to the growing set. */
+static leap_status append_image(lp_dataset *ds, int *cap, const unsigned char *px,
+                                int32_t label) {
+  const size_t per = (size_t)ds->channels * ds->height * ds->width;
+  if (ds->n == *cap) {
+    int ncap = *cap ? 2 * *cap : 256;
+    float *img = realloc(ds->images, (size_t)ncap * per * sizeof *img);
+    if (!img) return lp_error(LEAP_ERR_NOMEM, "out of memory");
+    ds->images = img;
+    int32_t *lab = realloc(ds->labels, (size_t)ncap * sizeof *lab);
+    if (!lab) return lp_error(LEAP_ERR_NOMEM, "out of memory");
+    ds->labels = lab;
+    *cap = ncap;
+  }
+  float *dst = ds->images + (size_t)ds->n * per;
+  const int C = ds->channels, HW = ds->height * ds->width;
+  for (int c = 0; c < C; c++)
+    for (int p = 0; p < HW; p++)
+      dst[(size_t)c * HW + p] = px[(size_t)p * C + c] * (2.0f / 255.0f) - 1.0f;
+  ds->labels[ds->n++] = label;
+  return LEAP_OK;
+}
+
+static leap_status load_class(const char *dir, int32_t label, lp_dataset *ds,
+                              int *cap) {
+  name_list files;
+  leap_status s = list_dir(dir, 0, &files);
+  if (s != LEAP_OK) return s;
+  char path[4096];
+  for (int i = 0; s == LEAP_OK && i < files.n; i++) {
+    if ((s = join_path(path, sizeof path, dir, files.v[i])) != LEAP_OK) break;
+    int w, h, c;
+    unsigned char *px = stbi_load(path, &w, &h, &c, 0);
+    if (!px) {
+      s = lp_error(LEAP_ERR_FORMAT, "%s: cannot decode image (%s)", path,
+                   stbi_failure_reason());
+      break;
+    }
+    if (ds->n == 0 && ds->channels == 0) {
+      ds->channels = c;
+      ds->height = h;
+      ds->width = w;
+    } else if (c != ds->channels || h != ds->height || w != ds->width) {
+      s = lp_error(LEAP_ERR_FORMAT, "%s: %dx%d with %d channels, but the "
+                   "data set's images are %dx%d with %d channels (all images "
+                   "must have the same size and channel count)", path, w, h,
+                   c, ds->width, ds->height, ds->channels);
+    }
+    if (s == LEAP_OK) s = append_image(ds, cap, px, label);
+    stbi_image_free(px);
+  }
+  names_free(&files);
+  return s;
+}
+
+leap_status lp_dataset_load_folder(const char *root, lp_dataset *out) {
+  memset(out, 0, sizeof *out);
+  if (!is_dir(root))
+    return lp_error(LEAP_ERR_IO, "dataset '%s': not fashion-mnist[:test] and "
+                    "not a folder", root);
+  name_list classes;
+  leap_status s = list_dir(root, 1, &classes);
+  if (s != LEAP_OK) return s;
+  if (classes.n == 0) {
+    names_free(&classes);
+    return lp_error(LEAP_ERR_FORMAT, "%s: no subfolders (expected one "
+                    "subfolder of images per label)", root);
+  }
+  lp_dataset ds = {.num_classes = classes.n};
+  int cap = 0;
+  char dir[4096];
+  for (int k = 0; s == LEAP_OK && k < classes.n; k++) {
+    if ((s = join_path(dir, sizeof dir, root, classes.v[k])) != LEAP_OK) break;
+    const int before = ds.n;
+    s = load_class(dir, k, &ds, &cap);
+    if (s == LEAP_OK && ds.n == before)
+      s = lp_error(LEAP_ERR_FORMAT, "%s: no PNG or JPEG images for label %d",
+                   dir, k);
+  }
+  names_free(&classes);
+  if (s != LEAP_OK) {
+    lp_dataset_free(&ds);
+    return s;
+  }
+  *out = ds;
+  return LEAP_OK;
+}

@@ -1,0 +1,158 @@
+/* fd_metric.c - Gaussian feature statistics and the Frechet distance (see
+ * fd_metric.h for the method). */
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "fd_metric.h"
+
+leap_status lp_fd_stats_features(const float *feat, int n, int d, double *mu,
+                                 double *cov) {
+  if (!feat || !mu || !cov || n < 2 || d < 1)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd_stats: need at least 2 "
+                    "feature rows (got %d) of dimension >= 1 (got %d)", n, d);
+  double *x = malloc((size_t)n * d * sizeof *x);
+  if (!x) return lp_error(LEAP_ERR_NOMEM, "out of memory");
+  memset(mu, 0, (size_t)d * sizeof *mu);
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < d; j++) mu[j] += feat[(size_t)i * d + j];
+  for (int j = 0; j < d; j++) mu[j] /= n;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < d; j++) {
+      const double v = feat[(size_t)i * d + j];
+      if (!isfinite(v)) {
+        free(x);
+        return lp_error(LEAP_ERR_NUMERIC, "lp_fd_stats: non-finite feature "
+                        "(row %d, column %d)", i, j);
+      }
+      x[(size_t)i * d + j] = v - mu[j];
+    }
+  /* cov = x^T x / (n - 1), centred first so no cancellation */
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0 / (n - 1), x, d,
+              0.0, cov, d);
+  for (int i = 0; i < d; i++)
+    for (int j = 0; j < i; j++) cov[(size_t)i * d + j] = cov[(size_t)j * d + i];
+  free(x);
+  return LEAP_OK;
+}
+
+leap_status lp_fd_stats(const lp_classifier *c, const float *images, int n,
+                        double *mu, double *cov) {
+  if (!c || !images || n < 2)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd_stats: need a classifier "
+                    "and at least 2 images (got %d)", n);
+  const int d = c->arch.hidden;
+  float *feat = malloc((size_t)n * d * sizeof *feat);
+  if (!feat) return lp_error(LEAP_ERR_NOMEM, "out of memory");
+  leap_status s = lp_classifier_infer(c, images, n, feat, NULL);
+  if (s == LEAP_OK) s = lp_fd_stats_features(feat, n, d, mu, cov);
+  free(feat);
+  return s;
+}
+
+/* Eigen-decomposition of symmetric a: w ascending, v (row-major) columns
+ * the eigenvectors. */
+static leap_status eig_sym(const double *a, int d, double *w, double *v) {
+  memcpy(v, a, (size_t)d * d * sizeof *v);
+  lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', d, v, d, w);
+  if (info != 0)
+    return lp_error(LEAP_ERR_NUMERIC, "LAPACKE_dsyevd failed (info %d) on a "
+                    "%dx%d covariance: non-finite values?", (int)info, d, d);
+  return LEAP_OK;
+}
+
+/* Below this fraction of the largest eigenvalue a negative one is rounding
+ * noise of a PSD matrix; larger ones mean the input was not PSD. */
+#define NEG_EIG_TOL 1e-8
+
+leap_status lp_sqrtm_psd(const double *a, int d, double *out) {
+  if (!a || !out || d < 1)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_sqrtm_psd: bad argument");
+  double *w = malloc((size_t)d * sizeof *w);
+  double *v = malloc((size_t)d * d * sizeof *v);
+  double *vs = malloc((size_t)d * d * sizeof *vs);
+  leap_status s = w && v && vs ? eig_sym(a, d, w, v)
+                               : lp_error(LEAP_ERR_NOMEM, "out of memory");
+  if (s == LEAP_OK) {
+    const double big = fabs(w[d - 1]) > fabs(w[0]) ? fabs(w[d - 1]) : fabs(w[0]);
+    if (w[0] < -NEG_EIG_TOL * big - 1e-300)
+      s = lp_error(LEAP_ERR_NUMERIC, "lp_sqrtm_psd: matrix is not positive "
+                   "semi-definite (eigenvalue %g, largest %g)", w[0], big);
+  }
+  if (s == LEAP_OK) {
+    /* out = V diag(sqrt(max(w,0))) V^T */
+    for (int i = 0; i < d; i++)
+      for (int j = 0; j < d; j++)
+        vs[(size_t)i * d + j] = v[(size_t)i * d + j] * sqrt(w[j] > 0 ? w[j] : 0.0);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, vs, d, v,
+                d, 0.0, out, d);
+    /* exact symmetry, for the next dsyevd */
+    for (int i = 0; i < d; i++)
+      for (int j = 0; j < i; j++) {
+        const double m = 0.5 * (out[(size_t)i * d + j] + out[(size_t)j * d + i]);
+        out[(size_t)i * d + j] = out[(size_t)j * d + i] = m;
+      }
+  }
+  free(w);
+  free(v);
+  free(vs);
+  return s;
+}
+
+leap_status lp_trace_sqrt_product(const double *s1, const double *s2, int d,
+                                  double *out) {
+  if (!s1 || !s2 || !out || d < 1)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_trace_sqrt_product: bad argument");
+  const size_t dd = (size_t)d * d;
+  double *a = malloc(dd * sizeof *a), *t = malloc(dd * sizeof *t);
+  double *m = malloc(dd * sizeof *m), *v = malloc(dd * sizeof *v);
+  double *w = malloc((size_t)d * sizeof *w);
+  leap_status s = a && t && m && v && w ? lp_sqrtm_psd(s1, d, a)
+                                        : lp_error(LEAP_ERR_NOMEM, "out of memory");
+  if (s == LEAP_OK) {
+    /* m = A s2 A, symmetrised against rounding */
+    cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, d, d, 1.0, a, d, s2, d,
+                0.0, t, d);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, t, d,
+                a, d, 0.0, m, d);
+    for (int i = 0; i < d; i++)
+      for (int j = 0; j < i; j++) {
+        const double x = 0.5 * (m[(size_t)i * d + j] + m[(size_t)j * d + i]);
+        m[(size_t)i * d + j] = m[(size_t)j * d + i] = x;
+      }
+    s = eig_sym(m, d, w, v);
+  }
+  if (s == LEAP_OK) {
+    double tr = 0;
+    for (int i = 0; i < d; i++) tr += w[i] > 0 ? sqrt(w[i]) : 0.0;
+    *out = tr;
+  }
+  free(a);
+  free(t);
+  free(m);
+  free(v);
+  free(w);
+  return s;
+}
+
+leap_status lp_fd(const double *mu1, const double *cov1, const double *mu2,
+                  const double *cov2, int d, double *out) {
+  if (!mu1 || !cov1 || !mu2 || !cov2 || !out || d < 1)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd: bad argument");
+  double dist = 0, tr = 0, trs = 0;
+  for (int i = 0; i < d; i++) {
+    const double diff = mu1[i] - mu2[i];
+    dist += diff * diff;
+    tr += cov1[(size_t)i * d + i] + cov2[(size_t)i * d + i];
+  }
+  leap_status s = lp_trace_sqrt_product(cov1, cov2, d, &trs);
+  if (s != LEAP_OK) return s;
+  const double fd = dist + tr - 2.0 * trs;
+  if (!isfinite(fd)) return lp_error(LEAP_ERR_NUMERIC, "lp_fd: non-finite result");
+  /* Rounding can leave identical distributions a hair below 0. */
+  *out = fd > 0 ? fd : 0.0;
+  return LEAP_OK;
+}

@@ -1,0 +1,46 @@
+/* fd_metric.h - the sample-quality metric of `leap eval`: the Frechet
+ * distance between Gaussian fits of classifier features (the FID recipe,
+ * with the small Fashion-MNIST classifier of classifier.h instead of
+ * Inception):
+ *
+ *   FD = |mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrtm(S1 S2))
+ *
+ * tr sqrtm(S1 S2) is computed as sum sqrt(eig(A S2 A)) with A = sqrtm(S1):
+ * A S2 A is similar to S1 S2 and symmetric positive semi-definite, so two
+ * symmetric eigendecompositions (LAPACK dsyevd) do it in double precision,
+ * with no non-symmetric sqrtm. Tiny negative eigenvalues from rounding are
+ * clamped to 0. Internal API. */
+#ifndef LP_FD_METRIC_H
+#define LP_FD_METRIC_H
+
+#include "classifier.h"
+#include "leap.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Mean mu [d] and covariance cov [d*d] (divided by n - 1) of the rows of
+ * feat [n, d], n >= 2. */
+leap_status lp_fd_stats_features(const float *feat, int n, int d, double *mu,
+                                 double *cov);
+/* The same for the classifier's features (d = c->arch.hidden) of images
+ * [n, c, h, w] in [-1, 1]. */
+leap_status lp_fd_stats(const lp_classifier *c, const float *images, int n,
+                        double *mu, double *cov);
+
+/* The symmetric square root of a symmetric positive semi-definite a [d*d]
+ * (negative eigenvalues from rounding count as 0) into out [d*d]. */
+leap_status lp_sqrtm_psd(const double *a, int d, double *out);
+/* tr sqrtm(s1 s2) for symmetric PSD s1, s2. */
+leap_status lp_trace_sqrt_product(const double *s1, const double *s2, int d,
+                                  double *out);
+/* The Frechet distance between N(mu1, cov1) and N(mu2, cov2). */
+leap_status lp_fd(const double *mu1, const double *cov1, const double *mu2,
+                  const double *cov2, int d, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
