@@ -1,0 +1,229 @@
+/* train_ckpt.c - the trainer's files, all written atomically through the
+ * safetensors writer: model checkpoints (public DiT names + the __metadata__
+ * DESIGN.md lists, so leap_model_load and `leap sample` read them) and the
+ * resumable state (weights, Adam m and v, EMA, step, RNG, config). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "safetensors.h"
+#include "train.h"
+
+#define STATE_FORMAT "leap-train-state-1"
+
+static leap_status meta_s(lp_st_writer *w, const char *k, const char *v) {
+  return lp_st_writer_meta(w, k, v);
+}
+static leap_status meta_i(lp_st_writer *w, const char *k, long long v) {
+  char b[32];
+  snprintf(b, sizeof b, "%lld", v);
+  return lp_st_writer_meta(w, k, b);
+}
+static leap_status meta_d(lp_st_writer *w, const char *k, double v) {
+  char b[40];
+  snprintf(b, sizeof b, "%.17g", v); /* round-trips exactly */
+  return lp_st_writer_meta(w, k, b);
+}
+
+/* The model description, the step, the last loss and the training config. */
+static leap_status write_meta(lp_st_writer *w, const lp_trainer *t) {
+  const lp_train_cfg *c = &t->cfg;
+  const lp_dit_arch *a = &c->arch;
+  const int flow = c->objective == LP_OBJ_FLOW_V;
+  leap_status s;
+  if ((s = meta_s(w, "arch", "dit")) || (s = meta_i(w, "input_size", a->input_size)) ||
+      (s = meta_i(w, "patch_size", a->patch)) || (s = meta_i(w, "in_channels", a->in_channels)) ||
+      (s = meta_i(w, "hidden_size", a->hidden)) || (s = meta_i(w, "depth", a->depth)) ||
+      (s = meta_i(w, "num_heads", a->heads)) || (s = meta_d(w, "mlp_ratio", a->mlp_ratio)) ||
+      (s = meta_i(w, "num_classes", a->num_classes)) || (s = meta_s(w, "learn_sigma", "False")) ||
+      (s = meta_s(w, "prediction", flow ? "flow_v" : "eps")) ||
+      (s = meta_s(w, "timestep_scale", flow ? "1000" : "1")) ||
+      (s = meta_i(w, "null_class", a->num_classes)) || (s = meta_i(w, "step", t->step)) ||
+      (s = meta_d(w, "loss", t->loss)) ||
+      (s = meta_s(w, "train.objective", lp_objective_name(c->objective))) ||
+      (s = meta_i(w, "train.batch", c->batch)) || (s = meta_i(w, "train.steps", c->steps)) ||
+      (s = meta_d(w, "train.lr", c->lr)) || (s = meta_i(w, "train.warmup", c->warmup)) ||
+      (s = meta_d(w, "train.weight_decay", c->weight_decay)) ||
+      (s = meta_d(w, "train.clip", c->clip)) || (s = meta_d(w, "train.ema", c->ema)) ||
+      (s = meta_d(w, "train.label_dropout", c->label_dropout)) ||
+      (s = meta_d(w, "train.beta1", c->beta1)) || (s = meta_d(w, "train.beta2", c->beta2)) ||
+      (s = meta_d(w, "train.adam_eps", c->adam_eps)) ||
+      (s = meta_i(w, "train.seed", (long long)c->seed)) || (s = meta_s(w, "train.data", c->data)))
+    return s;
+  return LEAP_OK;
+}
+
+/* Adds every named tensor of `src` as prefix + name, in F32 or F16. */
+static leap_status add_tensors(lp_st_writer *w, const lp_tlayout *L, const char *prefix,
+                               const float *src, leap_dtype dtype) {
+  char name[128];
+  for (int i = 0; i < L->count; i++) {
+    const lp_tparam *p = &L->p[i];
+    snprintf(name, sizeof name, "%s%s", prefix, p->name);
+    leap_status s;
+    if (dtype == LEAP_F16) {
+      uint16_t *h = malloc(p->numel * sizeof *h);
+      if (!h) return lp_error(LEAP_ERR_NOMEM, "train: out of memory writing '%s'", name);
+      for (size_t k = 0; k < p->numel; k++) h[k] = lp_f32_to_f16(src[p->off + k]);
+      s = lp_st_writer_add(w, name, LEAP_F16, p->ndim, p->shape, h);
+      free(h);
+    } else {
+      s = lp_st_writer_add(w, name, LEAP_F32, p->ndim, p->shape, src + p->off);
+    }
+    if (s != LEAP_OK) return s;
+  }
+  return LEAP_OK;
+}
+
+leap_status lp_trainer_save_model(const lp_trainer *t, const char *path, int ema,
+                                  leap_dtype dtype) {
+  if (dtype != LEAP_F32 && dtype != LEAP_F16)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: checkpoints are F32 or F16, not %s", path,
+                    lp_dtype_name(dtype));
+  lp_st_writer *w;
+  leap_status s = lp_st_writer_create(path, &w);
+  if (s != LEAP_OK) return s;
+  if ((s = write_meta(w, t)) || (s = meta_s(w, "weights", ema ? "ema" : "raw")) ||
+      (s = add_tensors(w, &t->L, "", ema ? t->ema : t->params, dtype))) {
+    lp_st_writer_abort(w);
+    return s;
+  }
+  return lp_st_writer_finish(w);
+}
+
+leap_status lp_trainer_save_state(const lp_trainer *t, const char *path) {
+  lp_st_writer *w;
+  leap_status s = lp_st_writer_create(path, &w);
+  if (s != LEAP_OK) return s;
+  int64_t rng[4];
+  memcpy(rng, t->rng.s, sizeof rng);
+  const double spare[2] = {t->rng.spare, (double)t->rng.has_spare};
+  if ((s = write_meta(w, t)) || (s = meta_s(w, "format", STATE_FORMAT)) ||
+      (s = add_tensors(w, &t->L, "", t->params, LEAP_F32)) ||
+      (s = add_tensors(w, &t->L, "adam_m.", t->adam_m, LEAP_F32)) ||
+      (s = add_tensors(w, &t->L, "adam_v.", t->adam_v, LEAP_F32)) ||
+      (s = add_tensors(w, &t->L, "ema.", t->ema, LEAP_F32)) ||
+      (s = lp_st_writer_add(w, "rng.state", LEAP_I64, 1, (const int64_t[]){4}, rng)) ||
+      (s = lp_st_writer_add(w, "rng.spare", LEAP_F64, 1, (const int64_t[]){2}, spare))) {
+    lp_st_writer_abort(w);
+    return s;
+  }
+  return lp_st_writer_finish(w);
+}
+
+/* ------------------------------------------------------------------ resume */
+
+static leap_status get_str(const lp_st_file *f, const char *key, const char **out) {
+  *out = lp_st_meta(f, key);
+  if (!*out)
+    return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ lacks '%s' (not a training state?)",
+                    lp_st_path(f), key);
+  return LEAP_OK;
+}
+
+static leap_status get_d(const lp_st_file *f, const char *key, double *out) {
+  const char *v;
+  leap_status s = get_str(f, key, &v);
+  if (s != LEAP_OK) return s;
+  char *end;
+  *out = strtod(v, &end);
+  if (end == v || *end)
+    return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ '%s' = '%s' is not a number", lp_st_path(f),
+                    key, v);
+  return LEAP_OK;
+}
+
+static leap_status get_i(const lp_st_file *f, const char *key, int *out) {
+  double d;
+  leap_status s = get_d(f, key, &d);
+  if (s != LEAP_OK) return s;
+  if (d != (int)d)
+    return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ '%s' is not an integer", lp_st_path(f), key);
+  *out = (int)d;
+  return LEAP_OK;
+}
+
+static leap_status read_cfg(const lp_st_file *f, lp_train_cfg *c, int *step) {
+  *c = lp_train_cfg_default();
+  lp_dit_arch *a = &c->arch;
+  const char *fmt, *obj, *seed, *data;
+  leap_status s;
+  if ((s = get_str(f, "format", &fmt))) return s;
+  if (strcmp(fmt, STATE_FORMAT) != 0)
+    return lp_error(LEAP_ERR_FORMAT, "%s: format '%s' is not %s", lp_st_path(f), fmt, STATE_FORMAT);
+  if ((s = get_i(f, "input_size", &a->input_size)) || (s = get_i(f, "patch_size", &a->patch)) ||
+      (s = get_i(f, "in_channels", &a->in_channels)) || (s = get_i(f, "hidden_size", &a->hidden)) ||
+      (s = get_i(f, "depth", &a->depth)) || (s = get_i(f, "num_heads", &a->heads)) ||
+      (s = get_d(f, "mlp_ratio", &a->mlp_ratio)) ||
+      (s = get_i(f, "num_classes", &a->num_classes)) || (s = get_i(f, "step", step)) ||
+      (s = get_str(f, "train.objective", &obj)) || (s = lp_objective_from_name(obj, &c->objective)) ||
+      (s = get_i(f, "train.batch", &c->batch)) || (s = get_i(f, "train.steps", &c->steps)) ||
+      (s = get_d(f, "train.lr", &c->lr)) || (s = get_i(f, "train.warmup", &c->warmup)) ||
+      (s = get_d(f, "train.weight_decay", &c->weight_decay)) ||
+      (s = get_d(f, "train.clip", &c->clip)) || (s = get_d(f, "train.ema", &c->ema)) ||
+      (s = get_d(f, "train.label_dropout", &c->label_dropout)) ||
+      (s = get_d(f, "train.beta1", &c->beta1)) || (s = get_d(f, "train.beta2", &c->beta2)) ||
+      (s = get_d(f, "train.adam_eps", &c->adam_eps)) || (s = get_str(f, "train.seed", &seed)) ||
+      (s = get_str(f, "train.data", &data)))
+    return s;
+  char *end;
+  errno = 0;
+  c->seed = strtoull(seed, &end, 10);
+  if (end == seed || *end || errno)
+    return lp_error(LEAP_ERR_FORMAT, "%s: train.seed '%s' is not a number", lp_st_path(f), seed);
+  snprintf(c->data, sizeof c->data, "%s", data);
+  return LEAP_OK;
+}
+
+static leap_status read_tensors(const lp_st_file *f, const lp_tlayout *L, const char *prefix,
+                                float *dst) {
+  char name[128];
+  for (int i = 0; i < L->count; i++) {
+    const lp_tparam *p = &L->p[i];
+    snprintf(name, sizeof name, "%s%s", prefix, p->name);
+    const lp_st_tensor *t;
+    leap_status s = lp_st_get(f, name, p->ndim, p->shape, &t);
+    if (s == LEAP_OK) s = lp_st_read_f32(f, t, dst + p->off);
+    if (s != LEAP_OK) return s;
+  }
+  return LEAP_OK;
+}
+
+leap_status lp_trainer_resume(const char *path, lp_trainer **out) {
+  *out = NULL;
+  lp_st_file *f;
+  leap_status s = lp_st_open(path, &f);
+  if (s != LEAP_OK) return s;
+  lp_train_cfg c;
+  int step = 0;
+  lp_trainer *t = NULL;
+  const lp_st_tensor *rs, *sp;
+  if ((s = read_cfg(f, &c, &step)) || (s = lp_trainer_alloc(&c, &t)) ||
+      (s = read_tensors(f, &t->L, "", t->params)) ||
+      (s = read_tensors(f, &t->L, "adam_m.", t->adam_m)) ||
+      (s = read_tensors(f, &t->L, "adam_v.", t->adam_v)) ||
+      (s = read_tensors(f, &t->L, "ema.", t->ema)) ||
+      (s = lp_st_get(f, "rng.state", 1, (const int64_t[]){4}, &rs)) ||
+      (s = lp_st_get(f, "rng.spare", 1, (const int64_t[]){2}, &sp))) {
+    lp_trainer_destroy(t);
+    lp_st_close(f);
+    return s;
+  }
+  double spare[2];
+  if (rs->dtype != LEAP_I64 || (s = lp_st_read_f64(f, sp, spare)) != LEAP_OK) {
+    lp_trainer_destroy(t);
+    lp_st_close(f);
+    return s ? s : lp_error(LEAP_ERR_FORMAT, "%s: 'rng.state' is not I64", path);
+  }
+  memcpy(t->rng.s, rs->data, sizeof t->rng.s);
+  t->rng.spare = spare[0];
+  t->rng.has_spare = spare[1] != 0;
+  t->step = step;
+  const char *loss = lp_st_meta(f, "loss");
+  t->loss = loss ? strtod(loss, NULL) : 0;
+  lp_st_close(f);
+  *out = t;
+  return LEAP_OK;
+}
