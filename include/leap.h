@@ -266,9 +266,17 @@ typedef struct leap_sample_desc {
   const float *noise;       /* [n, C, H, W] initial noise; NULL = from seed */
   leap_progress_fn progress;
   void *progress_user;
+  /* Appended in 0.1 (callers with a smaller struct_size get NULL): a feature
+   * cache (leap_cache_create) made for this run, batched layout (cond rows
+   * first); NULL = compute every step. */
+  struct leap_cache *cache;
 } leap_sample_desc;
 
 LEAP_API leap_sample_desc leap_sample_desc_default(void);
+/* The initial noise leap_sample draws for a seed: n images of numel unit
+ * normals each (image i from stream i of the seed), so a host running its
+ * own loop can start from the same noise. */
+LEAP_API leap_status leap_noise_fill(uint64_t seed, int n, size_t numel, float *out);
 /* Samples n images into out [n, in_channels, H, W] (pixels in [-1, 1]). */
 LEAP_API leap_status leap_sample(leap_model *m, const leap_sample_desc *desc,
                                  float *out);
@@ -279,6 +287,185 @@ LEAP_API const char *leap_schedule_name(leap_schedule_kind s);
 LEAP_API leap_status leap_solver_from_name(const char *name, leap_solver *out);
 LEAP_API leap_status leap_schedule_from_name(const char *name,
                                              leap_schedule_kind *out);
+
+/* ------------------------------------------------------------------ LCSC */
+/* Linear combination of saved checkpoints: theta = sum_i coefs[i] theta_i
+ * over safetensors files of one training run (same tensor names, shapes and
+ * model description), and an evolutionary search for the coefficients. */
+
+typedef struct leap_lcsc_combine_desc {
+  uint32_t struct_size;      /* sizeof(leap_lcsc_combine_desc) */
+  int count;                 /* number of checkpoints (>= 1) */
+  const char *const *paths;  /* [count] safetensors files (F32/F16/BF16) */
+  const double *coefs;       /* [count] any finite values (need not sum to 1) */
+  const char *out_path;      /* written atomically (temporary + rename) */
+  int out_dtype;             /* LEAP_F32, LEAP_F16, LEAP_BF16; -1 = first file's */
+  /* Where the sum runs: NULL = the host (fused, straight from the files);
+   * a Vulkan context = on its device. */
+  leap_context *ctx;
+} leap_lcsc_combine_desc;
+
+typedef struct leap_lcsc_combine_stats {
+  uint32_t struct_size;      /* sizeof(leap_lcsc_combine_stats) */
+  uint64_t bytes_read;       /* tensor bytes read from the inputs */
+  uint64_t bytes_written;    /* bytes of the output file */
+  double seconds;            /* wall time, opening to rename */
+} leap_lcsc_combine_stats;
+
+LEAP_API leap_lcsc_combine_desc leap_lcsc_combine_desc_default(void);
+/* Streams the weighted sum tensor by tensor (large tensors in chunks), so
+ * only a few tensors are in memory at once. Records the coefficients and
+ * sources in the output's __metadata__ (lcsc_coefs, lcsc_sources). Inputs
+ * whose tensor names, shapes or model description differ are
+ * LEAP_ERR_FORMAT naming the first mismatch. stats may be NULL. */
+LEAP_API leap_status leap_lcsc_combine(const leap_lcsc_combine_desc *desc,
+                                       leap_lcsc_combine_stats *stats);
+
+/* A candidate's fitness (lower is better, e.g. a Frechet distance). A
+ * non-OK status stops the search with that status. */
+typedef leap_status (*leap_lcsc_fitness_fn)(void *user, int count,
+                                            const double *coefs,
+                                            double *fitness);
+/* After each evaluated candidate (done of budget); non-zero stops the search
+ * (LEAP_ERR_INTERRUPTED; the log keeps what was done). */
+typedef int (*leap_lcsc_progress_fn)(void *user, int done, int budget,
+                                     double fitness, double best_fitness,
+                                     const double *best_coefs);
+
+typedef struct leap_lcsc_search_desc {
+  uint32_t struct_size;      /* sizeof(leap_lcsc_search_desc) */
+  int count;                 /* number of checkpoints (coefficients) */
+  int budget;                /* candidate evaluations in all */
+  int population;            /* candidates per generation */
+  int elite;                 /* best ones carried over unchanged */
+  int tournament;            /* parents: best of this many drawn at random */
+  double crossover_rate;     /* chance a child blends two parents */
+  double mutation_sigma;     /* std of the Gaussian added to a coefficient */
+  double mutation_rate;      /* chance each coefficient is mutated */
+  double ema_decay;          /* EMA-like start: weights decay^(count-1-i) */
+  int normalize;             /* 1: coefficients rescaled to sum to 1 */
+  uint64_t seed;
+  /* JSON-lines log (a header line, then one line per candidate). An
+   * existing log with the same settings is resumed: its candidates are not
+   * evaluated again. NULL = no log. */
+  const char *log_path;
+  leap_lcsc_fitness_fn fitness;
+  void *fitness_user;
+  leap_lcsc_progress_fn progress; /* may be NULL */
+  void *progress_user;
+} leap_lcsc_search_desc;
+
+LEAP_API leap_lcsc_search_desc leap_lcsc_search_desc_default(void);
+/* Runs the search; best_coefs [count] and best_fitness receive the best
+ * candidate seen (best_fitness may be NULL). */
+LEAP_API leap_status leap_lcsc_search(const leap_lcsc_search_desc *desc,
+                                      double *best_coefs,
+                                      double *best_fitness);
+
+
+/* ------------------------------------------------------------ feature cache */
+/*
+ * ERTACache (error-rectified, trajectory-aware feature caching) and its
+ * baselines, model-agnostic. Per model evaluation (step) and CFG branch the
+ * host calls leap_cache_begin with the input of what may be skipped: either
+ * the hidden states before the transformer block stack [rows, tokens,
+ * hidden] (LEAP_CACHE_HIDDEN) or the model input [rows, C, H, W]
+ * (LEAP_CACHE_OUTPUT, for hosts that cannot split their model). leap says
+ * whether to compute. On compute the host runs the blocks (or the model)
+ * and calls leap_cache_end with the result, and leap stores the residual
+ * (after - before). On reuse leap writes before + the rectified cached
+ * residual into `out` itself (out may be `in`: the hidden states in place),
+ * and leap_cache_step_scale / leap_cache_adjust_schedule give the adjusted
+ * step size. Cond and uncond branches never share a residual: a branch
+ * index selects that branch's rows, LEAP_CACHE_ALL_BRANCHES a batch with all
+ * branches (cond first, as leap_sample batches them). Tensors may live on
+ * the CPU or on Vulkan (host VkBuffers included) but must belong to the
+ * cache's context. Profiles come from `leap profile` (JSON).
+ */
+typedef struct leap_cache leap_cache;
+
+typedef enum leap_cache_policy {
+  LEAP_CACHE_ERTA = 0,     /* the profile's offline reuse schedule */
+  LEAP_CACHE_UNIFORM = 1,  /* compute uniform_computed evenly spaced steps */
+  LEAP_CACHE_TEACACHE = 2, /* online: accumulated, polynomial-rescaled relative
+                              L1 change of the input (needs a profile) */
+  LEAP_CACHE_NONE = 3      /* compute every step (hooks pass through) */
+} leap_cache_policy;
+
+typedef enum leap_cache_level {
+  LEAP_CACHE_HIDDEN = 0, /* residual of the block stack, channels last */
+  LEAP_CACHE_OUTPUT = 1  /* model output minus model input, NCHW */
+} leap_cache_level;
+
+#define LEAP_CACHE_ALL_BRANCHES (-1)
+
+typedef struct leap_cache_desc {
+  uint32_t struct_size;      /* sizeof(leap_cache_desc) */
+  leap_cache_policy policy;
+  leap_cache_level level;
+  const char *profile;       /* profile JSON path (ERTA, TEACACHE) */
+  int setting;               /* ERTA: index of the profile's setting */
+  /* ERTA ablation switches. timestep_adjust: 0 off; 1 (default) phi from
+   * the endpoint error, applied to the step's velocity (the schedule stays);
+   * 2 the paper's phi, applied in time with the rest re-budgeted.
+   * rectify: 1 (default) per-step, per-branch, per-channel linear
+   * correction of the cached residual; 0 off. */
+  int timestep_adjust;
+  int rectify;
+  int uniform_computed;      /* UNIFORM: steps computed (evenly spaced) */
+  double teacache_threshold; /* TEACACHE: reuse while the sum stays below */
+  int branches;              /* 2 with guidance (cond, uncond), else 1 */
+  int images;                /* rows per branch */
+  /* The run the cache serves, checked against the profile (a mismatch is
+   * LEAP_ERR_INVALID_ARG naming the field). model_id: leap_model_id(), or
+   * NULL to skip that check (a host's own model). */
+  const char *model_id;
+  leap_solver solver;
+  leap_schedule_kind schedule;
+  double shift;
+  int steps;
+  double cfg;
+} leap_cache_desc;
+
+typedef struct leap_cache_stats {
+  uint32_t struct_size;      /* sizeof(leap_cache_stats) */
+  int evaluations;           /* leap_cache_begin calls */
+  int computed, reused;
+  double overhead_seconds;   /* wall time inside the hooks */
+  int planned_computed;      /* steps the schedule computes (-1: decided online) */
+} leap_cache_stats;
+
+LEAP_API leap_cache_desc leap_cache_desc_default(void);
+LEAP_API leap_status leap_cache_create(leap_context *ctx,
+                                       const leap_cache_desc *desc,
+                                       leap_cache **out);
+LEAP_API void leap_cache_destroy(leap_cache *c);
+/* Forgets the cached residuals and counters: call before each new run. */
+LEAP_API leap_status leap_cache_reset(leap_cache *c);
+/* step: 0..steps-1. Sets *compute to 1 (run the blocks, then
+ * leap_cache_end) or 0 (out now holds the corrected result). */
+LEAP_API leap_status leap_cache_begin(leap_cache *c, int step, int branch,
+                                      const leap_tensor *in, leap_tensor *out,
+                                      int *compute);
+LEAP_API leap_status leap_cache_end(leap_cache *c, int step, int branch,
+                                    const leap_tensor *out);
+/* The factor phi of step `step` (1 unless the step is reused with
+ * timestep adjustment on). *in_time = 0: multiply the step's (guided)
+ * velocity by phi, schedule unchanged; 1: scale the step's interval by phi
+ * with leap_cache_adjust_schedule. in_time may be NULL. */
+LEAP_API leap_status leap_cache_step_scale(const leap_cache *c, int step,
+                                           double *phi, int *in_time);
+/* Applies the adjustment of step `step` to a flow schedule t[0..steps]
+ * (t[steps] = 0): t[step+1] = t[step] + phi (t[step+1] - t[step]) and the
+ * later points stretched so the path still ends at t = 0. Call it after
+ * the step's evaluation and before its update. */
+LEAP_API leap_status leap_cache_adjust_schedule(const leap_cache *c, int step,
+                                                double *t, int steps);
+LEAP_API leap_status leap_cache_get_stats(const leap_cache *c,
+                                          leap_cache_stats *out);
+/* A 16-hex-digit hash of the model's description and weights (what a
+ * profile is valid for), NUL-terminated into out[size >= 17]. */
+LEAP_API leap_status leap_model_id(leap_model *m, char *out, size_t size);
 
 #ifdef __cplusplus
 }

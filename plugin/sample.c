@@ -1,11 +1,19 @@
 /* sample.c - leap_sample: a model, classifier-free guidance and a solver. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_internal.h"
 #include "error.h"
 #include "model_internal.h"
 #include "sampler.h"
+
+leap_status leap_noise_fill(uint64_t seed, int n, size_t numel, float *out) {
+  if (!out || n < 1 || numel < 1) return lp_error(LEAP_ERR_INVALID_ARG, "leap_noise_fill: bad argument");
+  lp_noise_fill(seed, n, numel, out);
+  return LEAP_OK;
+}
 
 leap_sample_desc leap_sample_desc_default(void) {
   leap_sample_desc d;
@@ -32,7 +40,46 @@ typedef struct guided {
   float *xin;        /* [2n * numel] */
   float *t;          /* [2n] */
   float *out;        /* [2n * out_numel] */
+  leap_cache *cache; /* feature cache, or NULL */
+  int eval;          /* model evaluations so far (the cache's step) */
+  int flow;          /* flow_v model: phi may scale the step */
 } guided;
+
+/* One batched forward; with a cache, the block stack only when the cache
+ * says compute (else it has written the cached hidden states). */
+static leap_status forward(guided *g, int nb) {
+  if (!g->cache) return leap_model_forward(g->m, nb, g->xin, g->t, g->labels, g->out);
+  leap_status s = leap_model_embed(g->m, nb, g->xin, g->t, g->labels);
+  leap_tensor *h = NULL;
+  int compute = 1;
+  if (s == LEAP_OK) s = leap_model_hidden(g->m, &h);
+  if (s == LEAP_OK) s = leap_cache_begin(g->cache, g->eval, LEAP_CACHE_ALL_BRANCHES, h, h, &compute);
+  if (s == LEAP_OK && compute) {
+    s = leap_model_blocks(g->m);
+    if (s == LEAP_OK) s = leap_cache_end(g->cache, g->eval, LEAP_CACHE_ALL_BRANCHES, h);
+  }
+  if (s == LEAP_OK) s = leap_model_final(g->m, g->out);
+  return s;
+}
+
+/* ERTACache's timestep adjustment in time: scale the step, stretch the
+ * rest of the (flow) schedule so it still ends at 0. */
+static leap_status cache_step_hook(void *user, int step, lp_sched *sc) {
+  guided *g = user;
+  double phi = 1.0;
+  int in_time = 0;
+  leap_status s = leap_cache_step_scale(g->cache, step, &phi, &in_time);
+  if (s != LEAP_OK || !in_time || phi == 1.0 || !(sc->sigma[step + 1] > 0)) return s;
+  if (!g->flow) return lp_error(LEAP_ERR_UNSUPPORTED, "leap_sample: timestep adjustment needs a flow model");
+  const double next = sc->sigma[step] + phi * (sc->sigma[step + 1] - sc->sigma[step]);
+  const double f = next / sc->sigma[step + 1];
+  for (int j = step + 1; j <= sc->steps; j++) {
+    sc->sigma[j] *= f;
+    sc->alpha[j] = 1.0 - sc->sigma[j];
+    sc->t_model[j] *= f;
+  }
+  return LEAP_OK;
+}
 
 static leap_status guided_model(void *user, const float *x, int point, double t_model,
                                 float *pred) {
@@ -42,8 +89,20 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
   for (int b = 0; b < nb; b++) g->t[b] = (float)t_model;
   memcpy(g->xin, x, (size_t)g->n * g->numel * sizeof(float));
   if (g->guided) memcpy(g->xin + (size_t)g->n * g->numel, x, (size_t)g->n * g->numel * sizeof(float));
-  leap_status s = leap_model_forward(g->m, nb, g->xin, g->t, g->labels, g->out);
+  leap_status s = forward(g, nb);
   if (s != LEAP_OK) return s;
+  /* ERTACache's timestep adjustment on the velocity (phi = 1 elsewhere). */
+  float phi = 1.0f;
+  if (g->cache) {
+    double p = 1.0;
+    int in_time = 0;
+    if ((s = leap_cache_step_scale(g->cache, g->eval, &p, &in_time)) != LEAP_OK) return s;
+    if (!in_time && p != 1.0) {
+      if (!g->flow) return lp_error(LEAP_ERR_UNSUPPORTED, "leap_sample: timestep adjustment needs a flow model");
+      phi = (float)p;
+    }
+  }
+  g->eval++;
   /* learn_sigma models put the variance channels after the prediction:
    * the first in_channels of each image are the prediction. */
   const float w = (float)g->cfg;
@@ -51,20 +110,23 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
     const float *c = g->out + (size_t)b * g->out_numel;
     float *dst = pred + (size_t)b * g->numel;
     if (!g->guided) {
-      memcpy(dst, c, g->numel * sizeof(float));
+      for (size_t k = 0; k < g->numel; k++) dst[k] = phi * c[k];
       continue;
     }
     const float *u = g->out + (size_t)(g->n + b) * g->out_numel;
-    for (size_t k = 0; k < g->numel; k++) dst[k] = u[k] + w * (c[k] - u[k]);
+    for (size_t k = 0; k < g->numel; k++) dst[k] = phi * (u[k] + w * (c[k] - u[k]));
   }
   return LEAP_OK;
 }
 
 leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out) {
   if (!m || !desc || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: NULL argument");
-  if (desc->struct_size < sizeof(leap_sample_desc))
+  /* Callers built before `cache` was appended pass the shorter struct. */
+  const size_t old_size = offsetof(leap_sample_desc, cache);
+  if (desc->struct_size < old_size)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: struct_size %u too small (use leap_sample_desc_default)",
                     desc->struct_size);
+  leap_cache *cache = desc->struct_size >= sizeof(leap_sample_desc) ? desc->cache : NULL;
   const leap_model_info *info = &m->dit.info;
   if (desc->n < 1 || desc->n > 32768)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: n = %d outside 1..32768", desc->n);
@@ -79,8 +141,14 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
     if (desc->labels[b] < 0 || desc->labels[b] > info->num_classes)
       return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: label %d outside 0..%d", desc->labels[b],
                       info->num_classes);
-  guided g = {.m = m, .n = desc->n, .cfg = desc->cfg};
+  guided g = {.m = m, .n = desc->n, .cfg = desc->cfg, .cache = cache,
+              .flow = info->prediction == LEAP_PRED_FLOW_V};
   g.guided = has_classes && desc->cfg != 1.0;
+  if (cache) {
+    leap_status cs = lp_cache_check_run(cache, m, desc, g.guided ? 2 : 1);
+    if (cs == LEAP_OK) cs = leap_cache_reset(cache);
+    if (cs != LEAP_OK) return cs;
+  }
   g.numel = (size_t)info->in_channels * info->input_size * info->input_size;
   g.out_numel = (size_t)info->out_channels * info->input_size * info->input_size;
   const int nb = g.guided ? 2 * g.n : g.n;
@@ -110,7 +178,8 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
     lp_sampler_cfg cfg = {.solver = desc->solver, .schedule = desc->schedule,
                           .pred = info->prediction, .steps = desc->steps, .shift = desc->shift,
                           .eta = desc->eta, .timestep_scale = info->timestep_scale,
-                          .seed = desc->seed};
+                          .seed = desc->seed,
+                          .step_hook = cache ? cache_step_hook : NULL, .step_user = &g};
     s = lp_sample_run(&cfg, g.n, g.numel, out, guided_model, &g, desc->progress, desc->progress_user);
   }
   free(g.labels);

@@ -87,6 +87,14 @@ typedef struct lp_sampler_cfg {
   double eta;            /* DDIM / ancestral noise scale; 0 = deterministic */
   double timestep_scale; /* flow models: t_model = t * timestep_scale */
   uint64_t seed;         /* ancestral noise (streams LP_STREAM_ANCESTRAL + i) */
+  /* Optional per-step hook (NULL = none), called after the model evaluation
+   * of step `step` and before its update. It may move the later points of
+   * the schedule (indices step+1..steps of t_model, alpha, sigma; never
+   * earlier ones): ERTACache's timestep adjustment scales the step and
+   * stretches the rest so that the path still ends at the clean point. A
+   * non-OK return aborts the run with that status. */
+  leap_status (*step_hook)(void *user, int step, lp_sched *sc);
+  void *step_user;
 } lp_sampler_cfg;
 
 /* x: in = unit Gaussian noise [n * numel], out = the samples. The initial

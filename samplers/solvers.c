@@ -17,7 +17,7 @@
 
 typedef struct run {
   const lp_sampler_cfg *cfg;
-  const lp_sched *sc;
+  lp_sched *sc; /* mutable for cfg->step_hook */
   int n, flow;
   size_t numel, total;
   lp_model_fn model;
@@ -200,6 +200,7 @@ static leap_status run_loop(run *r, float *x, leap_progress_fn progress,
   leap_status st = LEAP_OK;
   for (int i = 0; i < sc->steps && st == LEAP_OK; i++) {
     st = eval(r, r->x, i, i, r->x0, r->eps);
+    if (st == LEAP_OK && cfg->step_hook) st = cfg->step_hook(cfg->step_user, i, r->sc);
     if (st != LEAP_OK) break;
     int last = sc->sigma[i + 1] == 0.0;
     switch (cfg->solver) {

@@ -42,6 +42,12 @@ typedef struct sample_opts {
   const char *raw_out;
   const char *noise;
   int quiet;
+  /* Feature caching (ERTACache and baselines, plugin/cache.c). */
+  const char *cache;       /* profile JSON */
+  int cache_setting;
+  int no_policy, no_adjust, no_rectify, paper_phi;
+  int uniform;             /* uniform baseline: computed steps (0 = off) */
+  double teacache;         /* TeaCache-style threshold (NAN = off) */
 } sample_opts;
 
 /* Images sampled without --n from an unconditional model. */
@@ -86,6 +92,20 @@ void cli_sample_help(FILE *out) {
       "                     devices'; implies --backend vulkan)\n"
       "  --threads N        CPU threads (default: OpenMP's)\n"
       "\n"
+      "feature caching (ERTACache; profiles from 'leap profile'):\n"
+      "  --cache PROFILE    reuse the block stack's residual on the profile's steps\n"
+      "  --cache-setting K  which setting of the profile (default 0)\n"
+      "  --no-policy        ablation: uniform reuse with the setting's number of\n"
+      "                     computed steps instead of the profiled schedule (no\n"
+      "                     adjustment or rectification: they are fitted per step)\n"
+      "  --no-adjust        ablation: no timestep adjustment\n"
+      "  --paper-phi        the paper's phi applied in time (re-budgeted schedule)\n"
+      "                     instead of the endpoint phi applied to the velocity\n"
+      "  --no-rectify       ablation: no residual rectification\n"
+      "  --cache-uniform N  baseline: compute N evenly spaced steps, reuse the rest\n"
+      "  --cache-teacache T baseline: TeaCache-style online rule with threshold T\n"
+      "                     (needs --cache PROFILE for its rescaling polynomial)\n"
+      "\n"
       "output:\n"
       "  --out PATH         PNG grid (default samples.png): near-square, 2 px gaps,\n"
       "                     pixels [-1,1] -> 0..255; 1 channel gray, 3 RGB\n"
@@ -100,7 +120,8 @@ void cli_sample_help(FILE *out) {
 
 static int parse_opts(int argc, char **argv, sample_opts *o) {
   *o = (sample_opts){.steps = 50, .sampler = "euler", .schedule = "default",
-                     .shift = 1.0, .cfg = NAN, .eta = NAN, .out = "samples.png"};
+                     .shift = 1.0, .cfg = NAN, .eta = NAN, .out = "samples.png",
+                     .teacache = NAN};
   cli_args a;
   cli_args_init(&a, argc, argv, cli_sample_help);
   while (cli_next(&a)) {
@@ -121,6 +142,14 @@ static int parse_opts(int argc, char **argv, sample_opts *o) {
     if (cli_opt_str(&a, "--raw-out", &o->raw_out)) continue;
     if (cli_opt_str(&a, "--noise", &o->noise)) continue;
     if (cli_opt_flag(&a, "--quiet", &o->quiet)) continue;
+    if (cli_opt_str(&a, "--cache", &o->cache)) continue;
+    if (cli_opt_int(&a, "--cache-setting", 0, 1000, &o->cache_setting)) continue;
+    if (cli_opt_flag(&a, "--no-policy", &o->no_policy)) continue;
+    if (cli_opt_flag(&a, "--no-adjust", &o->no_adjust)) continue;
+    if (cli_opt_flag(&a, "--paper-phi", &o->paper_phi)) continue;
+    if (cli_opt_flag(&a, "--no-rectify", &o->no_rectify)) continue;
+    if (cli_opt_int(&a, "--cache-uniform", 1, 10000, &o->uniform)) continue;
+    if (cli_opt_double(&a, "--cache-teacache", 0.0, 1e9, &o->teacache)) continue;
     cli_unknown(&a);
   }
   if (a.exit_code >= 0) return a.exit_code;
@@ -141,6 +170,12 @@ static int parse_opts(int argc, char **argv, sample_opts *o) {
   if (o->labels && !cli_parse_labels(a.cmd, "--labels", o->labels,
                                      &o->label_list, &o->label_count))
     return CLI_EXIT_USAGE;
+  if (o->uniform && !isnan(o->teacache))
+    return cli_usage_error(a.cmd, "--cache-uniform and --cache-teacache are two different baselines");
+  if (!isnan(o->teacache) && !o->cache)
+    return cli_usage_error(a.cmd, "--cache-teacache needs --cache PROFILE (its rescaling polynomial)");
+  if (!o->cache && (o->no_policy || o->no_adjust || o->no_rectify || o->paper_phi || o->cache_setting))
+    return cli_usage_error(a.cmd, "the ERTACache switches need --cache PROFILE");
   if (!o->out[0]) return cli_usage_error(a.cmd, "--out: empty path");
   if (o->raw_out && !o->raw_out[0])
     return cli_usage_error(a.cmd, "--raw-out: empty path");
@@ -337,8 +372,43 @@ static int write_outputs(const sample_opts *o, const run_settings *r,
   return -1;
 }
 
+/* The feature cache the options ask for, made for this run. */
+static leap_status make_cache(const sample_opts *o, leap_context *ctx, leap_model *m,
+                              const leap_sample_desc *d, int branches, leap_cache **out) {
+  leap_cache_desc cd = leap_cache_desc_default();
+  cd.profile = o->cache;
+  cd.setting = o->cache_setting;
+  cd.timestep_adjust = o->no_adjust ? 0 : o->paper_phi ? 2 : 1;
+  cd.rectify = !o->no_rectify;
+  cd.branches = branches;
+  cd.images = d->n;
+  cd.solver = d->solver, cd.schedule = d->schedule, cd.shift = d->shift, cd.steps = d->steps, cd.cfg = d->cfg;
+  char id[17];
+  leap_status s = leap_model_id(m, id, sizeof id);
+  if (s != LEAP_OK) return s;
+  cd.model_id = id;
+  if (o->uniform) {
+    cd.policy = LEAP_CACHE_UNIFORM;
+    cd.uniform_computed = o->uniform;
+  } else if (!isnan(o->teacache)) {
+    cd.policy = LEAP_CACHE_TEACACHE;
+    cd.teacache_threshold = o->teacache;
+  } else if (o->no_policy) {
+    /* The ablation: the setting's budget, spent uniformly. */
+    leap_cache *probe = NULL;
+    leap_cache_stats st = {.struct_size = sizeof st};
+    if ((s = leap_cache_create(ctx, &cd, &probe)) != LEAP_OK) return s;
+    s = leap_cache_get_stats(probe, &st);
+    leap_cache_destroy(probe);
+    if (s != LEAP_OK) return s;
+    cd.policy = LEAP_CACHE_UNIFORM;
+    cd.uniform_computed = st.planned_computed;
+  }
+  return leap_cache_create(ctx, &cd, out);
+}
+
 /* Everything after the model is loaded. Returns the exit code. */
-static int run(const sample_opts *o, leap_model *m, const char *model_path,
+static int run(const sample_opts *o, leap_context *ctx, leap_model *m, const char *model_path,
                const char *device) {
   leap_model_info info;
   leap_status s = leap_model_get_info(m, &info);
@@ -384,6 +454,15 @@ static int run(const sample_opts *o, leap_model *m, const char *model_path,
                             : o->solver == LEAP_SOLVER_EULER_ANCESTRAL ? 1.0 : 0.0;
     d->seed = o->seed;
     d->noise = noise;
+    leap_cache *cache = NULL;
+    if (o->cache || o->uniform) {
+      s = make_cache(o, ctx, m, d, info.num_classes > 0 && d->cfg != 1.0 ? 2 : 1, &cache);
+      if (s != LEAP_OK) {
+        free(noise), free(x), free(labels);
+        return cli_fail(s);
+      }
+      d->cache = cache;
+    }
     cli_progress bar;
     cli_progress_init(&bar, !o->quiet);
     d->progress = on_progress;
@@ -392,6 +471,11 @@ static int run(const sample_opts *o, leap_model *m, const char *model_path,
     s = leap_sample(m, d, x);
     double seconds = cli_now() - t0;
     cli_progress_finish(&bar);
+    leap_cache_stats cst = {.struct_size = sizeof cst};
+    if (cache && s == LEAP_OK && leap_cache_get_stats(cache, &cst) == LEAP_OK && !o->quiet)
+      printf("cache: %d of %d evaluations computed, %d reused; hooks took %.1f ms\n", cst.computed,
+             cst.evaluations, cst.reused, 1e3 * cst.overhead_seconds);
+    leap_cache_destroy(cache);
     if (s == LEAP_OK && g_interrupted) s = LEAP_ERR_INTERRUPTED;
     if (s == LEAP_ERR_INTERRUPTED) {
       fprintf(stderr, "leap: interrupted; nothing was written\n");
@@ -445,7 +529,7 @@ static int sample(const sample_opts *o) {
     fprintf(stderr, "leap: interrupted; nothing was written\n");
     code = CLI_EXIT_INTERRUPTED;
   } else {
-    code = run(o, m, model_path, leap_context_device_name(ctx));
+    code = run(o, ctx, m, model_path, leap_context_device_name(ctx));
   }
   leap_model_destroy(m);
   leap_context_destroy(ctx);

@@ -1,0 +1,353 @@
+// test_cache.cpp - ERTACache: the cache kernels (CPU twin against an
+// independent loop, Vulkan against the CPU twin), the hooks of leap.h on
+// both backends, profiles (JSON round trip, validation against the run),
+// profiling on a small model and sampling with a cache.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+
+extern "C" {
+#include "backend.h"
+#include "cache_calibrate.h"
+#include "cache_profile.h"
+#include "vk_backend.h"
+}
+
+namespace {
+
+const std::string kFlowModel = std::string(LEAP_SHARED_DIR) + "/fixtures/fmnist-dit-traj/traj_006000.safetensors";
+
+bool exists(const std::string &p) {
+  FILE *f = std::fopen(p.c_str(), "rb");
+  if (f) std::fclose(f);
+  return f != nullptr;
+}
+
+// Runs one op on a backend over host vectors; returns buffer `outb` after.
+std::vector<float> run_op(lp_backend *be, std::vector<std::vector<float>> bufs, lp_op op, const int in_buf[3],
+                          int outb) {
+  std::vector<lp_buf *> b(bufs.size());
+  for (size_t k = 0; k < bufs.size(); k++) {
+    REQUIRE(be->vt->buf_alloc(be, bufs[k].size() * 4, &b[k]) == LEAP_OK);
+    REQUIRE(be->vt->buf_write(be, b[k], 0, bufs[k].data(), bufs[k].size() * 4) == LEAP_OK);
+  }
+  for (int k = 0; k < 3; k++) op.in[k] = in_buf[k] >= 0 ? lp_view{b[(size_t)in_buf[k]], 0} : lp_view{nullptr, 0};
+  op.out = lp_view{b[(size_t)outb], 0};
+  lp_prog p{};
+  REQUIRE(lp_prog_push(&p, &op) == LEAP_OK);
+  leap_status s = be->vt->prog_run(be, &p);
+  INFO(be->vt->name << ": " << leap_last_error());
+  REQUIRE(s == LEAP_OK);
+  std::vector<float> out(bufs[(size_t)outb].size());
+  REQUIRE(be->vt->buf_read(be, b[(size_t)outb], 0, out.data(), out.size() * 4) == LEAP_OK);
+  lp_prog_free(be, &p);
+  for (lp_buf *x : b) be->vt->buf_free(be, x);
+  return out;
+}
+
+double max_rel(const std::vector<float> &a, const std::vector<float> &b) {
+  REQUIRE(a.size() == b.size());
+  double e = 0, m = 0;
+  for (size_t k = 0; k < a.size(); k++) {
+    REQUIRE(std::isfinite(a[k]));
+    e = std::max(e, (double)std::fabs(a[k] - b[k]));
+    m = std::max(m, (double)std::fabs(b[k]));
+  }
+  return e / (m > 0 ? m : 1);
+}
+
+lp_backend *vk_or_null() {
+  lp_backend *be = nullptr;
+  leap_status s = lp_vk_backend_create(nullptr, -1, &be);
+  if (s == LEAP_ERR_NO_DEVICE) {
+    WARN("no Vulkan device: CPU half only");
+    return nullptr;
+  }
+  REQUIRE(s == LEAP_OK);
+  return be;
+}
+
+}  // namespace
+
+TEST_CASE("cache kernels: CPU twin matches a plain loop, Vulkan matches the CPU twin", "[cache]") {
+  lp_backend *cpu = nullptr;
+  REQUIRE(lp_cpu_backend_create(0, &cpu) == LEAP_OK);
+  lp_backend *vk = vk_or_null();
+  const int rows = 6, C = 5, inner = 7, L = C * inner * 3, rpg = 3; // NCHW-like: channel runs of `inner`
+  const size_t n = (size_t)rows * L;
+  auto h = lt::random_f32(n, 1), r = lt::random_f32(n, 2), coef = lt::random_f32(2 * 2 * C, 3);
+  std::vector<float> out(n, 0.0f), l1out(2 * rows, 0.0f);
+
+  SECTION("AXPBY with and without a second input") {
+    lp_op op{};
+    op.kind = LP_OP_CACHE_AXPBY;
+    op.i[0] = (int)n;
+    op.f[0] = 1.0f, op.f[1] = -1.0f;
+    const int two[3] = {0, 1, -1}, one[3] = {0, -1, -1};
+    auto got = run_op(cpu, {h, r, out}, op, two, 2);
+    for (size_t k = 0; k < n; k++) REQUIRE(got[k] == h[k] - r[k]);
+    if (vk) CHECK(max_rel(run_op(vk, {h, r, out}, op, two, 2), got) <= 1e-6);
+    op.f[0] = 2.0f, op.f[1] = 0.0f;
+    got = run_op(cpu, {h, out}, op, one, 1);
+    for (size_t k = 0; k < n; k++) REQUIRE(got[k] == 2.0f * h[k]);
+    if (vk) CHECK(max_rel(run_op(vk, {h, out}, op, one, 1), got) <= 1e-6);
+  }
+  SECTION("APPLY: plain and rectified, per group and channel") {
+    lp_op op{};
+    op.kind = LP_OP_CACHE_APPLY;
+    op.i[0] = rows, op.i[1] = L, op.i[2] = C, op.i[3] = inner, op.i[4] = rpg;
+    const int plain[3] = {0, 1, -1}, rect[3] = {0, 1, 2};
+    auto got = run_op(cpu, {h, r, coef, out}, op, plain, 3);
+    for (size_t k = 0; k < n; k++) REQUIRE(got[k] == h[k] + r[k]);
+    if (vk) CHECK(max_rel(run_op(vk, {h, r, coef, out}, op, plain, 3), got) <= 1e-6);
+    got = run_op(cpu, {h, r, coef, out}, op, rect, 3);
+    for (int row = 0; row < rows; row++)
+      for (int l = 0; l < L; l++) {
+        const int g = row / rpg, c = (l / inner) % C;
+        const float want = h[(size_t)row * L + l] + coef[(size_t)2 * g * C + c] * r[(size_t)row * L + l] +
+                           coef[(size_t)(2 * g + 1) * C + c];
+        REQUIRE(std::fabs(got[(size_t)row * L + l] - want) <= 1e-6f);
+      }
+    if (vk) CHECK(max_rel(run_op(vk, {h, r, coef, out}, op, rect, 3), got) <= 1e-6);
+    // In place: in[0] is the output buffer itself.
+    const int inplace[3] = {0, 1, 2};
+    if (vk) CHECK(max_rel(run_op(vk, {h, r, coef}, op, inplace, 0), got) <= 1e-6);
+    CHECK(max_rel(run_op(cpu, {h, r, coef}, op, inplace, 0), got) == 0);
+  }
+  SECTION("L1: per-row sums of |a - b| and |b|") {
+    lp_op op{};
+    op.kind = LP_OP_CACHE_L1;
+    op.i[0] = rows, op.i[1] = L;
+    const int in[3] = {0, 1, -1};
+    auto got = run_op(cpu, {h, r, l1out}, op, in, 2);
+    for (int row = 0; row < rows; row++) {
+      double d = 0, ref = 0;
+      for (int l = 0; l < L; l++) d += std::fabs(h[(size_t)row * L + l] - r[(size_t)row * L + l]), ref += std::fabs(r[(size_t)row * L + l]);
+      REQUIRE(std::fabs(got[2 * row] - d) <= 1e-5 * d);
+      REQUIRE(std::fabs(got[2 * row + 1] - ref) <= 1e-5 * ref);
+    }
+    if (vk) CHECK(max_rel(run_op(vk, {h, r, l1out}, op, in, 2), got) <= 1e-5);
+  }
+  if (vk) {
+    CHECK(lp_vk_validation_messages(vk) == 0);
+    vk->vt->destroy(vk);
+  }
+  cpu->vt->destroy(cpu);
+}
+
+TEST_CASE("cache hooks: compute stores the residual, reuse applies it, branches stay apart", "[cache]") {
+  for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
+    leap_context *ctx = lt::context(kind);
+    if (!ctx) continue;
+    INFO("backend " << (kind == LEAP_BACKEND_CPU ? "cpu" : "vulkan"));
+    const int imgs = 2, T = 4, D = 8, steps = 4;
+    leap_cache_desc d = leap_cache_desc_default();
+    d.policy = LEAP_CACHE_UNIFORM;
+    d.uniform_computed = 2; // computes steps 0 and 2
+    d.branches = 2, d.images = imgs, d.steps = steps;
+    leap_cache *c = nullptr;
+    REQUIRE(leap_cache_create(ctx, &d, &c) == LEAP_OK);
+    const int64_t shape_all[3] = {2 * imgs, T, D}, shape_one[3] = {imgs, T, D};
+    leap_tensor *h = nullptr, *hb = nullptr;
+    REQUIRE(leap_tensor_create(ctx, LEAP_F32, 3, shape_all, &h) == LEAP_OK);
+    REQUIRE(leap_tensor_create(ctx, LEAP_F32, 3, shape_one, &hb) == LEAP_OK);
+    const size_t n = (size_t)2 * imgs * T * D;
+    auto before = lt::random_f32(n, 7), after = lt::random_f32(n, 8), next = lt::random_f32(n, 9);
+    int compute = -1;
+    // Step 0: compute; the "blocks" turn before into after.
+    REQUIRE(leap_tensor_write(h, before.data(), n * 4) == LEAP_OK);
+    REQUIRE(leap_cache_begin(c, 0, LEAP_CACHE_ALL_BRANCHES, h, h, &compute) == LEAP_OK);
+    REQUIRE(compute == 1);
+    REQUIRE(leap_tensor_write(h, after.data(), n * 4) == LEAP_OK);
+    REQUIRE(leap_cache_end(c, 0, LEAP_CACHE_ALL_BRANCHES, h) == LEAP_OK);
+    // Step 1: reuse: h = next + (after - before), in place.
+    REQUIRE(leap_tensor_write(h, next.data(), n * 4) == LEAP_OK);
+    REQUIRE(leap_cache_begin(c, 1, LEAP_CACHE_ALL_BRANCHES, h, h, &compute) == LEAP_OK);
+    REQUIRE(compute == 0);
+    std::vector<float> got(n);
+    REQUIRE(leap_tensor_read(h, got.data(), n * 4) == LEAP_OK);
+    for (size_t k = 0; k < n; k++) REQUIRE(std::fabs(got[k] - (next[k] + after[k] - before[k])) <= 1e-6f);
+    // Per-branch call at a reused step: the uncond rows use the uncond residual.
+    const size_t nb = n / 2;
+    REQUIRE(leap_tensor_write(hb, next.data() + nb, nb * 4) == LEAP_OK);
+    REQUIRE(leap_cache_begin(c, 3, 1, hb, hb, &compute) == LEAP_OK);
+    REQUIRE(compute == 0);
+    std::vector<float> gb(nb);
+    REQUIRE(leap_tensor_read(hb, gb.data(), nb * 4) == LEAP_OK);
+    for (size_t k = 0; k < nb; k++) REQUIRE(std::fabs(gb[k] - (next[nb + k] + after[nb + k] - before[nb + k])) <= 1e-6f);
+    // Misuse gets clear errors.
+    CHECK(leap_cache_end(c, 3, 1, hb) == LEAP_ERR_INVALID_ARG);
+    CHECK(std::string(leap_last_error()).find("did not ask to compute") != std::string::npos);
+    CHECK(leap_cache_begin(c, 9, 0, hb, hb, &compute) == LEAP_ERR_INVALID_ARG);
+    CHECK(leap_cache_begin(c, 1, 0, h, h, &compute) == LEAP_ERR_INVALID_ARG); // wrong rows for one branch
+    leap_cache_stats st{};
+    st.struct_size = sizeof st;
+    REQUIRE(leap_cache_get_stats(c, &st) == LEAP_OK);
+    CHECK(st.computed == 1);
+    CHECK(st.reused == 2);
+    CHECK(st.planned_computed == 2);
+    leap_cache_destroy(c);
+    leap_tensor_destroy(h);
+    leap_tensor_destroy(hb);
+    if (kind == LEAP_BACKEND_VULKAN) CHECK(leap_context_validation_messages(ctx) == 0);
+    leap_context_destroy(ctx);
+  }
+}
+
+TEST_CASE("cache policy helpers: threshold walk, lambda for a target, polynomial fit", "[cache]") {
+  const int S = 6, W = 4;
+  std::vector<double> dist((size_t)S * S, 1.0);
+  // Reusing step j's residual at i costs 0.1 * (i - j).
+  for (int j = 0; j < S; j++)
+    for (int i = j + 1; i < S; i++) dist[(size_t)j * S + i] = 0.1 * (i - j);
+  unsigned char reuse[S];
+  CHECK(lp_cache_policy_walk(dist.data(), S, W, 0.15, reuse) == 3); // 0 c, 1 r, 2 c, 3 r, 4 c, 5 r
+  CHECK((reuse[0] == 0 && reuse[1] == 1 && reuse[2] == 0 && reuse[3] == 1));
+  CHECK(lp_cache_policy_walk(dist.data(), S, W, 0.0, reuse) == S);
+  CHECK(lp_cache_policy_walk(dist.data(), S, W, 0.25, reuse) == 2); // runs of 3
+  const double lam = lp_cache_lambda_for(dist.data(), S, W, 3);
+  CHECK(lp_cache_policy_walk(dist.data(), S, W, lam, reuse) == 3);
+  std::vector<double> x, y;
+  for (int i = 0; i < 20; i++) x.push_back(0.01 * (i + 1)), y.push_back(0.5 + 2 * x.back() - 3 * x.back() * x.back());
+  double coef[LP_TC_DEGREE + 1];
+  lp_cache_polyfit(x.data(), y.data(), 20, coef);
+  lp_cache_profile p{};
+  std::memcpy(p.tc_poly, coef, sizeof coef);
+  for (int i = 0; i < 20; i++) CHECK(std::fabs(lp_cache_tc_eval(&p, x[i]) - y[i]) < 1e-6);
+}
+
+TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cache]") {
+  lp_cache_profile p{};
+  p.steps = 5, p.branches = 2, p.channels = 3, p.calib_images = 2, p.window = 4, p.shift = 1, p.cfg = 3;
+  p.solver = LEAP_SOLVER_EULER, p.schedule = LEAP_SCHEDULE_DEFAULT, p.level = LEAP_CACHE_HIDDEN;
+  std::snprintf(p.model_id, sizeof p.model_id, "0123456789abcdef");
+  REQUIRE(lp_cache_profile_alloc(&p, 1) == LEAP_OK);
+  lp_cache_setting *s = &p.settings[0];
+  std::snprintf(s->name, sizeof s->name, "computed=3");
+  s->computed = 3, s->lambda = 0.25, s->reuse[2] = s->reuse[4] = 1;
+  s->phi[2] = 0.9, s->phi_paper[4] = 0.5;
+  for (int k = 0; k < 2 * 2 * 3; k++) s->coef[(size_t)2 * 2 * 3 * 2 + k] = 0.125f * k;
+  p.tc_poly[1] = 2.5;
+  const std::string path = "/tmp/leap_test_cache_profile.json";
+  REQUIRE(lp_cache_profile_write(&p, path.c_str()) == LEAP_OK);
+  lp_cache_profile q{};
+  INFO(leap_last_error());
+  REQUIRE(lp_cache_profile_read(path.c_str(), &q) == LEAP_OK);
+  CHECK(std::string(q.model_id) == p.model_id);
+  CHECK(q.settings[0].computed == 3);
+  CHECK(q.settings[0].reuse[2] == 1);
+  CHECK(q.settings[0].reuse[3] == 0);
+  CHECK(q.settings[0].phi[2] == Approx(0.9));
+  CHECK(q.settings[0].phi_paper[4] == Approx(0.5));
+  CHECK(q.settings[0].coef[(size_t)2 * 2 * 3 * 2 + 5] == Approx(0.625));
+  CHECK(q.tc_poly[1] == Approx(2.5));
+  leap_cache_desc d = leap_cache_desc_default();
+  d.profile = path.c_str(), d.branches = 2, d.steps = 5, d.cfg = 3;
+  CHECK(lp_cache_profile_check(&q, path.c_str(), &d) == LEAP_OK);
+  d.steps = 6;
+  CHECK(lp_cache_profile_check(&q, path.c_str(), &d) == LEAP_ERR_INVALID_ARG);
+  CHECK(std::string(leap_last_error()).find("steps 5") != std::string::npos);
+  d.steps = 5, d.cfg = 2;
+  CHECK(lp_cache_profile_check(&q, path.c_str(), &d) == LEAP_ERR_INVALID_ARG);
+  CHECK(std::string(leap_last_error()).find("guidance") != std::string::npos);
+  d.cfg = 3, d.model_id = "ffffffffffffffff";
+  CHECK(lp_cache_profile_check(&q, path.c_str(), &d) == LEAP_ERR_INVALID_ARG);
+  CHECK(std::string(leap_last_error()).find("model") != std::string::npos);
+  lp_cache_profile_free(&q);
+  lp_cache_profile_free(&p);
+  // A file that is not a profile.
+  FILE *f = std::fopen(path.c_str(), "w");
+  std::fputs("{\"format\": \"something else\"}", f);
+  std::fclose(f);
+  CHECK(lp_cache_profile_read(path.c_str(), &q) == LEAP_ERR_FORMAT);
+  CHECK(std::string(leap_last_error()).find(path) != std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample]") {
+  if (!exists(kFlowModel)) {
+    WARN("no " << kFlowModel << ": skipped");
+    return;
+  }
+  leap_context *ctx = lt::context(LEAP_BACKEND_CPU);
+  leap_model *m = nullptr;
+  REQUIRE(leap_model_load(ctx, kFlowModel.c_str(), &m) == LEAP_OK);
+  const int steps = 8, n = 2;
+  const int32_t labels[n] = {1, 7};
+  lp_cache_calib_cfg cc{};
+  cc.images = n, cc.labels = labels, cc.seed = 1000, cc.solver = LEAP_SOLVER_EULER;
+  cc.schedule = LEAP_SCHEDULE_DEFAULT, cc.shift = 1, cc.cfg = 3, cc.steps = steps, cc.window = 6;
+  const int targets[1] = {5};
+  cc.targets = targets, cc.ntargets = 1;
+  lp_cache_profile prof{};
+  INFO(leap_last_error());
+  REQUIRE(lp_cache_calibrate(m, &cc, &prof) == LEAP_OK);
+  REQUIRE(prof.nsettings == 1);
+  CHECK(prof.settings[0].computed == 5);
+  CHECK(prof.settings[0].reuse[0] == 0);
+  for (int i = 0; i < steps; i++) {
+    if (!prof.settings[0].reuse[i]) continue;
+    // Rectification may only lower the calibration error it was fitted on.
+    CHECK(prof.settings[0].err_rect[i] <= prof.settings[0].err_plain[i] + 1e-9);
+    CHECK(prof.settings[0].phi[i] >= 0.5);
+    CHECK(prof.settings[0].phi[i] <= 1.5);
+  }
+  const std::string path = "/tmp/leap_test_cache_flow.json";
+  REQUIRE(lp_cache_profile_write(&prof, path.c_str()) == LEAP_OK);
+
+  leap_sample_desc sd = leap_sample_desc_default();
+  sd.n = n, sd.labels = labels, sd.steps = steps, sd.cfg = 3, sd.seed = 4;
+  const size_t count = (size_t)n * 28 * 28;
+  std::vector<float> full(count), cached(count), again(count);
+  REQUIRE(leap_sample(m, &sd, full.data()) == LEAP_OK);
+  leap_cache_desc cd = leap_cache_desc_default();
+  cd.profile = path.c_str(), cd.branches = 2, cd.images = n, cd.steps = steps, cd.cfg = 3;
+  char id[17];
+  REQUIRE(leap_model_id(m, id, sizeof id) == LEAP_OK);
+  cd.model_id = id;
+  SECTION("a cache that computes every step changes nothing") {
+    cd.policy = LEAP_CACHE_UNIFORM, cd.uniform_computed = steps;
+    leap_cache *c = nullptr;
+    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
+    sd.cache = c;
+    REQUIRE(leap_sample(m, &sd, cached.data()) == LEAP_OK);
+    CHECK(cached == full);
+    leap_cache_destroy(c);
+  }
+  SECTION("ERTACache reuses the profiled steps, deterministically, close to full compute") {
+    leap_cache *c = nullptr;
+    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
+    sd.cache = c;
+    REQUIRE(leap_sample(m, &sd, cached.data()) == LEAP_OK);
+    REQUIRE(leap_sample(m, &sd, again.data()) == LEAP_OK);
+    CHECK(cached == again);
+    leap_cache_stats st{};
+    st.struct_size = sizeof st;
+    REQUIRE(leap_cache_get_stats(c, &st) == LEAP_OK);
+    CHECK(st.computed == 5);
+    CHECK(st.reused == steps - 5);
+    CHECK(lt::rel_l2(cached, full) < 0.2);
+    CHECK(cached != full);
+    leap_cache_destroy(c);
+  }
+  SECTION("a profile for another run is refused with the reason") {
+    sd.steps = steps + 2;
+    cd.steps = steps + 2;
+    leap_cache *c = nullptr;
+    CHECK(leap_cache_create(ctx, &cd, &c) == LEAP_ERR_INVALID_ARG);
+    CHECK(std::string(leap_last_error()).find("steps") != std::string::npos);
+    cd.steps = steps;
+    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
+    sd.cache = c; // made for 8 steps, run asks for 10
+    CHECK(leap_sample(m, &sd, cached.data()) == LEAP_ERR_INVALID_ARG);
+    leap_cache_destroy(c);
+  }
+  lp_cache_profile_free(&prof);
+  std::remove(path.c_str());
+  leap_model_destroy(m);
+  leap_context_destroy(ctx);
+}
