@@ -1,0 +1,89 @@
+/* lcsc_copy.c - the plain-copy baseline of leap_lcsc_combine's speed: the
+ * same reads (every tensor byte of every input, through the same mmap
+ * reader) and the same amount written (to a temporary beside the output,
+ * fsynced like the real output, then removed), without the arithmetic.
+ * Reads and writes interleave chunk by chunk, as in the combination. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "lcsc.h"
+#include "safetensors.h"
+
+#define COPY_CHUNK ((size_t)4 << 20)
+
+static int write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t k = write(fd, c, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return 0;
+    c += k, n -= (size_t)k;
+  }
+  return 1;
+}
+
+leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const char *out_path, uint64_t out_bytes,
+                                  uint64_t *bytes_read, double *seconds) {
+  if (count < 1 || !paths || !out_path || !bytes_read || !seconds)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_copy_baseline: bad argument");
+  const double t0 = lp_lcsc_now();
+  lp_st_file **files = calloc((size_t)count, sizeof *files);
+  unsigned char *buf = malloc(COPY_CHUNK);
+  size_t tl = strlen(out_path) + 64;
+  char *tmp = malloc(tl);
+  leap_status s = files && buf && tmp ? LEAP_OK : lp_error(LEAP_ERR_NOMEM, "lcsc copy: out of memory");
+  int fd = -1;
+  if (s == LEAP_OK) {
+    snprintf(tmp, tl, "%s.copy.%ld", out_path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) s = lp_error(LEAP_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+  }
+  for (int i = 0; i < count && s == LEAP_OK; i++) s = lp_st_open(paths[i], &files[i]);
+  uint64_t read = 0, written = 0;
+  /* Walk the tensors of the first file; each chunk is read from every input
+   * (as the sum does), then a chunk's share of the output is written. */
+  const int nt = s == LEAP_OK ? lp_st_count(files[0]) : 0;
+  uint64_t total_in = 0;
+  for (int t = 0; t < nt; t++) total_in += lp_st_at(files[0], t)->bytes;
+  for (int t = 0; t < nt && s == LEAP_OK; t++) {
+    const char *name = lp_st_at(files[0], t)->name;
+    for (int i = 0; i < count && s == LEAP_OK; i++) {
+      const lp_st_tensor *x = lp_st_find(files[i], name);
+      if (!x) {
+        s = lp_error(LEAP_ERR_FORMAT, "%s: no tensor '%s'", paths[i], name);
+        break;
+      }
+      for (size_t o = 0; o < x->bytes; o += COPY_CHUNK) {
+        size_t n = x->bytes - o < COPY_CHUNK ? x->bytes - o : COPY_CHUNK;
+        memcpy(buf, (const unsigned char *)x->data + o, n);
+        read += n;
+      }
+    }
+    /* the output share of this tensor, proportional to its input bytes */
+    uint64_t target = total_in ? out_bytes * (read / (uint64_t)count) / total_in : out_bytes;
+    if (t == nt - 1) target = out_bytes;
+    while (s == LEAP_OK && written < target) {
+      size_t n = target - written < COPY_CHUNK ? (size_t)(target - written) : COPY_CHUNK;
+      if (!write_all(fd, buf, n)) s = lp_error(LEAP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+      written += n;
+    }
+  }
+  if (s == LEAP_OK && fsync(fd) != 0) s = lp_error(LEAP_ERR_IO, "cannot sync %s: %s", tmp, strerror(errno));
+  if (fd >= 0) {
+    close(fd);
+    unlink(tmp);
+  }
+  for (int i = 0; files && i < count; i++) lp_st_close(files[i]);
+  free(files);
+  free(buf);
+  free(tmp);
+  *bytes_read = read;
+  *seconds = lp_lcsc_now() - t0;
+  return s;
+}

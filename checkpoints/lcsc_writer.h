@@ -1,0 +1,41 @@
+/* lcsc_writer.h - a streaming safetensors writer for checkpoint combination.
+ * lp_st_writer (safetensors.h) holds every tensor in memory until finish;
+ * combining large checkpoints must not. Here the header is written first
+ * (every name, dtype and shape is known up front), then the tensors' bytes
+ * are appended in header order, so only the chunk at hand is in memory. The
+ * file is PATH.tmp.<pid>.<n> until finish fsyncs and renames it onto PATH;
+ * abort (or any failure) removes the temporary and leaves PATH untouched. */
+#ifndef LP_LCSC_WRITER_H
+#define LP_LCSC_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leap.h"
+
+typedef struct lp_lcsc_out_tensor {
+  const char *name;
+  leap_dtype dtype;
+  int ndim;
+  int64_t shape[LEAP_MAX_DIMS];
+  uint64_t bytes;
+} lp_lcsc_out_tensor;
+
+typedef struct lp_lcsc_writer lp_lcsc_writer;
+
+/* tensors must already be in the order their data will be appended;
+ * meta_keys/meta_vals: meta_count "__metadata__" string pairs. */
+leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *tensors, int count,
+                                const char *const *meta_keys, const char *const *meta_vals,
+                                int meta_count, lp_lcsc_writer **out);
+/* Appends data bytes; appending more than the header announced is an error. */
+leap_status lp_lcsc_writer_append(lp_lcsc_writer *w, const void *data, size_t bytes);
+/* Checks that every announced byte was appended, fsyncs, renames onto the
+ * target. Frees w either way (on failure the temporary is removed). */
+leap_status lp_lcsc_writer_finish(lp_lcsc_writer *w);
+/* Removes the temporary and frees w. */
+void lp_lcsc_writer_abort(lp_lcsc_writer *w);
+/* Bytes of the whole file (length prefix + header + data). */
+uint64_t lp_lcsc_writer_file_bytes(const lp_lcsc_writer *w);
+
+#endif
