@@ -19,12 +19,28 @@ vk_backend *lp_vk_cast(const lp_backend *be) {
   return be && be->vt == &vk_vt ? (vk_backend *)be : NULL;
 }
 
+/* Whether the CPU-style kernels fit this device (see vk_internal.h). */
+static int want_simd_kernels(vk_backend *vb) {
+  const char *force = getenv("LEAP_VK_KERNELS");
+  if (force && !strcmp(force, "generic")) return 0;
+  VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub};
+  vb->vk.vkGetPhysicalDeviceProperties2(vb->phys, &p2);
+  const int usable = sub.subgroupSize >= 8 && (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                     (sub.supportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT);
+  if (!usable) return 0;
+  if (force && !strcmp(force, "simd")) return 1;
+  return vb->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
 leap_status lp_vk_backend_init_common(vk_backend *vb) {
   lp_vk_fns *f = &vb->vk;
   f->vkGetPhysicalDeviceProperties(vb->phys, &vb->props);
   f->vkGetPhysicalDeviceMemoryProperties(vb->phys, &vb->mem);
   snprintf(vb->name, sizeof vb->name, "%s", vb->props.deviceName);
   vb->last_gpu_ms = -1;
+  vb->profile = lp_vk_profile_wanted();
+  vb->simd_kernels = want_simd_kernels(vb);
   if (vb->props.apiVersion < VK_API_VERSION_1_2)
     return lp_error(LEAP_ERR_UNSUPPORTED, "vulkan: %s has Vulkan %u.%u; leap needs 1.2", vb->name,
                     VK_API_VERSION_MAJOR(vb->props.apiVersion),
@@ -96,6 +112,8 @@ static void vk_destroy(lp_backend *be) {
   vk_backend *vb = lp_vk_cast(be);
   if (!vb) return;
   lp_vk_fns *f = &vb->vk;
+  lp_vk_profile_print(vb);
+  free(vb->prof);
   if (vb->device) {
     f->vkDeviceWaitIdle(vb->device);
     lp_vk_staging_free(vb);

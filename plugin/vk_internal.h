@@ -197,6 +197,17 @@ struct vk_backend {
   uint64_t ts_mask;
   double last_gpu_ms;
 
+  /* LEAP_VK_PROFILE=1 (vk_profile.c): time per row, printed at destroy. */
+  int profile;
+  struct lp_vk_prof_row *prof;
+  int nprof, cap_prof;
+
+  /* The device is a CPU (llvmpipe, SwiftShader) whose compute subgroups
+   * of >= 8 lanes have subgroupBroadcast: the *_simd kernels, written for
+   * SIMD lanes without shared memory or barriers, are used where they fit.
+   * LEAP_VK_KERNELS=generic / simd forces one set (for tests). */
+  int simd_kernels;
+
   char name[256];
 };
 
@@ -229,6 +240,26 @@ void lp_vk_cmd_host_barrier(vk_backend *vb, VkCommandBuffer cb);
 leap_status lp_vk_pipeline_get(vk_backend *vb, const char *shader, const uint32_t *spec, int nspec,
                                VkPipeline *out);
 void lp_vk_pipelines_destroy(vk_backend *vb);
+
+/* Profiling (vk_profile.c). A row sums the milliseconds of one kind of
+ * work; rows are found or added by label (-1 when out of memory). */
+typedef struct lp_vk_prof_row {
+  char label[40];
+  double ms;
+  uint64_t count;
+} lp_vk_prof_row;
+int lp_vk_profile_wanted(void); /* getenv("LEAP_VK_PROFILE") set and not "0" */
+double lp_vk_now_ms(void);      /* monotonic host clock */
+int lp_vk_profile_row(vk_backend *vb, const char *label);
+int lp_vk_profile_op_row(vk_backend *vb, const lp_op *op);
+void lp_vk_profile_add(vk_backend *vb, int row, double ms);
+/* A pool of 3 timestamps per op (before the op's barrier, before its
+ * dispatch, after it); VK_NULL_HANDLE when not profiling. */
+leap_status lp_vk_profile_pool(vk_backend *vb, int nops, VkQueryPool *out);
+/* After a run: adds each op's dispatch time to rows[op] and its barrier's
+ * to the "(barriers)" row. */
+leap_status lp_vk_profile_collect(vk_backend *vb, VkQueryPool pool, const int *rows, int nops);
+void lp_vk_profile_print(vk_backend *vb);
 
 /* Programs (vk_program.c). */
 leap_status lp_vk_prog_run(lp_backend *be, lp_prog *prog);

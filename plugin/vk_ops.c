@@ -8,11 +8,17 @@
 
 #include "error.h"
 #include "vk_internal.h"
+#include "cache_vk_plan.h"
+#include "lcsc_vk_plan.h"
 
 #define WG_ELEM 256u     /* elementwise kernels: invocations per workgroup */
 #define GEMM_TILE 64u    /* shaders/linear.comp: 64x64 output tile */
+#define SIMD_GEMM_ROWS 16u /* shaders/linear_simd.comp: 16 x 32 tile */
+#define SIMD_GEMM_COLS 64u
 #define ATTN_QUERIES 64u /* shaders/attention.comp: queries per workgroup */
 #define ATTN_MAX_HD 256  /* private q/acc arrays per invocation */
+#define ATTN_SIMD_MAX_HD 128 /* shaders/attention_simd.comp: q, acc in registers */
+#define ATTN_SIMD_QUERIES 64u /* shaders/attention_simd.comp: 8 lanes x QPL */
 
 static const char *op_name(lp_op_kind k) {
   static const char *names[LP_OP_COUNT] = {"LINEAR",  "PATCHIFY",    "UNPATCHIFY",
@@ -20,6 +26,9 @@ static const char *op_name(lp_op_kind k) {
                                            "LN_MODULATE", "ATTENTION", "GATED_ADD"};
   return (unsigned)k < LP_OP_COUNT ? names[k] : "?";
 }
+
+/* A view's first element sits on a 16-byte boundary (vec4 loads). */
+static int aligned16(const lp_view *v) { return (v->buf->base + (VkDeviceSize)v->off * 4) % 16 == 0; }
 
 static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
@@ -36,6 +45,8 @@ static void elementwise(lp_vk_plan *p, const char *shader, uint64_t n) {
 
 leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) {
   memset(p, 0, sizeof *p);
+  if (op->kind >= LP_OP_CACHE_AXPBY && op->kind <= LP_OP_CACHE_L1) return lp_vk_plan_cache_op(vb, op, p);
+  if (op->kind == LP_OP_WEIGHTED_SUM) return lp_vk_plan_weighted_sum(vb, op, p);
   const int32_t *i = op->i;
   const char *name = op_name(op->kind);
   /* Each kernel's needed arguments: count of positive ints, inputs. */
@@ -64,9 +75,15 @@ leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) 
   case LP_OP_LINEAR: { /* M, N, K, act */
     if (i[3] < LP_ACT_NONE || i[3] > LP_ACT_GELU_TANH)
       return lp_error(LEAP_ERR_INVALID_ARG, "vulkan: LINEAR activation %d unknown", i[3]);
-    p->shader = "linear";
-    p->groups[0] = ceil_div(b, GEMM_TILE);
-    p->groups[1] = ceil_div(a, GEMM_TILE);
+    if (vb->simd_kernels && c % 4 == 0 && aligned16(&op->in[0]) && aligned16(&op->in[1])) {
+      p->shader = "linear_simd";
+      p->groups[0] = ceil_div(b, SIMD_GEMM_COLS);
+      p->groups[1] = ceil_div(a, SIMD_GEMM_ROWS);
+    } else {
+      p->shader = "linear";
+      p->groups[0] = ceil_div(b, GEMM_TILE);
+      p->groups[1] = ceil_div(a, GEMM_TILE);
+    }
     p->groups[2] = 1;
     p->extent[0] = a * c, p->extent[1] = b * c, p->extent[2] = op->in[2].buf ? b : 0, p->extent[3] = a * b;
     break;
@@ -97,15 +114,22 @@ leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) 
   case LP_OP_LN_MODULATE: { /* B, T, D, mod_stride */
     if (!(op->f[0] > 0))
       return lp_error(LEAP_ERR_INVALID_ARG, "vulkan: LN_MODULATE eps %g must be positive", (double)op->f[0]);
+    const uint64_t rows = a * b;
+    p->extent[0] = rows * c, p->extent[3] = rows * c;
+    p->extent[1] = p->extent[2] = (a - 1) * d + c;
+    if (vb->simd_kernels && c % 4 == 0 && d % 4 == 0 && aligned16(&op->in[0]) && aligned16(&op->in[1]) &&
+        aligned16(&op->in[2]) && aligned16(&op->out)) {
+      p->shader = "ln_modulate_simd"; /* a row per invocation, 8 per group */
+      const uint64_t g = (rows + 7) / 8;
+      p->groups[0] = (uint32_t)(g > 65535 ? 65535 : g), p->groups[1] = p->groups[2] = 1;
+      break;
+    }
     uint32_t wg = 32; /* a power of two near D, for the tree reduction */
     while (wg < c && wg < 256) wg *= 2;
     p->shader = "ln_modulate";
     p->spec[0] = wg;
     p->nspec = 1;
-    const uint64_t rows = a * b;
     p->groups[0] = (uint32_t)(rows > 65535 ? 65535 : rows), p->groups[1] = p->groups[2] = 1;
-    p->extent[0] = rows * c, p->extent[3] = rows * c;
-    p->extent[1] = p->extent[2] = (a - 1) * d + c;
     break;
   }
   case LP_OP_ATTENTION: { /* B, T, D, heads */
@@ -115,20 +139,37 @@ leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) 
     if (hd > ATTN_MAX_HD)
       return lp_error(LEAP_ERR_UNSUPPORTED, "vulkan: ATTENTION head_dim %d > %d is not supported", hd,
                       ATTN_MAX_HD);
+    if (!(op->f[0] > 0))
+      return lp_error(LEAP_ERR_INVALID_ARG, "vulkan: ATTENTION scale %g must be positive", (double)op->f[0]);
+    p->groups[1] = (uint32_t)d, p->groups[2] = (uint32_t)a;
+    p->extent[0] = a * b * 3 * c, p->extent[3] = a * b * c;
+    if (vb->simd_kernels && hd % 32 == 0 && hd <= ATTN_SIMD_MAX_HD && aligned16(&op->in[0]) &&
+        aligned16(&op->out)) {
+      p->shader = "attention_simd";
+      p->spec[0] = (uint32_t)hd;
+      p->nspec = 1;
+      p->groups[0] = ceil_div(b, ATTN_SIMD_QUERIES);
+      break;
+    }
     /* Keys staged per block: K and V tiles of bkeys x hd floats each. */
     uint32_t bkeys = hd <= 64 ? 32 : 16;
     while (bkeys > 1 && 2u * bkeys * (uint32_t)hd * 4u > vb->props.limits.maxComputeSharedMemorySize) bkeys /= 2;
     p->shader = "attention";
     p->spec[0] = (uint32_t)hd, p->spec[1] = bkeys;
     p->nspec = 2;
-    p->groups[0] = ceil_div(b, ATTN_QUERIES), p->groups[1] = (uint32_t)d, p->groups[2] = (uint32_t)a;
-    p->extent[0] = a * b * 3 * c, p->extent[3] = a * b * c;
-    if (!(op->f[0] > 0))
-      return lp_error(LEAP_ERR_INVALID_ARG, "vulkan: ATTENTION scale %g must be positive", (double)op->f[0]);
+    p->groups[0] = ceil_div(b, ATTN_QUERIES);
     break;
   }
   case LP_OP_GATED_ADD: /* B, T, D, stride */
-    elementwise(p, "gated_add", a * b * c);
+    if (vb->simd_kernels && c % 4 == 0 && d % 4 == 0 && aligned16(&op->in[0]) && aligned16(&op->in[1]) &&
+        aligned16(&op->out)) {
+      p->shader = "gated_add_simd"; /* x: vec4s of a row, y: rows (grid-stride) */
+      const uint64_t rows = a * b;
+      p->groups[0] = ceil_div(c / 4, 8);
+      p->groups[1] = (uint32_t)(rows > 65535 ? 65535 : rows), p->groups[2] = 1;
+    } else {
+      elementwise(p, "gated_add", a * b * c);
+    }
     p->extent[0] = a * b * c, p->extent[3] = a * b * c;
     p->extent[1] = (a - 1) * d + c;
     p->out_read = 1;

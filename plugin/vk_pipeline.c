@@ -72,7 +72,10 @@ leap_status lp_vk_pipeline_get(vk_backend *vb, const char *shader, const uint32_
                 .pSpecializationInfo = nspec ? &si : NULL},
       .layout = vb->pipe_layout,
   };
+  const double t0 = vb->profile ? lp_vk_now_ms() : 0;
   VkResult r = vb->vk.vkCreateComputePipelines(vb->device, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipeline);
+  if (vb->profile)
+    lp_vk_profile_add(vb, lp_vk_profile_row(vb, "(pipeline creation, host)"), lp_vk_now_ms() - t0);
   if (r != VK_SUCCESS) return lp_error(lp_vk_fail(r, "vkCreateComputePipelines"),
                                        "vulkan: cannot build pipeline %s: %s", shader,
                                        lp_vk_result_name(r));

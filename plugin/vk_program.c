@@ -14,6 +14,8 @@ struct lp_prog_exec {
   VkCommandBuffer cb;
   VkDescriptorPool pool;
   int n; /* ops recorded: a program that grew afterwards is recompiled */
+  VkQueryPool prof_pool; /* LEAP_VK_PROFILE: 3 stamps per op, else null */
+  int *prof_rows;        /* profile row of each op */
 };
 
 /* A byte range of a VkBuffer touched by a dispatch. */
@@ -116,6 +118,7 @@ static leap_status record(vk_backend *vb, const lp_prog *prog, lp_prog_exec *ex,
     f->vkCmdResetQueryPool(cb, vb->timestamps, 0, 2);
     f->vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, vb->timestamps, 0);
   }
+  if (ex->prof_pool) f->vkCmdResetQueryPool(cb, ex->prof_pool, 0, 3u * (uint32_t)prog->n);
   /* After earlier submissions (copies, the previous run) on the same memory. */
   lp_vk_cmd_full_barrier(vb, cb);
   hazards h = {0};
@@ -126,7 +129,11 @@ static leap_status record(vk_backend *vb, const lp_prog *prog, lp_prog_exec *ex,
     int need = 0;
     s = track(&h, &bds[k], &plans[k], &need);
     if (s != LEAP_OK) break;
+    /* Profiling stamps wait for all earlier work (bottom of pipe). */
+    const uint32_t q = 3u * (uint32_t)k;
+    if (ex->prof_pool) f->vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ex->prof_pool, q);
     if (need && k > 0) barrier_between_dispatches(vb, cb);
+    if (ex->prof_pool) f->vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ex->prof_pool, q + 1);
     VkPipeline pipe;
     s = lp_vk_pipeline_get(vb, plans[k].shader, plans[k].spec, plans[k].nspec, &pipe);
     if (s != LEAP_OK) break;
@@ -141,6 +148,7 @@ static leap_status record(vk_backend *vb, const lp_prog *prog, lp_prog_exec *ex,
     pc.flags = plans[k].extent[2] ? LP_VK_FLAG_IN2 : 0;
     f->vkCmdPushConstants(cb, vb->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, &pc);
     f->vkCmdDispatch(cb, plans[k].groups[0], plans[k].groups[1], plans[k].groups[2]);
+    if (ex->prof_pool) f->vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ex->prof_pool, q + 2);
   }
   free(h.reads);
   free(h.writes);
@@ -155,6 +163,8 @@ static void exec_free(vk_backend *vb, lp_prog_exec *ex) {
   if (!ex) return;
   if (ex->cb) vb->vk.vkFreeCommandBuffers(vb->device, vb->cmd_pool, 1, &ex->cb);
   if (ex->pool) vb->vk.vkDestroyDescriptorPool(vb->device, ex->pool, NULL);
+  if (ex->prof_pool) vb->vk.vkDestroyQueryPool(vb->device, ex->prof_pool, NULL);
+  free(ex->prof_rows);
   free(ex);
 }
 
@@ -215,6 +225,12 @@ static leap_status compile(vk_backend *vb, const lp_prog *prog, lp_prog_exec **o
     r = f->vkAllocateCommandBuffers(vb->device, &cai, &ex->cb);
     if (r != VK_SUCCESS) s = lp_vk_fail(r, "vkAllocateCommandBuffers");
   }
+  if (s == LEAP_OK && vb->profile) {
+    s = lp_vk_profile_pool(vb, n, &ex->prof_pool);
+    ex->prof_rows = calloc((size_t)n, sizeof *ex->prof_rows);
+    if (s == LEAP_OK && !ex->prof_rows) s = lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
+    for (int k = 0; k < n && s == LEAP_OK; k++) ex->prof_rows[k] = lp_vk_profile_op_row(vb, &prog->ops[k]);
+  }
   if (s == LEAP_OK) s = record(vb, prog, ex, plans, sets, bds);
   free(plans);
   free(bds);
@@ -238,8 +254,10 @@ leap_status lp_vk_prog_run(lp_backend *be, lp_prog *prog) {
     leap_status s = compile(vb, prog, &prog->exec);
     if (s != LEAP_OK) return s;
   }
+  const double t0 = vb->profile ? lp_vk_now_ms() : 0;
   leap_status s = lp_vk_submit_wait(vb, prog->exec->cb);
   if (s != LEAP_OK) return s;
+  const double wall_ms = vb->profile ? lp_vk_now_ms() - t0 : 0;
   if (vb->timestamps) {
     uint64_t t[2];
     VkResult r = vb->vk.vkGetQueryPoolResults(vb->device, vb->timestamps, 0, 2, sizeof t, t, sizeof t[0],
@@ -248,7 +266,13 @@ leap_status lp_vk_prog_run(lp_backend *be, lp_prog *prog) {
     const uint64_t ticks = (t[1] - t[0]) & vb->ts_mask;
     vb->last_gpu_ms = (double)ticks * vb->ts_period_ns * 1e-6;
   }
-  return LEAP_OK;
+  if (vb->profile) {
+    /* Host time around the GPU's: submission, fence wait, wake-up. */
+    const double gpu = vb->last_gpu_ms >= 0 ? vb->last_gpu_ms : 0;
+    lp_vk_profile_add(vb, lp_vk_profile_row(vb, "(submit + wait, host)"), wall_ms > gpu ? wall_ms - gpu : 0);
+    s = lp_vk_profile_collect(vb, prog->exec->prof_pool, prog->exec->prof_rows, prog->exec->n);
+  }
+  return s;
 }
 
 void lp_vk_prog_release(lp_backend *be, lp_prog *prog) {

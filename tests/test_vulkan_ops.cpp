@@ -24,6 +24,7 @@
 extern "C" {
 #include "backend.h"
 #include "vk_backend.h"
+#include "vk_internal.h"
 }
 
 namespace {
@@ -142,30 +143,34 @@ lp_op make_op(lp_op_kind kind, std::initializer_list<int32_t> i, float f0 = 0) {
   return op;
 }
 
-OpCase linear_case(int M, int N, int K, int act, bool bias, uint32_t seed) {
+// off: element offsets of x, w, bias, out. By default odd ones: the
+// descriptor window is aligned down and the remainder goes into the push
+// constants (and the vec4 kernels for CPU devices are not eligible).
+OpCase linear_case(int M, int N, int K, int act, bool bias, uint32_t seed,
+                   std::initializer_list<size_t> off = {3, 5, 1, 7}) {
   OpCase c;
-  // Views at odd element offsets: the descriptor window is aligned down and
-  // the remainder goes into the push constants.
-  c.bufs.push_back(uniform(3 + (size_t)M * K, seed));
-  c.bufs.push_back(uniform(5 + (size_t)N * K, seed + 1));
-  c.in_buf[0] = 0, c.in_off[0] = 3;
-  c.in_buf[1] = 1, c.in_off[1] = 5;
+  const size_t *o = off.begin();
+  c.bufs.push_back(uniform(o[0] + (size_t)M * K, seed));
+  c.bufs.push_back(uniform(o[1] + (size_t)N * K, seed + 1));
+  c.in_buf[0] = 0, c.in_off[0] = o[0];
+  c.in_buf[1] = 1, c.in_off[1] = o[1];
   if (bias) {
-    c.bufs.push_back(uniform(1 + (size_t)N, seed + 2));
-    c.in_buf[2] = 2, c.in_off[2] = 1;
+    c.bufs.push_back(uniform(o[2] + (size_t)N, seed + 2));
+    c.in_buf[2] = 2, c.in_off[2] = o[2];
   }
-  c.bufs.push_back(uniform(7 + (size_t)M * N, seed + 3));
-  c.out_buf = (int)c.bufs.size() - 1, c.out_off = 7;
+  c.bufs.push_back(uniform(o[3] + (size_t)M * N, seed + 3));
+  c.out_buf = (int)c.bufs.size() - 1, c.out_off = o[3];
   c.op = make_op(LP_OP_LINEAR, {M, N, K, act});
   return c;
 }
 
-OpCase attention_case(int B, int T, int D, int H, uint32_t seed, float range) {
+OpCase attention_case(int B, int T, int D, int H, uint32_t seed, float range, size_t in_off = 1,
+                      size_t out_off = 0) {
   OpCase c;
-  c.bufs.push_back(uniform(1 + (size_t)B * T * 3 * D, seed, -range, range));
-  c.in_buf[0] = 0, c.in_off[0] = 1;
-  c.bufs.push_back(uniform((size_t)B * T * D, seed + 1));
-  c.out_buf = 1;
+  c.bufs.push_back(uniform(in_off + (size_t)B * T * 3 * D, seed, -range, range));
+  c.in_buf[0] = 0, c.in_off[0] = in_off;
+  c.bufs.push_back(uniform(out_off + (size_t)B * T * D, seed + 1));
+  c.out_buf = 1, c.out_off = out_off;
   c.op = make_op(LP_OP_ATTENTION, {B, T, D, H}, 1.0f / std::sqrt((float)(D / H)));
   return c;
 }
@@ -357,6 +362,79 @@ TEST_CASE("vulkan ATTENTION matches the CPU twin", "[vulkan]") {
   check_case(be, attention_case(1, 70, 256, 1, 83, 1.0f), TOL_GEMM, "hd256");
   check_case(be, attention_case(1, 33, 96, 1, 84, 3.0f), TOL_GEMM, "hd96, peaked softmax");
   check_case(be, attention_case(1, 4096, 8, 1, 85, 2.0f), TOL_GEMM, "T4096");
+}
+
+// Which shader the backend plans for an op (vk_ops.c), on host buffers'
+// views: only the views' offsets and the device matter to the choice.
+std::string planned_shader(lp_backend *be, const OpCase &c) {
+  std::vector<lp_buf *> bufs(c.bufs.size(), nullptr);
+  for (size_t k = 0; k < c.bufs.size(); k++)
+    REQUIRE(be->vt->buf_alloc(be, c.bufs[k].size() * sizeof(float), &bufs[k]) == LEAP_OK);
+  lp_op op = c.op;
+  for (int k = 0; k < 3; k++)
+    op.in[k] = c.in_buf[k] >= 0 ? lp_view{bufs[(size_t)c.in_buf[k]], c.in_off[k]} : lp_view{nullptr, 0};
+  op.out = lp_view{bufs[(size_t)c.out_buf], c.out_off};
+  lp_vk_plan plan;
+  REQUIRE(lp_vk_plan_op(lp_vk_cast(be), &op, &plan) == LEAP_OK);
+  for (lp_buf *b : bufs) be->vt->buf_free(be, b);
+  return plan.shader;
+}
+
+// LINEAR, ATTENTION, LN_MODULATE and GATED_ADD have two kernels each: the generic
+// ones (shared-memory tiles, for GPUs) and the *_simd ones for CPU devices
+// (llvmpipe), used on 16-byte-aligned views with K, head_dim, D fitting.
+// The other tests' views are mostly unaligned on purpose; here both sets run
+// on aligned views with edges: "simd" forced (it needs subgroupBroadcast;
+// the default on CPU devices) and "generic" forced.
+TEST_CASE("vulkan CPU-device and GPU kernels both match the CPU twin", "[vulkan]") {
+  for (const char *mode : {"simd", "generic"}) {
+    REQUIRE(setenv("LEAP_VK_KERNELS", mode, 1) == 0);
+    {
+      Backends be;
+      if (!be.vk) break;
+      const bool simd = !std::strcmp(mode, "simd") && lp_vk_cast(be.vk)->simd_kernels;
+      INFO("kernels: " << mode << (simd ? "" : " (generic: no subgroup broadcast here)"));
+      const OpCase lin = linear_case(37, 70, 44, LP_ACT_NONE, true, 101, {4, 8, 1, 3});
+      CHECK(planned_shader(be.vk, lin) == (simd ? "linear_simd" : "linear"));
+      check_case(be, lin, TOL_GEMM, "37x70x44 bias");
+      check_case(be, linear_case(37, 70, 44, LP_ACT_SILU, true, 102, {0, 4, 0, 0}), TOL_GEMM, "silu");
+      check_case(be, linear_case(9, 130, 8, LP_ACT_GELU_TANH, false, 103, {0, 0, 0, 1}), TOL_GEMM, "gelu");
+      check_case(be, linear_case(1, 1, 4, LP_ACT_NONE, false, 104, {0, 0, 0, 0}), TOL_GEMM, "1x1x4");
+      check_case(be, linear_case(392, 384, 128, LP_ACT_NONE, true, 105, {0, 0, 0, 0}), TOL_GEMM, "392x384x128");
+      check_case(be, linear_case(128, 130, 520, LP_ACT_SILU, true, 106, {4, 4, 0, 0}), TOL_GEMM, "130x520");
+
+      const OpCase att = attention_case(2, 37, 128, 4, 111, 2.0f, 0, 0);
+      CHECK(planned_shader(be.vk, att) == (simd ? "attention_simd" : "attention"));
+      check_case(be, att, TOL_GEMM, "B2 T37 hd32");
+      check_case(be, attention_case(2, 196, 128, 4, 112, 2.0f, 4, 8), TOL_GEMM, "DiT: B2 T196 hd32");
+      check_case(be, attention_case(1, 65, 96, 1, 113, 3.0f, 0, 4), TOL_GEMM, "hd96, peaked softmax");
+      check_case(be, attention_case(1, 9, 128, 1, 114, 2.0f, 0, 0), TOL_GEMM, "hd128, T9");
+
+      for (int D : {68, 128, 4}) {
+        const int B = 3, T = 13, stride = 6 * D;
+        OpCase c;
+        c.bufs = {uniform((size_t)B * T * D, 121, 1.5f, 4.0f), uniform((size_t)B * stride, 122),
+                  uniform((size_t)B * T * D + 4, 123)};
+        c.in_buf[0] = 0, c.in_buf[1] = 1, c.in_off[1] = 2 * (size_t)D, c.in_buf[2] = 1;
+        c.in_off[2] = 3 * (size_t)D, c.out_buf = 2, c.out_off = 4;
+        c.op = make_op(LP_OP_LN_MODULATE, {B, T, D, stride}, 1e-6f);
+        CHECK(planned_shader(be.vk, c) == (simd ? "ln_modulate_simd" : "ln_modulate"));
+        check_case(be, c, TOL_ELEM, "ln_modulate");
+      }
+      {
+        const int B = 3, T = 13, D = 68, stride = 6 * D;
+        OpCase c;
+        c.bufs = {uniform((size_t)B * T * D + 4, 131), uniform((size_t)B * stride, 132),
+                  uniform((size_t)B * T * D, 133)};
+        c.in_buf[0] = 0, c.in_off[0] = 4, c.in_buf[1] = 1, c.in_off[1] = 5 * (size_t)D, c.out_buf = 2;
+        c.op = make_op(LP_OP_GATED_ADD, {B, T, D, stride});
+        CHECK(planned_shader(be.vk, c) == (simd ? "gated_add_simd" : "gated_add"));
+        check_case(be, c, TOL_COPY, "gated_add");
+      }
+    }
+    unsetenv("LEAP_VK_KERNELS");
+  }
+  unsetenv("LEAP_VK_KERNELS");
 }
 
 TEST_CASE("vulkan program: several ops, recorded once, replayed identically", "[vulkan]") {
