@@ -66,6 +66,28 @@ typedef enum lp_op_kind {
   /* out[b,t,:] += gate[b,:] * y[b,t,:] (in place on out). in[0] = y
    * [B,T,D], in[1] = gate view with row stride i[3]. i: B, T, D, stride. */
   LP_OP_GATED_ADD = 8,
+  /* Feature-cache kernels (plugin/cpu_cache_ops.c, shaders/cache_*.comp).
+   * out[k] = f[0] * in[0][k] + f[1] * in[1][k] for k < n; in[1].buf may be
+   * NULL (then out = f[0] * in[0]: a scaled copy). i: n. */
+  LP_OP_CACHE_AXPBY = 9,
+  /* Apply a cached residual with per-channel rectification, in one pass:
+   * out[r, l] = in[0][r, l] + a * in[1][r, l] + b, where for group
+   * g = r / i[4] and channel c = (l / i[3]) % i[2] the coefficients are
+   * a = in[2][(2g) C + c], b = in[2][(2g + 1) C + c]; with in[2].buf NULL,
+   * a = 1 and b = 0. in[0] may alias out. i: rows, L (row length),
+   * C (channels), inner (elements per channel run: 1 when channels are the
+   * last axis, H*W for NCHW), rows_per_group. */
+  LP_OP_CACHE_APPLY = 10,
+  /* Per-row L1 sums: out[2r] = sum_l |in[0][r,l] - in[1][r,l]|,
+   * out[2r+1] = sum_l |in[1][r,l]| (the reference's norm). i: rows, L. */
+  LP_OP_CACHE_L1 = 11,
+  /* Weighted sum of K raw sources (LCSC checkpoint combination,
+   * checkpoints/lcsc_op_cpu.c, shaders/lcsc_weighted_sum.comp):
+   * out[j] = sum_k in[1][k] * src_k[j] for j < n. Source k starts at word
+   * k * stride of in[0] and holds raw elements of dtype in[2][k] (stored as
+   * a float: 0 = F32, one per word; 1 = F16 or 2 = BF16, two per word, the
+   * even element in the low half). stride >= n. i: n, K, stride. */
+  LP_OP_WEIGHTED_SUM = 12,
   LP_OP_COUNT
 } lp_op_kind;
 
@@ -120,5 +142,9 @@ leap_status lp_cpu_buf_wrap(lp_backend *be, void *data, size_t bytes,
 /* Runs one op on host memory: the CPU twin of each Vulkan kernel. Views'
  * buffers must be CPU buffers. Fails only when out of memory. */
 leap_status lp_cpu_run_op(const lp_op *op);
+/* The CPU twins of the LP_OP_CACHE_* kernels (plugin/cpu_cache_ops.c). */
+leap_status lp_cpu_run_cache_op(const lp_op *op);
+/* The CPU twin of LP_OP_WEIGHTED_SUM (checkpoints/lcsc_op_cpu.c). */
+leap_status lp_cpu_run_weighted_sum(const lp_op *op);
 
 #endif /* LEAP_BACKEND_H */

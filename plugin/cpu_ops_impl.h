@@ -44,23 +44,32 @@ static inline float gelu_tanh(float x) {
   return 0.5f * x * (2.0f - 2.0f / (exp_fast(2.0f * z) + 1.0f));
 }
 
+/* y = act(x w^T + b) in blocks of rows: each thread runs a single-threaded
+ * GEMM on its block (OpenBLAS's OpenMP build does so inside a parallel
+ * region) and applies bias and activation while the block is still in
+ * cache, instead of a second pass over all of y. */
+#define LP_LINEAR_ROWS 192
 static void op_linear(const lp_op *op) {
   const int M = op->i[0], N = op->i[1], K = op->i[2], act = op->i[3];
   const float *x = P(op->in[0]), *w = P(op->in[1]);
   const float *b = op->in[2].buf ? P(op->in[2]) : NULL;
   float *y = P(op->out);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w,
-              K, 0.0f, y, N);
-  if (!b && act == LP_ACT_NONE) return;
-#pragma omp parallel for schedule(static)
-  for (int m = 0; m < M; m++) {
-    float *row = y + (size_t)m * N;
-    if (b)
-      for (int n = 0; n < N; n++) row[n] += b[n];
-    if (act == LP_ACT_SILU)
-      for (int n = 0; n < N; n++) row[n] = silu(row[n]);
-    else if (act == LP_ACT_GELU_TANH)
-      for (int n = 0; n < N; n++) row[n] = gelu_tanh(row[n]);
+  const int blocks = (M + LP_LINEAR_ROWS - 1) / LP_LINEAR_ROWS;
+#pragma omp parallel for schedule(dynamic) if (blocks > 1)
+  for (int blk = 0; blk < blocks; blk++) {
+    const int m0 = blk * LP_LINEAR_ROWS, rows = M - m0 < LP_LINEAR_ROWS ? M - m0 : LP_LINEAR_ROWS;
+    float *yb = y + (size_t)m0 * N;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, N, K, 1.0f, x + (size_t)m0 * K, K,
+                w, K, 0.0f, yb, N);
+    for (int m = 0; m < rows; m++) {
+      float *row = yb + (size_t)m * N;
+      if (b)
+        for (int n = 0; n < N; n++) row[n] += b[n];
+      if (act == LP_ACT_SILU)
+        for (int n = 0; n < N; n++) row[n] = silu(row[n]);
+      else if (act == LP_ACT_GELU_TANH)
+        for (int n = 0; n < N; n++) row[n] = gelu_tanh(row[n]);
+    }
   }
 }
 
@@ -146,42 +155,58 @@ static void op_ln_modulate(const lp_op *op) {
   }
 }
 
-/* Attention with BLAS GEMMs on strided views of qkv: per image, S_h = Q_h
- * K_h^T for every head into a [H, T, T] scratch, one parallel softmax over
- * all H*T rows, then O_h = P_h V_h written straight into the head's output
- * columns. The GEMMs are called from one thread so OpenBLAS threads them
- * itself (calling it inside an OpenMP region would oversubscribe), and the
- * softmax needs one parallel region per image, not per head. */
+/* In-place softmax of one row. The max and the sum keep 8 partial
+ * results so the loops vectorize without reassociation flags. */
+static void softmax_row(float *s, int n) {
+  float m8[8], s8[8];
+  for (int j = 0; j < 8; j++) m8[j] = -INFINITY, s8[j] = 0;
+  int k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; j++) m8[j] = s[k + j] > m8[j] ? s[k + j] : m8[j];
+  float mx = -INFINITY;
+  for (int j = 0; j < 8; j++) mx = m8[j] > mx ? m8[j] : mx;
+  for (; k < n; k++) mx = s[k] > mx ? s[k] : mx;
+  for (k = 0; k < n; k++) s[k] = exp_fast(s[k] - mx);
+  for (k = 0; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; j++) s8[j] += s[k + j];
+  float sum = 0;
+  for (int j = 0; j < 8; j++) sum += s8[j];
+  for (; k < n; k++) sum += s[k];
+  const float inv = 1.0f / sum;
+  for (k = 0; k < n; k++) s[k] *= inv;
+}
+
+/* Attention with BLAS GEMMs on strided views of qkv, one (image, head) per
+ * job: S = Q K^T into the thread's [T, T] scratch, softmax by rows, then
+ * O = P V written straight into the head's output columns. One parallel
+ * region per op (a region per image or head costs a fork/join each, which
+ * is what hurts on a busy machine); inside it OpenBLAS's OpenMP build runs
+ * each GEMM on the calling thread. */
 static leap_status op_attention(const lp_op *op) {
   const int B = op->i[0], T = op->i[1], D = op->i[2], H = op->i[3];
   const int hd = D / H, ld = 3 * D;
   const float scale = op->f[0];
   const float *qkv = P(op->in[0]);
   float *out = P(op->out);
-  float *S = malloc((size_t)H * T * T * sizeof(float));
-  if (!S) return lp_error(LEAP_ERR_NOMEM, "attention: out of memory for %d tokens", T);
-  for (int b = 0; b < B; b++) {
-    const float *base = qkv + (size_t)b * T * ld;
-    for (int h = 0; h < H; h++)
+  int failed = 0;
+#pragma omp parallel reduction(| : failed)
+  {
+    float *S = malloc((size_t)T * T * sizeof(float));
+    failed = S == NULL;
+#pragma omp for schedule(dynamic)
+    for (int job = 0; job < B * H; job++) {
+      if (!S) continue;
+      const int b = job / H, h = job % H;
+      const float *base = qkv + (size_t)b * T * ld;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, base + h * hd, ld,
-                  base + D + h * hd, ld, 0.0f, S + (size_t)h * T * T, T);
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < H * T; r++) {
-      float *sr = S + (size_t)r * T, mx = -INFINITY, sum = 0;
-      for (int k = 0; k < T; k++) mx = sr[k] > mx ? sr[k] : mx;
-      for (int k = 0; k < T; k++) {
-        sr[k] = exp_fast(sr[k] - mx);
-        sum += sr[k];
-      }
-      const float inv = 1.0f / sum;
-      for (int k = 0; k < T; k++) sr[k] *= inv;
+                  base + D + h * hd, ld, 0.0f, S, T);
+      for (int r = 0; r < T; r++) softmax_row(S + (size_t)r * T, T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T,
+                  base + 2 * D + h * hd, ld, 0.0f, out + (size_t)b * T * D + h * hd, D);
     }
-    for (int h = 0; h < H; h++)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S + (size_t)h * T * T,
-                  T, base + 2 * D + h * hd, ld, 0.0f, out + (size_t)b * T * D + h * hd, D);
+    free(S);
   }
-  free(S);
-  return LEAP_OK;
+  return failed ? lp_error(LEAP_ERR_NOMEM, "attention: out of memory for %d tokens", T) : LEAP_OK;
 }
 
 static void op_gated_add(const lp_op *op) {
@@ -206,6 +231,10 @@ leap_status LP_CPU_RUN_OP(const lp_op *op) {
   case LP_OP_SILU: op_silu(op); break;
   case LP_OP_LN_MODULATE: op_ln_modulate(op); break;
   case LP_OP_GATED_ADD: op_gated_add(op); break;
+  case LP_OP_CACHE_AXPBY:
+  case LP_OP_CACHE_APPLY:
+  case LP_OP_CACHE_L1: return lp_cpu_run_cache_op(op);
+  case LP_OP_WEIGHTED_SUM: return lp_cpu_run_weighted_sum(op);
   case LP_OP_COUNT: break;
   }
   return LEAP_OK;

@@ -28,6 +28,18 @@ int cli_devices_main(int argc, char **argv);
 void cli_devices_help(FILE *out);
 int cli_info_main(int argc, char **argv);
 void cli_info_help(FILE *out);
+int cli_train_main(int argc, char **argv);
+void cli_train_help(FILE *out);
+int cli_train_classifier_main(int argc, char **argv);
+void cli_train_classifier_help(FILE *out);
+int cli_eval_main(int argc, char **argv);
+void cli_eval_help(FILE *out);
+int cli_lcsc_main(int argc, char **argv);
+void cli_lcsc_help(FILE *out);
+int cli_profile_main(int argc, char **argv);
+void cli_profile_help(FILE *out);
+int cli_bench_main(int argc, char **argv);
+void cli_bench_help(FILE *out);
 
 /* Prints "leap: <leap_last_error()>" (or the status name when there is no
  * message) on stderr and returns the exit code for s: 3 for no device, 130
