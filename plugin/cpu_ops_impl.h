@@ -10,38 +10,15 @@
 
 #include "backend.h"
 #include "error.h"
+#include "fast_math.h"
 
 #define P(v) ((float *)lp_cpu_buf_data((v).buf) + (v).off)
 
-/* expf without a libm call, branch-free so that loops over it vectorize:
- * Cody-Waite range reduction x = n ln2 + r, a degree-6 polynomial for e^r
- * on |r| <= ln2/2 (about 2 ulp), and 2^n built in the exponent bits. */
-static inline float exp_fast(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  /* round to nearest with the 1.5 * 2^23 trick: no libm call, vectorizes
-   * (the file is built with -fno-trapping-math so the clamps if-convert) */
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  union { float f; int32_t i; } u = {.i = ((int32_t)n + 127) << 23};
-  return p * u.f;
-}
+static inline float silu(float x) { return x / (1.0f + lp_exp_fast(-x)); }
 
-static inline float silu(float x) { return x / (1.0f + exp_fast(-x)); }
-
-/* tanh(z) = 1 - 2 / (e^{2z} + 1), exact enough in float away from 0 and
- * with 0.5 x (1 + tanh) well conditioned near 0 (x small there). */
 static inline float gelu_tanh(float x) {
   const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-  const float z = k * (x + 0.044715f * x * x * x);
-  return 0.5f * x * (2.0f - 2.0f / (exp_fast(2.0f * z) + 1.0f));
+  return 0.5f * x * (1.0f + lp_tanh_fast(k * (x + 0.044715f * x * x * x)));
 }
 
 /* y = act(x w^T + b) in blocks of rows: each thread runs a single-threaded
@@ -166,7 +143,7 @@ static void softmax_row(float *s, int n) {
   float mx = -INFINITY;
   for (int j = 0; j < 8; j++) mx = m8[j] > mx ? m8[j] : mx;
   for (; k < n; k++) mx = s[k] > mx ? s[k] : mx;
-  for (k = 0; k < n; k++) s[k] = exp_fast(s[k] - mx);
+  for (k = 0; k < n; k++) s[k] = lp_exp_fast(s[k] - mx);
   for (k = 0; k + 8 <= n; k += 8)
     for (int j = 0; j < 8; j++) s8[j] += s[k + j];
   float sum = 0;
