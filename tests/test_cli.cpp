@@ -4,6 +4,8 @@
 // the tiny model file, never from constants copied out of a run.
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include <png.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,19 +31,7 @@ namespace {
 
 const std::string kTiny = LEAP_TEST_DATA "/dit_tiny_f32.safetensors";
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/leap_cli_test_XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) fprintf(stderr, "could not remove %s\n", path.c_str());
-  }
-  std::string operator/(const std::string &name) const { return path + "/" + name; }
-};
+using lt::TempDir;
 
 std::string slurp(const std::string &path) {
   std::ifstream f(path, std::ios::binary);

@@ -11,6 +11,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #if defined(__GNUC__)
@@ -31,20 +33,7 @@ namespace {
 
 const char *kFmnistDir = "/usr/share/datasets/fashion-mnist";
 
-// A fresh temporary folder, removed with its contents at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/leap_data_XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) fprintf(stderr, "could not remove %s\n", path.c_str());
-  }
-  std::string operator/(const std::string &name) const { return path + "/" + name; }
-};
+using lt::TempDir;
 
 std::vector<unsigned char> gunzip(const std::string &path) {
   gzFile g = gzopen(path.c_str(), "rb");

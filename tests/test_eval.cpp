@@ -16,6 +16,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #if defined(__GNUC__)
@@ -40,19 +42,7 @@ namespace {
 const std::string kShipped =
     std::string(LEAP_TEST_DATA) + "/../../models/classifier/fmnist-classifier.safetensors";
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/leap_eval_XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (system(cmd.c_str()) != 0) fprintf(stderr, "could not remove %s\n", path.c_str());
-  }
-  std::string operator/(const std::string &name) const { return path + "/" + name; }
-};
+using lt::TempDir;
 
 // Runs the CLI with args; returns the exit code, stdout+stderr in *out.
 int run_cli(const TempDir &dir, const std::string &args, std::string *out) {

@@ -2,6 +2,8 @@
 // 16-bit float conversions.
 #include <catch2/catch.hpp>
 
+#include "test_util.hpp"
+
 #include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,40 +24,7 @@
 
 namespace {
 
-// A mkdtemp folder, emptied and removed at scope exit (one level of
-// sub-folders at most, which is all these tests create).
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/leap_st_XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { remove_tree(path); }
-  std::string file(const std::string &name) const { return path + "/" + name; }
-  std::vector<std::string> list() const { return list_dir(path); }
-  static std::vector<std::string> list_dir(const std::string &dir) {
-    std::vector<std::string> names;
-    DIR *d = opendir(dir.c_str());
-    if (!d) return names;
-    while (struct dirent *e = readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    closedir(d);
-    return names;
-  }
-  static void remove_tree(const std::string &p) {
-    struct stat sb;
-    if (lstat(p.c_str(), &sb) != 0) return;
-    if (S_ISDIR(sb.st_mode)) {
-      for (const auto &n : list_dir(p)) remove_tree(p + "/" + n);
-      rmdir(p.c_str());
-    } else {
-      unlink(p.c_str());
-    }
-  }
-};
+using lt::TempDir;
 
 std::string slurp(const std::string &path) {
   std::string s;

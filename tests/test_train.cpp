@@ -495,18 +495,7 @@ bool file_exists(const std::string &p) { return access(p.c_str(), F_OK) == 0; }
 }  // namespace
 
 TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
-  struct TempDir {  // removed even when a REQUIRE fails
-    std::string path;
-    TempDir() {
-      char tmpl[] = "/tmp/leap_train_cli_XXXXXX";
-      REQUIRE(mkdtemp(tmpl) != nullptr);
-      path = tmpl;
-    }
-    ~TempDir() {
-      const std::string rm = "rm -rf '" + path + "'";
-      if (system(rm.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", path.c_str());
-    }
-  } tmp;
+  lt::TempDir tmp;
   const std::string dir = tmp.path, data = dir + "/data", log = dir + "/log.txt";
   Synthetic s(12);
   REQUIRE(mkdir(data.c_str(), 0755) == 0);

@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 extern "C" {
@@ -96,5 +100,43 @@ inline bool shared_present(const char *rel) {
   if (f) std::fclose(f);
   return f != nullptr;
 }
+
+// A fresh mkdtemp folder, removed with its contents at scope exit (even
+// when a REQUIRE fails).
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/leap_test_XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { remove_tree(path); }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  std::string file(const std::string &name) const { return path + "/" + name; }
+  std::string operator/(const std::string &name) const { return file(name); }
+  std::vector<std::string> list() const { return list_dir(path); }
+  static std::vector<std::string> list_dir(const std::string &dir) {
+    std::vector<std::string> names;
+    DIR *d = opendir(dir.c_str());
+    if (!d) return names;
+    while (struct dirent *e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    closedir(d);
+    return names;
+  }
+  static void remove_tree(const std::string &p) {
+    struct stat sb;
+    if (lstat(p.c_str(), &sb) != 0) return;
+    if (S_ISDIR(sb.st_mode)) {
+      for (const auto &n : list_dir(p)) remove_tree(p + "/" + n);
+      rmdir(p.c_str());
+    } else {
+      unlink(p.c_str());
+    }
+  }
+};
 
 }  // namespace lt
