@@ -52,7 +52,7 @@ static void print_help(FILE *out) {
           "\n"
           "commands:\n");
   for (int i = 0; i < kCommandCount; i++)
-    fprintf(out, "  %-10s %s\n", kCommands[i].name, kCommands[i].summary);
+    fprintf(out, "  %-17s %s\n", kCommands[i].name, kCommands[i].summary);
   fprintf(out,
           "\n"
           "Run 'leap COMMAND --help' for a command's options.\n"
