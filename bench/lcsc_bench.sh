@@ -30,7 +30,7 @@ for backend in cpu vulkan; do
 done
 
 # 2. search (resumes from the log if it exists)
-"$LEAP" lcsc search --ckpt $CK --budget 16 --population 8 --elite 2 --sigma 0.1 \
+"$LEAP" lcsc search --ckpt $CK --budget 40 --population 8 --elite 2 --sigma 0.1 \
   --n 100 --steps 6 --seed 1 --threads 1 --log "$OUT/lcsc_fmnist_search.jsonl" \
   --work "$TMP/work.safetensors" | tee "$OUT/lcsc_fmnist_search.txt"
 

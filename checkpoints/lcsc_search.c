@@ -28,12 +28,14 @@ leap_lcsc_search_desc leap_lcsc_search_desc_default(void) {
   leap_lcsc_search_desc d;
   memset(&d, 0, sizeof d);
   d.struct_size = sizeof d;
-  d.budget = 60;
-  d.population = 12;
+  /* CPU-sized: with 100 samples at 6 NFE a candidate takes ~10-25 s on
+   * 2 cores, so 40 finish in minutes (bench/lcsc_results.md). */
+  d.budget = 40;
+  d.population = 8;
   d.elite = 2;
   d.tournament = 3;
   d.crossover_rate = 0.7;
-  d.mutation_sigma = 0.15;
+  d.mutation_sigma = 0.1;
   d.mutation_rate = 0.3;
   d.ema_decay = 0.7;
   d.normalize = 0;

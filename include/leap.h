@@ -340,8 +340,12 @@ typedef struct leap_lcsc_search_desc {
   int elite;                 /* best ones carried over unchanged */
   int tournament;            /* parents: best of this many drawn at random */
   double crossover_rate;     /* chance a child blends two parents */
-  double mutation_sigma;     /* std of the Gaussian added to a coefficient */
-  double mutation_rate;      /* chance each coefficient is mutated */
+  /* Mutation: Gaussian noise of this std on the chosen coefficients, made
+   * zero-sum so that it moves weight between checkpoints without changing
+   * the overall weight scale (to which sample quality is very sensitive),
+   * then the scale itself changes by a factor 1 + N(0, sigma / count). */
+  double mutation_sigma;
+  double mutation_rate;      /* chance each coefficient is mutated (>= 2 are) */
   double ema_decay;          /* EMA-like start: weights decay^(count-1-i) */
   int normalize;             /* 1: coefficients rescaled to sum to 1 */
   uint64_t seed;
