@@ -29,10 +29,6 @@
 #include "fd_metric.h"
 #include "progress.h"
 
-#ifndef LEAP_SOURCE_DIR
-#define LEAP_SOURCE_DIR "."
-#endif
-
 void cli_bench_help(FILE *out) {
   fprintf(out,
       "usage: leap bench erta --profile PROFILE [OPTIONS]\n"
@@ -198,10 +194,9 @@ static int bench_erta(int argc, char **argv) {
   for (int i = 0; s == LEAP_OK && i < n; i++) labels[i] = info.num_classes > 0 ? i % info.num_classes : 0;
   if (s == LEAP_OK && !no_fd) {
     char path[4096];
-    const char *env = getenv("LEAP_CLASSIFIER");
-    snprintf(path, sizeof path, "%s", classifier ? classifier : env && env[0] ? env
-                                      : LEAP_SOURCE_DIR "/models/classifier/fmnist-classifier.safetensors");
-    s = lp_classifier_load(path, &b.cls);
+    if (classifier) snprintf(path, sizeof path, "%s", classifier);
+    else s = cli_default_classifier(path, sizeof path);
+    if (s == LEAP_OK) s = lp_classifier_load(path, &b.cls);
     if (s == LEAP_OK) s = lp_dataset_load(reference, &ref);
     const int d = s == LEAP_OK ? b.cls->arch.hidden : 0;
     if (s == LEAP_OK) {

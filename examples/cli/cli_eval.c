@@ -15,19 +15,13 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "dataset.h"
+#include "default_model.h"
 #include "error.h"
 #include "fd_metric.h"
 #include "progress.h"
 #include "safetensors.h"
 #include "sampler.h"
 
-#ifndef LEAP_SOURCE_DIR
-#define LEAP_SOURCE_DIR "."
-#endif
-#ifndef LEAP_DATA_INSTALL_DIR
-#define LEAP_DATA_INSTALL_DIR "/usr/local/share/leap"
-#endif
-#define CLASSIFIER_FILE "fmnist-classifier.safetensors"
 
 enum { MAX_N = 100000 };
 
@@ -70,35 +64,13 @@ void cli_eval_help(FILE *out) {
       "\n"
       "metric:\n"
       "  --classifier PATH  feature classifier (default: $LEAP_CLASSIFIER, else the\n"
-      "                     shipped models/classifier/" CLASSIFIER_FILE ")\n"
+      "                     shipped models/classifier/" LEAP_CLASSIFIER_FILE ")\n"
       "  --reference SPEC   reference images (default fashion-mnist:test)\n"
       "  --reference-n N    only the first N reference images (quick checks)\n"
       "  --json             also print one JSON line with the results\n"
       "  --quiet            only the result lines\n");
 }
 
-static int is_file(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static leap_status default_classifier(char *path, size_t size) {
-  const char *env = getenv("LEAP_CLASSIFIER");
-  const char *cand[3] = {env && env[0] ? env : NULL,
-                         LEAP_SOURCE_DIR "/models/classifier/" CLASSIFIER_FILE,
-                         LEAP_DATA_INSTALL_DIR "/" CLASSIFIER_FILE};
-  for (int i = 0; i < 3; i++) {
-    if (!cand[i] || !is_file(cand[i])) continue;
-    if (strlen(cand[i]) >= size)
-      return lp_error(LEAP_ERR_INVALID_ARG, "%s: path too long", cand[i]);
-    strcpy(path, cand[i]);
-    return LEAP_OK;
-  }
-  return lp_error(LEAP_ERR_IO, "no classifier found (tried $LEAP_CLASSIFIER=%s, "
-                  "%s, %s); pass --classifier PATH or make one with 'leap "
-                  "train-classifier'", env && env[0] ? env : "(unset)", cand[1],
-                  cand[2]);
-}
 
 /* The evaluated images and the labels they were asked for. */
 typedef struct eval_set {
@@ -242,7 +214,7 @@ static int evaluate(const eval_opts *o) {
   char cls_path[4096];
   const char *cpath = o->classifier;
   leap_status s = LEAP_OK;
-  if (!cpath && (s = default_classifier(cls_path, sizeof cls_path)) == LEAP_OK)
+  if (!cpath && (s = cli_default_classifier(cls_path, sizeof cls_path)) == LEAP_OK)
     cpath = cls_path;
   lp_classifier *cls = NULL;
   if (s == LEAP_OK) s = lp_classifier_load(cpath, &cls);

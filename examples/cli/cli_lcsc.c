@@ -14,19 +14,13 @@
 
 #include "cli.h"
 #include "cli_args.h"
+#include "default_model.h"
 #include "error.h"
 #include "json.h"
 #include "lcsc.h"
 #include "lcsc_fitness.h"
 #include "progress.h"
 
-#ifndef LEAP_SOURCE_DIR
-#define LEAP_SOURCE_DIR "."
-#endif
-#ifndef LEAP_DATA_INSTALL_DIR
-#define LEAP_DATA_INSTALL_DIR "/usr/local/share/leap"
-#endif
-#define CLASSIFIER_FILE "fmnist-classifier.safetensors"
 enum { MAX_CKPT = 1024, MAX_NFE = 32 };
 
 void cli_lcsc_help(FILE *out) {
@@ -74,7 +68,7 @@ void cli_lcsc_help(FILE *out) {
       "  --seed S           noise seed (search default 1, eval default 1000000: keep\n"
       "                     the search's and the evaluation's seeds disjoint)\n"
       "  --classifier PATH  feature classifier (default: $LEAP_CLASSIFIER, else the\n"
-      "                     shipped models/classifier/" CLASSIFIER_FILE ")\n"
+      "                     shipped models/classifier/" LEAP_CLASSIFIER_FILE ")\n"
       "  --reference SPEC   reference images (default fashion-mnist:test)\n"
       "  --threads N        CPU threads (default: OpenMP's)\n"
       "  --work PATH        scratch model file (default: next to the log, removed)\n"
@@ -276,27 +270,19 @@ static int combine(lcsc_opts *o, const char *cmd) {
   return CLI_EXIT_OK;
 }
 
-static int is_file(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static const char *find_classifier(const char *given) {
-  if (given) return given;
-  const char *env = getenv("LEAP_CLASSIFIER");
-  if (env && *env) return env;
-  static const char *const cand[] = {LEAP_SOURCE_DIR "/models/classifier/" CLASSIFIER_FILE,
-                                     LEAP_DATA_INSTALL_DIR "/" CLASSIFIER_FILE};
-  for (int i = 0; i < 2; i++)
-    if (is_file(cand[i])) return cand[i];
-  return cand[0]; /* loading it names the missing file */
-}
 
 /* The fitness / evaluation machinery on the CPU backend. */
 static leap_status fd_setup(lcsc_opts *o, const char *work, int steps, leap_context **ctx, lp_lcsc_fd **fd) {
   leap_solver solver;
   if (leap_solver_from_name(o->sampler, &solver) != LEAP_OK)
     return lp_error(LEAP_ERR_INVALID_ARG, "--sampler: '%s' is not a sampler", o->sampler);
+  char cls_buf[4096];
+  const char *classifier = o->classifier;
+  if (!classifier) {
+    leap_status s = cli_default_classifier(cls_buf, sizeof cls_buf);
+    if (s != LEAP_OK) return s;
+    classifier = cls_buf;
+  }
   leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
   if (o->backend && strcmp(o->backend, "vulkan") == 0) {
     cd = leap_context_desc_default(LEAP_BACKEND_VULKAN);
@@ -306,7 +292,7 @@ static leap_status fd_setup(lcsc_opts *o, const char *work, int steps, leap_cont
   leap_status s = leap_context_create(&cd, ctx);
   if (s != LEAP_OK) return s;
   lp_lcsc_fd_setup fs = {.count = o->nckpt, .paths = o->ckpt, .work_path = work,
-                         .classifier = find_classifier(o->classifier), .reference = o->reference,
+                         .classifier = classifier, .reference = o->reference,
                          .n = o->n, .steps = steps, .solver = solver, .cfg = o->cfg, .seed = o->seed,
                          .batch = 250, .ctx = *ctx};
   return lp_lcsc_fd_create(&fs, fd);

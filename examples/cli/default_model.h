@@ -1,15 +1,20 @@
-/* default_model.h - where the shipped default model is found, for commands
- * run without --model: $LEAP_DEFAULT_MODEL, then the source tree's
- * models/default/, then the installed data folder (share/leap). */
+/* default_model.h - where the files leap ships are found: the default model
+ * (for commands run without --model) and the classifier behind FD. Each is
+ * looked up as $ENV_VAR, then in the source tree, then in the installed
+ * data folder (share/leap). */
 #ifndef LEAP_CLI_DEFAULT_MODEL_H
 #define LEAP_CLI_DEFAULT_MODEL_H
+
+#include <stddef.h>
 
 #include "leap.h"
 
 #define LEAP_DEFAULT_MODEL_FILE "leap-fmnist.safetensors"
+#define LEAP_CLASSIFIER_FILE "fmnist-classifier.safetensors"
 
 /* The first candidate that exists, copied into path. LEAP_ERR_IO (and a
  * message listing every place tried) when none does. */
 leap_status cli_default_model(char *path, size_t size);
+leap_status cli_default_classifier(char *path, size_t size);
 
 #endif
