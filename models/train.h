@@ -79,6 +79,11 @@ double lp_train_grad_norm(const lp_tlayout *L, const float *g);
 void lp_train_adamw(const lp_tlayout *L, const lp_train_cfg *c, int step, double lr, float gscale,
                     const float *g, float *p, float *m, float *v);
 void lp_train_ema(size_t n, double decay, const float *p, float *ema);
+/* The decay used after step `step` (1-based): min(decay, (1 + step) / (10 +
+ * step)). Without this warm-up the EMA of a short run keeps a large share
+ * of the initial weights (0.999^1500 = 22%), whose zero adaLN and final
+ * layer shrink the velocity: a 1500-step run's EMA sampled pure noise. */
+double lp_train_ema_decay(double decay, int step);
 /* The learning rate of step (0-based) with linear warm-up. */
 double lp_train_lr(const lp_train_cfg *c, int step);
 

@@ -225,7 +225,7 @@ leap_status lp_trainer_step(lp_trainer *t, const lp_dataset *d) {
   const float gscale = c->clip > 0 && norm > c->clip ? (float)(c->clip / norm) : 1.0f;
   const double lr = lp_train_lr(c, t->step);
   lp_train_adamw(&t->L, c, t->step + 1, lr, gscale, t->grads, t->params, t->adam_m, t->adam_v);
-  lp_train_ema(t->L.total, c->ema, t->params, t->ema);
+  lp_train_ema(t->L.total, lp_train_ema_decay(c->ema, t->step + 1), t->params, t->ema);
   t->step++;
   t->loss = loss;
   t->grad_norm = norm;

@@ -52,6 +52,11 @@ void lp_train_adamw(const lp_tlayout *L, const lp_train_cfg *c, int step, double
   }
 }
 
+double lp_train_ema_decay(double decay, int step) {
+  const double warm = (1.0 + step) / (10.0 + step);
+  return warm < decay ? warm : decay;
+}
+
 void lp_train_ema(size_t n, double decay, const float *p, float *ema) {
   const float d = (float)decay, e = (float)(1.0 - decay);
 #pragma omp parallel for schedule(static) PAR_IF(n)
