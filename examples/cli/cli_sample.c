@@ -85,9 +85,10 @@ void cli_sample_help(FILE *out) {
       "                     .safetensors file (any float dtype) instead of --seed\n"
       "\n"
       "compute:\n"
-      "  --backend NAME     vulkan | cpu. Default vulkan, falling back to cpu (with\n"
-      "                     a notice) when there is no Vulkan device; an explicit\n"
-      "                     --backend vulkan exits 3 instead\n"
+      "  --backend NAME     vulkan | cpu. Default: vulkan when there is a GPU (or\n"
+      "                     LEAP_DEVICE is set), else cpu (with a notice), which is\n"
+      "                     faster than a CPU Vulkan device such as lavapipe; an\n"
+      "                     explicit --backend vulkan with no device exits 3\n"
       "  --device D         Vulkan device: index or name substring (see 'leap\n"
       "                     devices'; implies --backend vulkan)\n"
       "  --threads N        CPU threads (default: OpenMP's)\n"
@@ -184,18 +185,27 @@ static int parse_opts(int argc, char **argv, sample_opts *o) {
   return -1;
 }
 
-/* The Vulkan device check for the default backend: vulkan when it has a
- * device, else cpu with a notice. An explicit request keeps vulkan (and
- * fails with exit 3 later if there is no device). */
+/* The default backend: Vulkan when there is a GPU (or LEAP_DEVICE names a
+ * device), else the CPU backend: on a machine whose only Vulkan device is
+ * a CPU one (lavapipe) the CPU backend is several times faster (measured:
+ * 30 images x 50 steps in 4.0 s against 23.6 s on 2 cores). An explicit
+ * request keeps Vulkan (and fails with exit 3 later if there is no device). */
 static leap_backend_kind pick_backend(const sample_opts *o) {
   if (o->backend && strcmp(o->backend, "cpu") == 0) return LEAP_BACKEND_CPU;
-  if (o->backend || o->device) return LEAP_BACKEND_VULKAN;
+  const char *env = getenv("LEAP_DEVICE");
+  if (o->backend || o->device || (env && env[0])) return LEAP_BACKEND_VULKAN;
   int count = 0;
-  if (leap_vulkan_device_count(&count) == LEAP_OK && count > 0)
-    return LEAP_BACKEND_VULKAN;
+  if (leap_vulkan_device_count(&count) != LEAP_OK) count = 0;
+  for (int i = 0; i < count; i++) {
+    leap_device_info info;
+    if (leap_vulkan_device_info(i, &info) == LEAP_OK && info.type != LEAP_DEVICE_CPU)
+      return LEAP_BACKEND_VULKAN;
+  }
   if (!o->quiet)
-    fprintf(stderr, "leap: no Vulkan device found; using the CPU backend "
-                    "(--backend cpu silences this)\n");
+    fprintf(stderr, count > 0 ? "leap: no GPU found; using the CPU backend, faster than a CPU "
+                                "Vulkan device (--backend vulkan to use it anyway)\n"
+                              : "leap: no Vulkan device found; using the CPU backend "
+                                "(--backend cpu silences this)\n");
   return LEAP_BACKEND_CPU;
 }
 
