@@ -12,21 +12,12 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_write.h"
 #include "lcsc.h"
 #include "safetensors.h"
 
 #define COPY_CHUNK ((size_t)4 << 20)
 
-static int write_all(int fd, const void *p, size_t n) {
-  const char *c = p;
-  while (n) {
-    ssize_t k = write(fd, c, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return 0;
-    c += k, n -= (size_t)k;
-  }
-  return 1;
-}
 
 leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const char *out_path, uint64_t out_bytes,
                                   uint64_t *bytes_read, double *seconds) {
@@ -70,7 +61,7 @@ leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const cha
     if (t == nt - 1) target = out_bytes;
     while (s == LEAP_OK && written < target) {
       size_t n = target - written < COPY_CHUNK ? (size_t)(target - written) : COPY_CHUNK;
-      if (!write_all(fd, buf, n)) s = lp_error(LEAP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+      if (!lp_write_all(fd, buf, n)) s = lp_error(LEAP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
       written += n;
     }
   }

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "dtype.h"
+#include "file_write.h"
 #include "error.h"
 
 #define WRITE_BUFFER (4u << 20)
@@ -29,64 +29,7 @@ struct lp_lcsc_writer {
 
 static atomic_uint g_counter; /* temporaries of concurrent writers */
 
-typedef struct strbuf {
-  char *data;
-  size_t len, cap;
-  int oom;
-} strbuf;
 
-static void put(strbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? 2 * b->cap : 4096;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *d = realloc(b->data, cap);
-    if (!d) {
-      b->oom = 1;
-      return;
-    }
-    b->data = d, b->cap = cap;
-  }
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = 0;
-}
-
-static void puts_(strbuf *b, const char *s) { put(b, s, strlen(s)); }
-
-/* Escapes quotes, backslashes and control bytes; UTF-8 passes through (the
- * caller's strings come from validated files or from the command line). */
-static void put_json_string(strbuf *b, const char *s) {
-  put(b, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') {
-      char e[2] = {'\\', (char)*p};
-      put(b, e, 2);
-    } else if (*p < 0x20) {
-      char e[8];
-      snprintf(e, sizeof e, "\\u%04x", *p);
-      puts_(b, e);
-    } else {
-      put(b, (const char *)p, 1);
-    }
-  }
-  put(b, "\"", 1);
-}
-
-static int write_all(int fd, const void *p, size_t n) {
-  const char *c = p;
-  while (n) {
-    ssize_t k = write(fd, c, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) {
-      if (k == 0) errno = EIO;
-      return 0;
-    }
-    c += k;
-    n -= (size_t)k;
-  }
-  return 1;
-}
 
 void lp_lcsc_writer_abort(lp_lcsc_writer *w) {
   if (!w) return;
@@ -121,37 +64,37 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, i
     lp_lcsc_writer_abort(w);
     return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   }
-  strbuf h = {0};
-  put(&h, "{", 1);
+  lp_strbuf h = {0};
+  lp_strbuf_put(&h, "{", 1);
   if (meta_count) {
-    puts_(&h, "\"__metadata__\":{");
+    lp_strbuf_puts(&h, "\"__metadata__\":{");
     for (int i = 0; i < meta_count; i++) {
-      if (i) put(&h, ",", 1);
-      put_json_string(&h, meta_keys[i]);
-      put(&h, ":", 1);
-      put_json_string(&h, meta_vals[i]);
+      if (i) lp_strbuf_put(&h, ",", 1);
+      lp_strbuf_json_string(&h, meta_keys[i]);
+      lp_strbuf_put(&h, ":", 1);
+      lp_strbuf_json_string(&h, meta_vals[i]);
     }
-    put(&h, "}", 1);
+    lp_strbuf_put(&h, "}", 1);
   }
   uint64_t off = 0;
   for (int i = 0; i < count; i++) {
     char num[96];
-    if (meta_count || i) put(&h, ",", 1);
-    put_json_string(&h, t[i].name);
-    puts_(&h, ":{\"dtype\":\"");
-    puts_(&h, lp_dtype_name(t[i].dtype));
-    puts_(&h, "\",\"shape\":[");
+    if (meta_count || i) lp_strbuf_put(&h, ",", 1);
+    lp_strbuf_json_string(&h, t[i].name);
+    lp_strbuf_puts(&h, ":{\"dtype\":\"");
+    lp_strbuf_puts(&h, lp_dtype_name(t[i].dtype));
+    lp_strbuf_puts(&h, "\",\"shape\":[");
     for (int d = 0; d < t[i].ndim; d++) {
       snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)t[i].shape[d]);
-      puts_(&h, num);
+      lp_strbuf_puts(&h, num);
     }
     snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
              (unsigned long long)(off + t[i].bytes));
-    puts_(&h, num);
+    lp_strbuf_puts(&h, num);
     off += t[i].bytes;
   }
-  put(&h, "}", 1);
-  while (!h.oom && h.len % 8) put(&h, " ", 1);
+  lp_strbuf_put(&h, "}", 1);
+  while (!h.oom && h.len % 8) lp_strbuf_put(&h, " ", 1);
   if (h.oom) {
     free(h.data);
     lp_lcsc_writer_abort(w);
@@ -171,7 +114,7 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, i
   }
   unsigned char len8[8];
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
-  int ok = write_all(w->fd, len8, 8) && write_all(w->fd, h.data, h.len);
+  int ok = lp_write_all(w->fd, len8, 8) && lp_write_all(w->fd, h.data, h.len);
   int e = errno;
   free(h.data);
   if (!ok) {
@@ -185,7 +128,7 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, i
 
 static leap_status flush(lp_lcsc_writer *w) {
   if (!w->buf_len) return LEAP_OK;
-  if (!write_all(w->fd, w->buf, w->buf_len))
+  if (!lp_write_all(w->fd, w->buf, w->buf_len))
     return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", w->tmp, w->path, strerror(errno));
   w->buf_len = 0;
   return LEAP_OK;
@@ -200,7 +143,7 @@ leap_status lp_lcsc_writer_append(lp_lcsc_writer *w, const void *data, size_t by
   const unsigned char *p = data;
   while (bytes) {
     if (w->buf_len == 0 && bytes >= WRITE_BUFFER) { /* large: straight through */
-      if (!write_all(w->fd, p, bytes))
+      if (!lp_write_all(w->fd, p, bytes))
         return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", w->tmp, w->path, strerror(errno));
       return LEAP_OK;
     }
@@ -233,14 +176,7 @@ leap_status lp_lcsc_writer_finish(lp_lcsc_writer *w) {
   if (s == LEAP_OK && rename(w->tmp, w->path) != 0)
     s = lp_error(LEAP_ERR_IO, "cannot rename %s onto %s: %s", w->tmp, w->path, strerror(errno));
   if (s == LEAP_OK) {
-    /* the rename itself is durable once the folder is synced (best effort) */
-    char *copy = strdup(w->path);
-    int dfd = copy ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (dfd >= 0) {
-      fsync(dfd);
-      close(dfd);
-    }
-    free(copy);
+    lp_sync_folder(w->path);
     free(w->tmp);
     w->tmp = NULL; /* renamed: nothing to remove */
   }

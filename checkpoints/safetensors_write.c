@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_write.h"
 
 typedef struct entry {
   char *name;
@@ -192,55 +192,6 @@ leap_status lp_st_writer_add(lp_st_writer *w, const char *name, leap_dtype dtype
 
 /* ------------------------------------------------------------ the header */
 
-typedef struct strbuf {
-  char *data;
-  size_t len, cap;
-  int oom;
-} strbuf;
-
-static void put(strbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 1024;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *d = realloc(b->data, cap);
-    if (!d) {
-      b->oom = 1;
-      return;
-    }
-    b->data = d;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = 0;
-}
-
-static void puts_(strbuf *b, const char *s) { put(b, s, strlen(s)); }
-
-static void put_json_string(strbuf *b, const char *s) {
-  put(b, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    char esc[8];
-    switch (*p) {
-    case '"': puts_(b, "\\\""); break;
-    case '\\': puts_(b, "\\\\"); break;
-    case '\b': puts_(b, "\\b"); break;
-    case '\f': puts_(b, "\\f"); break;
-    case '\n': puts_(b, "\\n"); break;
-    case '\r': puts_(b, "\\r"); break;
-    case '\t': puts_(b, "\\t"); break;
-    default:
-      if (*p < 0x20) {
-        snprintf(esc, sizeof esc, "\\u%04x", *p);
-        puts_(b, esc);
-      } else {
-        put(b, (const char *)p, 1); /* UTF-8 passes through */
-      }
-    }
-  }
-  put(b, "\"", 1);
-}
 
 /* The reference writer's layout: larger elements first, then by name, so
  * each tensor starts at a multiple of its element size. */
@@ -251,81 +202,56 @@ static int cmp_layout(const void *a, const void *b) {
   return strcmp(x->name, y->name);
 }
 
-static void build_header(strbuf *b, entry **order, int n, const lp_st_writer *w) {
-  put(b, "{", 1);
+static void build_header(lp_strbuf *b, entry **order, int n, const lp_st_writer *w) {
+  lp_strbuf_put(b, "{", 1);
   int first = 1;
   if (w->meta_count) {
-    puts_(b, "\"__metadata__\":{");
+    lp_strbuf_puts(b, "\"__metadata__\":{");
     for (int i = 0; i < w->meta_count; i++) {
-      if (i) put(b, ",", 1);
-      put_json_string(b, w->meta_keys[i]);
-      put(b, ":", 1);
-      put_json_string(b, w->meta_vals[i]);
+      if (i) lp_strbuf_put(b, ",", 1);
+      lp_strbuf_json_string(b, w->meta_keys[i]);
+      lp_strbuf_put(b, ":", 1);
+      lp_strbuf_json_string(b, w->meta_vals[i]);
     }
-    put(b, "}", 1);
+    lp_strbuf_put(b, "}", 1);
     first = 0;
   }
   for (int i = 0; i < n; i++) {
     const entry *e = order[i];
     char num[64];
-    if (!first) put(b, ",", 1);
+    if (!first) lp_strbuf_put(b, ",", 1);
     first = 0;
-    put_json_string(b, e->name);
-    puts_(b, ":{\"dtype\":\"");
-    puts_(b, lp_dtype_name(e->dtype));
-    puts_(b, "\",\"shape\":[");
+    lp_strbuf_json_string(b, e->name);
+    lp_strbuf_puts(b, ":{\"dtype\":\"");
+    lp_strbuf_puts(b, lp_dtype_name(e->dtype));
+    lp_strbuf_puts(b, "\",\"shape\":[");
     for (int d = 0; d < e->ndim; d++) {
       snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)e->shape[d]);
-      puts_(b, num);
+      lp_strbuf_puts(b, num);
     }
     snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}",
              (unsigned long long)e->offset, (unsigned long long)(e->offset + e->bytes));
-    puts_(b, num);
+    lp_strbuf_puts(b, num);
   }
-  put(b, "}", 1);
+  lp_strbuf_put(b, "}", 1);
   /* Pad with spaces so that the data buffer starts 8-byte aligned. */
-  while (!b->oom && b->len % 8) put(b, " ", 1);
+  while (!b->oom && b->len % 8) lp_strbuf_put(b, " ", 1);
 }
 
 /* ------------------------------------------------------------ the file */
 
-static int write_all(int fd, const void *p, size_t n) {
-  const char *c = p;
-  while (n) {
-    ssize_t k = write(fd, c, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) {
-      if (k == 0) errno = EIO;
-      return 0;
-    }
-    c += k;
-    n -= (size_t)k;
-  }
-  return 1;
-}
 
-/* Makes the rename itself durable; best effort (some filesystems refuse). */
-static void sync_folder(const char *path) {
-  char *copy = dup_str(path);
-  if (!copy) return;
-  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  free(copy);
-}
 
 static leap_status write_file(const lp_st_writer *w, entry **order, int n,
-                              const strbuf *hdr, const char *tmp) {
+                              const lp_strbuf *hdr, const char *tmp) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0)
     return lp_error(LEAP_ERR_IO, "cannot create %s (for %s): %s", tmp, w->path,
                     strerror(errno));
   unsigned char len8[8];
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hdr->len >> (8 * i));
-  int ok = write_all(fd, len8, 8) && write_all(fd, hdr->data, hdr->len);
-  for (int i = 0; ok && i < n; i++) ok = write_all(fd, order[i]->data, order[i]->bytes);
+  int ok = lp_write_all(fd, len8, 8) && lp_write_all(fd, hdr->data, hdr->len);
+  for (int i = 0; ok && i < n; i++) ok = lp_write_all(fd, order[i]->data, order[i]->bytes);
   if (ok) ok = fsync(fd) == 0;
   int e = errno;
   if (close(fd) != 0 && ok) {
@@ -343,7 +269,7 @@ static leap_status write_file(const lp_st_writer *w, entry **order, int n,
     return lp_error(LEAP_ERR_IO, "cannot rename %s onto %s: %s", tmp, w->path,
                     strerror(e));
   }
-  sync_folder(w->path);
+  lp_sync_folder(w->path);
   return LEAP_OK;
 }
 
@@ -353,7 +279,7 @@ leap_status lp_st_writer_finish(lp_st_writer *w) {
   entry **order = malloc(((size_t)w->count + 1) * sizeof *order);
   size_t tmp_len = strlen(w->path) + 64;
   char *tmp = malloc(tmp_len);
-  strbuf hdr = {0};
+  lp_strbuf hdr = {0};
   if (!order || !tmp) {
     st = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
     goto done;
