@@ -7,7 +7,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <libgen.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "cli.h"
 #include "cli_args.h"
+#include "interrupt.h"
 #include "default_model.h"
 #include "error.h"
 #include "png_grid.h"
@@ -256,28 +256,9 @@ static int resolve_labels(const sample_opts *o, const leap_model_info *info,
   return -1;
 }
 
-/* Ctrl-C sets the flag; the progress callback then stops the sampler. The
- * handler resets itself (SA_RESETHAND), so a second Ctrl-C kills at once
- * should a step take long. */
-static volatile sig_atomic_t g_interrupted;
-
-static void on_sigint(int sig) {
-  (void)sig;
-  g_interrupted = 1;
-}
-
-static void install_sigint(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-}
-
 static int on_progress(void *user, int step, int steps) {
   cli_progress_update(user, step, steps);
-  return g_interrupted != 0;
+  return cli_interrupted();
 }
 
 /* Fails early (before minutes of sampling) when an output's folder is
@@ -363,7 +344,7 @@ static int write_outputs(const sample_opts *o, const run_settings *r,
   leap_status s = png_grid_write_temp(o->out, x, r->desc.n, r->c, r->h, r->w,
                                       tmp, sizeof tmp);
   if (s != LEAP_OK) return cli_fail(s);
-  if (g_interrupted) {
+  if (cli_interrupted()) {
     unlink(tmp);
     return CLI_EXIT_INTERRUPTED;
   }
@@ -486,7 +467,7 @@ static int run(const sample_opts *o, leap_context *ctx, leap_model *m, const cha
       printf("cache: %d of %d evaluations computed, %d reused; hooks took %.1f ms\n", cst.computed,
              cst.evaluations, cst.reused, 1e3 * cst.overhead_seconds);
     leap_cache_destroy(cache);
-    if (s == LEAP_OK && g_interrupted) s = LEAP_ERR_INTERRUPTED;
+    if (s == LEAP_OK && cli_interrupted()) s = LEAP_ERR_INTERRUPTED;
     if (s == LEAP_ERR_INTERRUPTED) {
       fprintf(stderr, "leap: interrupted; nothing was written\n");
       code = CLI_EXIT_INTERRUPTED;
@@ -529,13 +510,13 @@ static int sample(const sample_opts *o) {
       (o->raw_out && (s = check_writable(o->raw_out)) != LEAP_OK))
     return cli_fail(s);
 
-  install_sigint();
+  cli_interrupt_install();
   leap_context *ctx = NULL;
   if ((s = open_context(o, &ctx)) != LEAP_OK) return cli_fail(s);
   leap_model *m = NULL;
   if ((s = leap_model_load(ctx, model_path, &m)) != LEAP_OK) {
     code = cli_fail(s);
-  } else if (g_interrupted) {
+  } else if (cli_interrupted()) {
     fprintf(stderr, "leap: interrupted; nothing was written\n");
     code = CLI_EXIT_INTERRUPTED;
   } else {

@@ -8,7 +8,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <omp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_args.h"
+#include "interrupt.h"
 #include "dataset.h"
 #include "error.h"
 #include "progress.h"
@@ -141,22 +141,6 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
   return -1;
 }
 
-static volatile sig_atomic_t g_interrupted;
-
-static void on_sigint(int sig) {
-  (void)sig;
-  g_interrupted = 1;
-}
-
-/* SA_RESETHAND: a second Ctrl-C kills at once (files are atomic anyway). */
-static void install_sigint(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-}
 
 /* The three files of a checkpoint, the state last: a state always has its
  * model files beside it. */
@@ -186,7 +170,7 @@ static int train_loop(const train_opts *o, lp_trainer *t, const lp_dataset *data
   double start = cli_now(), last_draw = 0;
   leap_status s;
   while (t->step < steps) {
-    if (g_interrupted) {
+    if (cli_interrupted()) {
       if (tty) fputc('\n', stderr);
       fprintf(stderr, "leap: interrupted at step %d; nothing written since the last checkpoint\n",
               t->step);
@@ -197,7 +181,7 @@ static int train_loop(const train_opts *o, lp_trainer *t, const lp_dataset *data
       return cli_fail(s);
     }
     const int save = t->step % o->save_every == 0 || t->step == steps;
-    if (save && !g_interrupted) {
+    if (save && !cli_interrupted()) {
       if ((s = save_all(o, t))) {
         if (tty) fputc('\n', stderr);
         return cli_fail(s);
@@ -225,7 +209,7 @@ static int train_loop(const train_opts *o, lp_trainer *t, const lp_dataset *data
 
 static int train(train_opts *o) {
   if (o->threads > 0) omp_set_num_threads(o->threads);
-  install_sigint();
+  cli_interrupt_install();
   lp_trainer *t = NULL;
   lp_dataset data;
   memset(&data, 0, sizeof data);
