@@ -12,6 +12,7 @@
 
 #include "cache_calibrate.h"
 #include "cli.h"
+#include "backend_choice.h"
 #include "cli_args.h"
 #include "default_model.h"
 #include "error.h"
@@ -44,7 +45,7 @@ void cli_profile_help(FILE *out) {
       "  --computed LIST    settings by number of computed steps (default: steps/1.5,\n"
       "                     steps/2, steps/3: about 1.5x, 2x, 3x fewer evaluations)\n"
       "  --window N         longest reuse run + 1 considered (default 16)\n"
-      "  --backend NAME     vulkan | cpu (default vulkan, else cpu)\n"
+      "  --backend NAME     vulkan | cpu (default: vulkan when there is a GPU, else cpu)\n"
       "  --device D         Vulkan device index or name substring\n"
       "  --threads N        CPU threads (default: OpenMP's)\n"
       "  --quiet            no progress line or summary\n");
@@ -128,10 +129,7 @@ int cli_profile_main(int argc, char **argv) {
     if ((s = cli_default_model(default_path, sizeof default_path)) != LEAP_OK) return cli_fail(s);
     model = default_path;
   }
-  leap_backend_kind kind = LEAP_BACKEND_CPU;
-  int count = 0;
-  if (backend ? strcmp(backend, "vulkan") == 0 : (device || (leap_vulkan_device_count(&count) == LEAP_OK && count > 0)))
-    kind = LEAP_BACKEND_VULKAN;
+  const leap_backend_kind kind = cli_pick_backend(backend, device, quiet);
   leap_context_desc cd = leap_context_desc_default(kind);
   cd.threads = threads;
   cd.device = device;

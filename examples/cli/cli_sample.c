@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "backend_choice.h"
 #include "cli_args.h"
 #include "interrupt.h"
 #include "default_model.h"
@@ -185,32 +186,8 @@ static int parse_opts(int argc, char **argv, sample_opts *o) {
   return -1;
 }
 
-/* The default backend: Vulkan when there is a GPU (or LEAP_DEVICE names a
- * device), else the CPU backend: on a machine whose only Vulkan device is
- * a CPU one (lavapipe) the CPU backend is several times faster (measured:
- * 30 images x 50 steps in 4.0 s against 23.6 s on 2 cores). An explicit
- * request keeps Vulkan (and fails with exit 3 later if there is no device). */
-static leap_backend_kind pick_backend(const sample_opts *o) {
-  if (o->backend && strcmp(o->backend, "cpu") == 0) return LEAP_BACKEND_CPU;
-  const char *env = getenv("LEAP_DEVICE");
-  if (o->backend || o->device || (env && env[0])) return LEAP_BACKEND_VULKAN;
-  int count = 0;
-  if (leap_vulkan_device_count(&count) != LEAP_OK) count = 0;
-  for (int i = 0; i < count; i++) {
-    leap_device_info info;
-    if (leap_vulkan_device_info(i, &info) == LEAP_OK && info.type != LEAP_DEVICE_CPU)
-      return LEAP_BACKEND_VULKAN;
-  }
-  if (!o->quiet)
-    fprintf(stderr, count > 0 ? "leap: no GPU found; using the CPU backend, faster than a CPU "
-                                "Vulkan device (--backend vulkan to use it anyway)\n"
-                              : "leap: no Vulkan device found; using the CPU backend "
-                                "(--backend cpu silences this)\n");
-  return LEAP_BACKEND_CPU;
-}
-
 static leap_status open_context(const sample_opts *o, leap_context **ctx) {
-  leap_backend_kind kind = pick_backend(o);
+  leap_backend_kind kind = cli_pick_backend(o->backend, o->device, o->quiet);
   if (kind == LEAP_BACKEND_VULKAN) {
     int count = 0;
     leap_status s = leap_vulkan_device_count(&count);
