@@ -94,7 +94,7 @@ static leap_status list_dir(const char *dir, int want_dirs, name_list *out) {
     names_free(out);
     return s;
   }
-  qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_names);
+  if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_names); /* v is NULL when empty */
   return LEAP_OK;
 }
 
