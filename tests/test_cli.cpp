@@ -80,13 +80,18 @@ uint32_t be32(const std::string &s, size_t at) {
 // The in-process reference: the same sampling through the library. Both
 // sides use one CPU thread, so the results compare bit for bit whatever the
 // thread split does to the sums, and tests stay fast on a loaded machine.
-std::vector<float> sample_in_process(const leap_sample_desc &d) {
+// A one-thread CPU context (as the CLI runs get --threads 1) with a model.
+void open_model(const std::string &path, leap_context **ctx, leap_model **m) {
   leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
-  cd.threads = 1;  // as the CLI runs get --threads 1
+  cd.threads = 1;
+  REQUIRE(leap_context_create(&cd, ctx) == LEAP_OK);
+  REQUIRE(leap_model_load(*ctx, path.c_str(), m) == LEAP_OK);
+}
+
+std::vector<float> sample_in_process(const leap_sample_desc &d) {
   leap_context *ctx = nullptr;
   leap_model *m = nullptr;
-  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
-  REQUIRE(leap_model_load(ctx, kTiny.c_str(), &m) == LEAP_OK);
+  open_model(kTiny, &ctx, &m);
   leap_model_info info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   std::vector<float> x((size_t)d.n * info.in_channels * info.input_size * info.input_size);
@@ -170,12 +175,9 @@ TEST_CASE("cli: info describes the tiny model", "[cli]") {
   CHECK(r.out.find("hidden           " + hidden + "\n") != std::string::npos);
   CHECK(r.out.find("depth            " + depth + "\n") != std::string::npos);
 
-  leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
-  cd.threads = 1;  // as the CLI runs get --threads 1
   leap_context *ctx = nullptr;
   leap_model *m = nullptr;
-  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
-  REQUIRE(leap_model_load(ctx, kTiny.c_str(), &m) == LEAP_OK);
+  open_model(kTiny, &ctx, &m);
   leap_model_info info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   leap_model_destroy(m);
@@ -400,12 +402,9 @@ TEST_CASE("cli: an unconditional one-channel model gives a grayscale grid", "[cl
   CHECK((int)bytes[25] == 0);  // color type gray
 
   // Same numbers as unconditional sampling in process.
-  leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
-  cd.threads = 1;  // as the CLI runs get --threads 1
   leap_context *ctx = nullptr;
   leap_model *m = nullptr;
-  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
-  REQUIRE(leap_model_load(ctx, model.c_str(), &m) == LEAP_OK);
+  open_model(model, &ctx, &m);
   leap_sample_desc d = leap_sample_desc_default();
   d.n = n;
   d.steps = 2;
