@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "leap.h"
 
 #ifdef __cplusplus
@@ -45,9 +46,6 @@ void lp_lcsc_device_destroy(lp_lcsc_device *d);
  * without its arithmetic. *seconds = its wall time. */
 leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const char *out_path,
                                   uint64_t out_bytes, uint64_t *bytes_read, double *seconds);
-
-/* Seconds on a monotonic clock. */
-double lp_lcsc_now(void);
 
 #ifdef __cplusplus
 }

@@ -30,11 +30,6 @@ static const char *const kDescriptionKeys[] = {
     "arch",      "input_size", "patch_size",  "in_channels", "hidden_size",    "depth",     "num_heads",
     "mlp_ratio", "num_classes", "learn_sigma", "prediction", "timestep_scale", "null_class"};
 
-double lp_lcsc_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 leap_lcsc_combine_desc leap_lcsc_combine_desc_default(void) {
   leap_lcsc_combine_desc d;
@@ -273,7 +268,7 @@ static leap_status write_tensor(combine_job *j, lp_lcsc_writer *w, const lp_lcsc
 
 static leap_status run(combine_job *j, leap_lcsc_combine_stats *stats) {
   const leap_lcsc_combine_desc *d = j->d;
-  const double t0 = lp_lcsc_now();
+  const double t0 = lp_now_seconds();
   leap_status s;
   for (int i = 0; i < d->count; i++) {
     s = lp_st_open(d->paths[i], &j->files[i]);
@@ -306,7 +301,7 @@ static leap_status run(combine_job *j, leap_lcsc_combine_stats *stats) {
   if (s == LEAP_OK && stats) {
     stats->bytes_read = j->bytes_read;
     stats->bytes_written = file_bytes;
-    stats->seconds = lp_lcsc_now() - t0;
+    stats->seconds = lp_now_seconds() - t0;
   }
   return s;
 }

@@ -23,7 +23,7 @@ leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const cha
                                   uint64_t *bytes_read, double *seconds) {
   if (count < 1 || !paths || !out_path || !bytes_read || !seconds)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_copy_baseline: bad argument");
-  const double t0 = lp_lcsc_now();
+  const double t0 = lp_now_seconds();
   lp_st_file **files = calloc((size_t)count, sizeof *files);
   unsigned char *buf = malloc(COPY_CHUNK);
   size_t tl = strlen(out_path) + 64;
@@ -75,6 +75,6 @@ leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const cha
   free(buf);
   free(tmp);
   *bytes_read = read;
-  *seconds = lp_lcsc_now() - t0;
+  *seconds = lp_now_seconds() - t0;
   return s;
 }

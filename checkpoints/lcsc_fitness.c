@@ -96,7 +96,7 @@ leap_status lp_lcsc_fd_model(lp_lcsc_fd *f, const char *model_path, int steps, d
   if (!f || !model_path || !fd || steps < 1) return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_fd_model: bad argument");
   leap_model *m = NULL;
   leap_model_info info;
-  const double t0 = lp_lcsc_now();
+  const double t0 = lp_now_seconds();
   leap_status s = leap_model_load(f->s.ctx, model_path, &m);
   if (s == LEAP_OK) s = leap_model_get_info(m, &info);
   if (s == LEAP_OK && (size_t)info.in_channels * info.input_size * info.input_size != f->per)
@@ -124,12 +124,12 @@ leap_status lp_lcsc_fd_model(lp_lcsc_fd *f, const char *model_path, int steps, d
   for (size_t k = 0; s == LEAP_OK && k < (size_t)f->s.n * f->per; k++)
     if (!isfinite(f->images[k])) {
       *fd = INFINITY; /* a diverging model is simply the worst */
-      f->seconds += lp_lcsc_now() - t0;
+      f->seconds += lp_now_seconds() - t0;
       return LEAP_OK;
     }
   if (s == LEAP_OK) s = lp_fd_stats(f->cls, f->images, f->s.n, f->mu, f->cov);
   if (s == LEAP_OK) s = lp_fd(f->mu, f->cov, f->ref_mu, f->ref_cov, f->d, fd);
-  f->seconds += lp_lcsc_now() - t0;
+  f->seconds += lp_now_seconds() - t0;
   return s;
 }
 

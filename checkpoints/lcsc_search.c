@@ -85,10 +85,10 @@ static leap_status evaluate(search *s, int generation, const char *origin, doubl
                         s->log.path, index, k, l->coefs[k], coefs[k]);
     f = l->fitness;
   } else {
-    const double t = lp_lcsc_now();
+    const double t = lp_now_seconds();
     leap_status st = d->fitness(d->fitness_user, n, coefs, &f);
     if (st != LEAP_OK) return st;
-    seconds = lp_lcsc_now() - t;
+    seconds = lp_now_seconds() - t;
     if (!isfinite(f)) f = INFINITY; /* a broken candidate just loses */
   }
   if (f < s->best_fitness || s->done == 0) {

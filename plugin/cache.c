@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cache_exec.h"
+#include "clock.h"
 #include "cache_profile.h"
 #include "context.h"
 #include "error.h"
@@ -34,11 +35,6 @@ struct leap_cache {
   leap_cache_stats st;
 };
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 leap_cache_desc leap_cache_desc_default(void) {
   leap_cache_desc d;
@@ -241,7 +237,7 @@ leap_status leap_cache_begin(leap_cache *c, int step, int branch, const leap_ten
                              int *compute) {
   const char *fn = "leap_cache_begin";
   if (!c || !compute) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL argument", fn);
-  const double t0 = now_s();
+  const double t0 = lp_now_seconds();
   if (step < 0 || step >= c->d.steps)
     return lp_error(LEAP_ERR_INVALID_ARG, "%s: step %d outside 0..%d", fn, step, c->d.steps - 1);
   int row0 = 0, rows = 0;
@@ -297,14 +293,14 @@ leap_status leap_cache_begin(leap_cache *c, int step, int branch, const leap_ten
   }
   c->st.evaluations++;
   *compute = !reuse;
-  c->st.overhead_seconds += now_s() - t0;
+  c->st.overhead_seconds += lp_now_seconds() - t0;
   return LEAP_OK;
 }
 
 leap_status leap_cache_end(leap_cache *c, int step, int branch, const leap_tensor *out) {
   const char *fn = "leap_cache_end";
   if (!c) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL cache", fn);
-  const double t0 = now_s();
+  const double t0 = lp_now_seconds();
   int row0 = 0, rows = 0;
   leap_status s = slot_rows(c, branch, fn, &row0, &rows);
   if (s != LEAP_OK) return s;
@@ -322,7 +318,7 @@ leap_status leap_cache_end(leap_cache *c, int step, int branch, const leap_tenso
     for (int b = 0; b < c->d.branches; b++) c->have[b] = 1;
   else
     c->have[branch] = 1;
-  c->st.overhead_seconds += now_s() - t0;
+  c->st.overhead_seconds += lp_now_seconds() - t0;
   return LEAP_OK;
 }
 

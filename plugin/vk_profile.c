@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "vk_internal.h"
 
@@ -21,11 +22,7 @@ int lp_vk_profile_wanted(void) {
   return v && v[0] && strcmp(v, "0") != 0;
 }
 
-double lp_vk_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
+double lp_vk_now_ms(void) { return lp_now_seconds() * 1e3; }
 
 static const char *kind_name(lp_op_kind k) {
   static const char *names[LP_OP_COUNT] = {"linear",    "patchify",    "unpatchify",
