@@ -454,6 +454,31 @@ TEST_CASE("cli: Ctrl-C stops sampling with exit 130 and writes nothing", "[cli]"
   CHECK(outputs_in(dir).empty());
 }
 
+TEST_CASE("cli: bench sample times each batch size", "[cli]") {
+  TempDir dir;
+  Result r = leap("bench sample --model '" + kTiny + "' --batch 1,3 --steps 2 --repeat 3 --backend cpu --threads 1 --json",
+                  dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  // One JSON line per batch size, in order, with best <= median.
+  std::istringstream lines(r.out);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] == '{') rows.push_back(line);
+  REQUIRE(rows.size() == 2);
+  const int batches[2] = {1, 3};
+  for (int k = 0; k < 2; k++) {
+    CHECK(rows[k].find("\"batch\":" + std::to_string(batches[k]) + ",") != std::string::npos);
+    const double best = std::strtod(rows[k].c_str() + rows[k].find("\"best_s\":") + 9, nullptr);
+    const double median = std::strtod(rows[k].c_str() + rows[k].find("\"median_s\":") + 11, nullptr);
+    CHECK(best > 0);
+    CHECK(median >= best);
+  }
+  CHECK(leap("bench sample --batch 0", dir).code == 2);
+  CHECK(leap("bench sample --batch 1,,2", dir).code == 2);
+  CHECK(leap("bench", dir).code == 2);
+}
+
 TEST_CASE("cli: devices lists the CPU backend", "[cli]") {
   TempDir dir;
   Result r = leap("devices", dir);

@@ -40,6 +40,10 @@ int cli_profile_main(int argc, char **argv);
 void cli_profile_help(FILE *out);
 int cli_bench_main(int argc, char **argv);
 void cli_bench_help(FILE *out);
+int cli_bench_erta_main(int argc, char **argv);
+void cli_bench_erta_help(FILE *out);
+int cli_bench_sample_main(int argc, char **argv);
+void cli_bench_sample_help(FILE *out);
 
 /* Prints "leap: <leap_last_error()>" (or the status name when there is no
  * message) on stderr and returns the exit code for s: 3 for no device, 130

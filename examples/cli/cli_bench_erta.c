@@ -29,7 +29,7 @@
 #include "fd_metric.h"
 #include "progress.h"
 
-void cli_bench_help(FILE *out) {
+void cli_bench_erta_help(FILE *out) {
   fprintf(out,
       "usage: leap bench erta --profile PROFILE [OPTIONS]\n"
       "\n"
@@ -140,13 +140,13 @@ static leap_status row(bench *b, const char *name, const leap_cache_desc *cd, do
   return LEAP_OK;
 }
 
-static int bench_erta(int argc, char **argv) {
+int cli_bench_erta_main(int argc, char **argv) {
   const char *model = NULL, *profile = NULL, *classifier = NULL, *reference = "fashion-mnist:test";
   const char *backend = "cpu", *device = NULL;
   int n = 100, threads = 0, no_fd = 0;
   uint64_t seed = 0;
   cli_args a;
-  cli_args_init(&a, argc, argv, cli_bench_help);
+  cli_args_init(&a, argc, argv, cli_bench_erta_help);
   while (cli_next(&a)) {
     if (cli_opt_str(&a, "--model", &model) || cli_opt_str(&a, "--profile", &profile) ||
         cli_opt_int(&a, "--n", 2, 100000, &n) || cli_opt_u64(&a, "--seed", &seed) ||
@@ -265,13 +265,4 @@ static int bench_erta(int argc, char **argv) {
   leap_context_destroy(b.ctx);
   lp_cache_profile_free(&prof);
   return code;
-}
-
-int cli_bench_main(int argc, char **argv) {
-  if (argc >= 2 && strcmp(argv[1], "erta") == 0) return bench_erta(argc - 1, argv + 1);
-  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    cli_bench_help(stdout);
-    return CLI_EXIT_OK;
-  }
-  return cli_usage_error("bench", "expected a benchmark name: erta");
 }
