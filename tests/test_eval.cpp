@@ -363,6 +363,28 @@ TEST_CASE("leap eval --samples scores given images", "[eval]") {
   CHECK(out.find("samples") != std::string::npos);
 }
 
+TEST_CASE("leap eval --steps LIST scores each step count as its own run would", "[eval]") {
+  TempDir dir;
+  const std::string model = std::string(LEAP_TEST_DATA) + "/../../models/default/leap-fmnist.safetensors";
+  const std::string common = " --model '" + model + "' --classifier '" + kShipped +
+                             "' --n 20 --reference-n 500 --threads 1 --quiet --json --backend cpu";
+  std::string both, one;
+  REQUIRE(run_cli(dir, "eval" + common + " --steps 2,3", &both) == 0);
+  REQUIRE(run_cli(dir, "eval" + common + " --steps 3", &one) == 0);
+  INFO(both << "\n" << one);
+  // Two result lines, in the order asked, the second equal to the single run.
+  const size_t second = both.find("\"steps\": 3");
+  REQUIRE(both.find("\"steps\": 2") < second);
+  REQUIRE(second != std::string::npos);
+  const double fd2 = number_after(both, "\"fd\": ");
+  const double fd3 = number_after(both.substr(both.find("\"fd\": ", both.find("\"steps\": 2"))), "\"fd\": ");
+  CHECK(fd2 > 0);
+  CHECK(fd3 == Approx(number_after(one, "\"fd\": ")).epsilon(1e-9));
+  CHECK(fd3 != Approx(fd2).epsilon(1e-6)); // a different step count samples different images
+  CHECK(run_cli(dir, "eval" + common + " --steps 2,x", &one) == 2);
+  CHECK(run_cli(dir, "eval" + common + " --steps 0", &one) == 2);
+}
+
 TEST_CASE("leap train-classifier trains on an image folder", "[eval]") {
   TempDir dir;
   // Two classes any classifier separates: bright and dark 8x8 images.

@@ -30,6 +30,7 @@ typedef struct eval_opts {
   int32_t *label_list;
   int label_count;
   int n, reference_n, steps, batch, threads, json, quiet;
+  int steps_list[32], steps_count; /* --steps LIST: one evaluation each */
   const char *sampler, *backend, *device;
   leap_solver solver;
   double cfg;
@@ -52,7 +53,9 @@ void cli_eval_help(FILE *out) {
       "                     `labels` metadata gives the labels unless --labels\n"
       "  --n N              number of samples (default 1000)\n"
       "  --labels LIST      labels, cycled over N: \"0-9\" (default), \"3\", ...\n"
-      "  --steps N          solver steps (default 50)\n"
+      "  --steps LIST       solver steps (default 50); a list (4,6,8) evaluates\n"
+      "                     each step count in turn on the same seeds, with the\n"
+      "                     model and reference statistics loaded once\n"
       "  --sampler NAME     euler | heun | ddim | euler_a | dpmpp_2m (default euler)\n"
       "  --cfg W            classifier-free guidance scale (default 3)\n"
       "  --seed S           noise seed (default 0): image i's initial noise is\n"
@@ -210,20 +213,39 @@ static leap_status sample_images(const eval_opts *o, const lp_classifier *cls,
   return s;
 }
 
-static int evaluate(const eval_opts *o) {
-  char cls_path[4096];
-  const char *cpath = o->classifier;
-  leap_status s = LEAP_OK;
-  if (!cpath && (s = cli_default_classifier(cls_path, sizeof cls_path)) == LEAP_OK)
-    cpath = cls_path;
-  lp_classifier *cls = NULL;
-  if (s == LEAP_OK) s = lp_classifier_load(cpath, &cls);
-  if (s != LEAP_OK) return cli_fail(s);
+/* The reference set's feature statistics, computed once per run. */
+typedef struct eval_ref {
+  lp_dataset set;
+  double *mu, *cov;
+} eval_ref;
 
+static leap_status load_reference(const eval_opts *o, const lp_classifier *cls, const eval_set *e,
+                                  eval_ref *r) {
+  if (r->mu) return LEAP_OK;
+  leap_status s = lp_dataset_load(o->reference, &r->set);
+  if (s == LEAP_OK && o->reference_n > 0 && o->reference_n < r->set.n)
+    r->set.n = o->reference_n; /* the arrays stay whole; free only reads them */
+  if (s == LEAP_OK && (r->set.channels != e->c || r->set.height != e->h || r->set.width != e->w))
+    s = lp_error(LEAP_ERR_INVALID_ARG, "reference %s is [%d,%d,%d], samples "
+                 "[%d,%d,%d]", o->reference, r->set.channels, r->set.height,
+                 r->set.width, e->c, e->h, e->w);
+  const int d = cls->arch.hidden;
+  if (s == LEAP_OK) {
+    r->mu = malloc((size_t)d * sizeof *r->mu);
+    r->cov = malloc((size_t)d * d * sizeof *r->cov);
+    if (!r->mu || !r->cov) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
+  }
+  if (s == LEAP_OK) s = lp_fd_stats(cls, r->set.images, r->set.n, r->mu, r->cov);
+  if (s != LEAP_OK) free(r->mu), free(r->cov), r->mu = r->cov = NULL;
+  return s;
+}
+
+/* Samples (or reads) one set, scores it and prints the result lines. */
+static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, const char *cpath,
+                                eval_ref *ref) {
   eval_set e = {0};
-  lp_dataset ref = {0};
   double sample_s = 0, fd = NAN, acc = NAN;
-  s = o->samples ? read_samples(o, cls, &e) : sample_images(o, cls, &e, &sample_s);
+  leap_status s = o->samples ? read_samples(o, cls, &e) : sample_images(o, cls, &e, &sample_s);
   const lp_classifier_arch *a = &cls->arch;
   if (s == LEAP_OK && (e.c != a->channels || e.h != a->height || e.w != a->width))
     s = lp_error(LEAP_ERR_INVALID_ARG, "samples are [%d,%d,%d] but the "
@@ -237,29 +259,19 @@ static int evaluate(const eval_opts *o) {
     if (e.labels[i] < 0 || e.labels[i] >= a->num_classes)
       s = lp_error(LEAP_ERR_INVALID_ARG, "label %d of sample %d is not a "
                    "class of the classifier", (int)e.labels[i], i);
-  if (s == LEAP_OK) s = lp_dataset_load(o->reference, &ref);
-  if (s == LEAP_OK && o->reference_n > 0 && o->reference_n < ref.n)
-    ref.n = o->reference_n; /* the arrays stay whole; free only reads them */
-  if (s == LEAP_OK && (ref.channels != e.c || ref.height != e.h || ref.width != e.w))
-    s = lp_error(LEAP_ERR_INVALID_ARG, "reference %s is [%d,%d,%d], samples "
-                 "[%d,%d,%d]", o->reference, ref.channels, ref.height,
-                 ref.width, e.c, e.h, e.w);
+  if (s == LEAP_OK) s = load_reference(o, cls, &e, ref);
   const int d = a->hidden;
-  double *mu1 = malloc((size_t)d * sizeof *mu1), *mu2 = malloc((size_t)d * sizeof *mu2);
-  double *c1 = malloc((size_t)d * d * sizeof *c1), *c2 = malloc((size_t)d * d * sizeof *c2);
-  if (s == LEAP_OK && (!mu1 || !mu2 || !c1 || !c2))
-    s = lp_error(LEAP_ERR_NOMEM, "out of memory");
+  double *mu1 = malloc((size_t)d * sizeof *mu1), *c1 = malloc((size_t)d * d * sizeof *c1);
+  if (s == LEAP_OK && (!mu1 || !c1)) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK) s = lp_fd_stats(cls, e.x, e.n, mu1, c1);
-  if (s == LEAP_OK) s = lp_fd_stats(cls, ref.images, ref.n, mu2, c2);
-  if (s == LEAP_OK) s = lp_fd(mu1, c1, mu2, c2, d, &fd);
+  if (s == LEAP_OK) s = lp_fd(mu1, c1, ref->mu, ref->cov, d, &fd);
   if (s == LEAP_OK && e.labels)
     s = lp_classifier_accuracy(cls, e.x, e.labels, e.n, &acc);
-  int code = s == LEAP_OK ? CLI_EXIT_OK : cli_fail(s);
-  if (code == CLI_EXIT_OK) {
+  if (s == LEAP_OK) {
     const char *src = o->samples ? o->samples : o->model;
     printf("FD %.4f", fd);
     if (e.labels) printf("  conditional accuracy %.4f", acc);
-    printf("  (%d samples of %s vs %d of %s", e.n, src, ref.n, o->reference);
+    printf("  (%d samples of %s vs %d of %s", e.n, src, ref->set.n, o->reference);
     if (!o->samples)
       printf("; %s %d steps, cfg %g, seed %llu, %.1f s", leap_solver_name(o->solver),
              o->steps, o->cfg, (unsigned long long)o->seed, sample_s);
@@ -267,7 +279,7 @@ static int evaluate(const eval_opts *o) {
     if (o->json) {
       printf("{\"fd\": %.6f, \"cond_accuracy\": ", fd);
       if (e.labels) printf("%.6f", acc); else printf("null");
-      printf(", \"n\": %d, \"reference_n\": %d", e.n, ref.n);
+      printf(", \"n\": %d, \"reference_n\": %d", e.n, ref->set.n);
       if (!o->samples)
         printf(", \"model\": \"%s\", \"sampler\": \"%s\", \"steps\": %d, "
                "\"cfg\": %g, \"seed\": %llu, \"sample_seconds\": %.3f",
@@ -277,20 +289,40 @@ static int evaluate(const eval_opts *o) {
         printf(", \"samples\": \"%s\"", o->samples);
       printf(", \"classifier\": \"%s\"}\n", cpath);
     }
+    fflush(stdout);
   }
   free(mu1);
-  free(mu2);
   free(c1);
-  free(c2);
-  lp_dataset_free(&ref);
   eval_set_free(&e);
+  return s;
+}
+
+static int evaluate(eval_opts *o) {
+  char cls_path[4096];
+  const char *cpath = o->classifier;
+  leap_status s = LEAP_OK;
+  if (!cpath && (s = cli_default_classifier(cls_path, sizeof cls_path)) == LEAP_OK)
+    cpath = cls_path;
+  lp_classifier *cls = NULL;
+  if (s == LEAP_OK) s = lp_classifier_load(cpath, &cls);
+  if (s != LEAP_OK) return cli_fail(s);
+  eval_ref ref = {0};
+  const int runs = o->samples ? 1 : o->steps_count;
+  for (int k = 0; s == LEAP_OK && k < runs; k++) {
+    if (!o->samples) o->steps = o->steps_list[k];
+    s = evaluate_one(o, cls, cpath, &ref);
+  }
+  free(ref.mu);
+  free(ref.cov);
+  lp_dataset_free(&ref.set);
   lp_classifier_destroy(cls);
-  return code;
+  return s == LEAP_OK ? CLI_EXIT_OK : cli_fail(s);
 }
 
 int cli_eval_main(int argc, char **argv) {
   eval_opts o = {.n = 0, .steps = 50, .batch = 250, .sampler = "euler",
                  .cfg = 3.0, .reference = "fashion-mnist:test"};
+  const char *steps_text = "50";
   cli_args a;
   cli_args_init(&a, argc, argv, cli_eval_help);
   while (cli_next(&a)) {
@@ -301,7 +333,7 @@ int cli_eval_main(int argc, char **argv) {
     if (cli_opt_str(&a, "--labels", &o.labels)) continue;
     if (cli_opt_int(&a, "--n", 2, MAX_N, &o.n)) continue;
     if (cli_opt_int(&a, "--reference-n", 2, 10000000, &o.reference_n)) continue;
-    if (cli_opt_int(&a, "--steps", 1, 10000, &o.steps)) continue;
+    if (cli_opt_str(&a, "--steps", &steps_text)) continue;
     if (cli_opt_int(&a, "--batch", 1, MAX_N, &o.batch)) continue;
     if (cli_opt_str(&a, "--sampler", &o.sampler)) continue;
     if (cli_opt_double(&a, "--cfg", -1e6, 1e6, &o.cfg)) continue;
@@ -325,6 +357,16 @@ int cli_eval_main(int argc, char **argv) {
   if (o.labels && !cli_parse_labels(a.cmd, "--labels", o.labels, &o.label_list,
                                     &o.label_count))
     return CLI_EXIT_USAGE;
+  for (const char *p = steps_text; *p;) {
+    char *end = NULL;
+    const long v = strtol(p, &end, 10);
+    if (end == p || v < 1 || v > 10000 || o.steps_count == (int)(sizeof o.steps_list / sizeof o.steps_list[0]))
+      return cli_usage_error(a.cmd, "--steps: '%s' is not a list of step counts 1..10000", steps_text);
+    o.steps_list[o.steps_count++] = (int)v;
+    p = *end == ',' ? end + 1 : end;
+    if (*end && *end != ',')
+      return cli_usage_error(a.cmd, "--steps: '%s' is not a list of step counts 1..10000", steps_text);
+  }
   if (!o.samples && o.n == 0) o.n = 1000;
   int code = evaluate(&o);
   free(o.label_list);
