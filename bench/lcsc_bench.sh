@@ -2,11 +2,13 @@
 # lcsc_bench.sh - the LCSC measurements of bench/lcsc_results.md on the
 # shared Fashion-MNIST trajectory (12 F16 checkpoints, read in place from
 # ../shared; never copied into the repository):
-#   1. combination speed against a plain copy of the same bytes (host, Vulkan)
+#   1. combination speed against a plain copy of the same bytes (host, Vulkan:
+#      end to end, and the kernel alone against device copies, GPU-timed)
 #   2. the coefficient search (FD at 6 NFE on search seed 1)
 #   3. the honest evaluation on disjoint seeds (1000000) at several NFE
 #   4. the plot
-# usage: bench/lcsc_bench.sh BUILD_DIR [OUT_DIR]   (OUT_DIR default bench/)
+# usage: bench/lcsc_bench.sh BUILD_DIR [OUT_DIR] [speed]   (OUT_DIR default bench/;
+#        "speed": step 1 only, a few seconds; on a GPU machine this is the check)
 # Sized for a busy 2-core CPU (about an hour); scale --n / --budget up on
 # a bigger machine. OMP_NUM_THREADS=1: on an oversubscribed machine one
 # thread per process beats OpenMP's barriers by ~5x.
@@ -23,11 +25,12 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 LAST=$(i=1; while [ $i -lt "$N" ]; do printf '0,'; i=$((i+1)); done; printf 1)
 
-# 1. combination speed (best of 5 alternating runs each)
+# 1. combination speed (best of 5 alternating runs each; device-only best of 10)
 for backend in cpu vulkan; do
   "$LEAP" lcsc combine --ckpt $CK --coef "$LAST" --dtype f16 --out "$TMP/c.safetensors" \
     --backend $backend --measure --json | tee -a "$OUT/lcsc_combine_speed.txt"
 done
+[ "${3:-}" = speed ] && exit 0
 
 # 2. search (resumes from the log if it exists)
 "$LEAP" lcsc search --ckpt $CK --budget 40 --population 8 --elite 2 --sigma 0.1 \

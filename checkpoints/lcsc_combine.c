@@ -9,7 +9,13 @@
  * byte-identical across files and are copied through. The output's
  * metadata is the first file's pairs that all files agree on (so the model
  * description stays and per-checkpoint values such as "step" go), plus
- * lcsc_coefs and lcsc_sources (JSON arrays). */
+ * lcsc_coefs and lcsc_sources (JSON arrays).
+ *
+ * Where the sum runs: on the host, lcsc_sum.c's fused kernel reads the
+ * mapped inputs and encodes straight into the writer's buffer; on Vulkan,
+ * lcsc_vk.c packs the tensors into chunks of a few MB, one dispatch each.
+ * Both give the same bits where the device's fma is fused (F16 and BF16
+ * outputs may differ by an ulp elsewhere). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -144,11 +150,10 @@ typedef struct combine_job {
   int nmeta;
   text coefs_json, sources_json;
   float *coefs;
-  const void **src;
+  const void **src; /* [2 * count]: whole tensors, then the piece at hand */
   leap_dtype *dtypes;
-  float *acc;
-  void *conv;
-  lp_lcsc_device *dev;
+  leap_dtype out_dtype; /* of the float tensors */
+  lp_lcsc_vk *vk;       /* the Vulkan path; NULL = host */
   uint64_t bytes_read;
 } combine_job;
 
@@ -183,6 +188,7 @@ static leap_status plan(combine_job *j) {
   for (int i = 0; i < n && out_dtype < 0; i++)
     if (is_sum_dtype((int)lp_st_at(f0, i)->dtype)) out_dtype = (int)lp_st_at(f0, i)->dtype;
   if (out_dtype < 0) out_dtype = LEAP_F32;
+  j->out_dtype = (leap_dtype)out_dtype;
   j->out = calloc((size_t)n + 1, sizeof *j->out);
   j->mkeys = calloc((size_t)lp_st_meta_count(f0) + 2, sizeof *j->mkeys);
   j->mvals = calloc((size_t)lp_st_meta_count(f0) + 2, sizeof *j->mvals);
@@ -225,41 +231,42 @@ static leap_status plan(combine_job *j) {
   return LEAP_OK;
 }
 
-/* Streams one output tensor into the writer. */
+/* Streams one output tensor into the writer: on the host, piece by piece,
+ * summed and encoded straight into the writer's buffer; on Vulkan, queued
+ * into the packed chunks (a non-float tensor waits for the queue first, so
+ * the bytes land in layout order). */
 static leap_status write_tensor(combine_job *j, lp_lcsc_writer *w, const lp_lcsc_out_tensor *o) {
   const int count = j->d->count;
   const lp_st_tensor *t0 = lp_st_find(j->files[0], o->name);
   if (!is_sum_dtype((int)t0->dtype)) {
     j->bytes_read += t0->bytes;
+    if (j->vk) {
+      leap_status s = lp_lcsc_vk_drain(j->vk, w);
+      if (s != LEAP_OK) return s;
+    }
     return lp_lcsc_writer_append(w, t0->data, t0->bytes);
   }
   const size_t numel = (size_t)t0->numel, osize = lp_dtype_size(o->dtype);
+  for (int k = 0; k < count; k++) {
+    const lp_st_tensor *t = lp_st_find(j->files[k], o->name);
+    j->src[k] = t->data;
+    j->dtypes[k] = t->dtype;
+    j->bytes_read += t->bytes;
+  }
+  if (j->vk) return lp_lcsc_vk_tensor(j->vk, o->name, j->src, j->dtypes, numel, w);
+  const void **piece = j->src + count; /* the second half of src */
   for (size_t done = 0; done < numel;) {
     const size_t n = numel - done < LP_LCSC_CHUNK ? numel - done : LP_LCSC_CHUNK;
-    for (int k = 0; k < count; k++) {
-      const lp_st_tensor *t = lp_st_find(j->files[k], o->name);
-      const size_t es = lp_dtype_size(t->dtype);
-      j->src[k] = (const unsigned char *)t->data + done * es;
-      j->dtypes[k] = t->dtype;
-      j->bytes_read += n * es;
-    }
-    leap_status s = LEAP_OK;
-    if (j->dev) {
-      s = lp_lcsc_device_sum(j->dev, j->src, j->dtypes, n, j->acc);
-      if (s != LEAP_OK) {
-        char why[600];
-        snprintf(why, sizeof why, "%s", leap_last_error());
-        return lp_error(s, "%s: tensor '%s': %s", j->d->out_path, o->name, why);
-      }
-    } else {
-      lp_lcsc_sum_host(count, j->src, j->dtypes, j->coefs, n, j->acc);
-    }
-    for (size_t e = 0; e < n; e++)
-      if (!isfinite(j->acc[e]))
-        return lp_error(LEAP_ERR_NUMERIC, "%s: tensor '%s' element %zu is not finite after combining",
-                        j->d->out_path, o->name, done + e);
-    lp_lcsc_f32_to(o->dtype, j->acc, n, j->conv);
-    s = lp_lcsc_writer_append(w, j->conv, n * osize);
+    for (int k = 0; k < count; k++)
+      piece[k] = (const unsigned char *)j->src[k] + done * lp_dtype_size(j->dtypes[k]);
+    void *dst;
+    leap_status s = lp_lcsc_writer_reserve(w, n * osize, &dst);
+    if (s != LEAP_OK) return s;
+    const size_t bad = lp_lcsc_sum_encode(count, piece, j->dtypes, j->coefs, n, o->dtype, dst);
+    if (bad < n)
+      return lp_error(LEAP_ERR_NUMERIC, "%s: tensor '%s' element %zu is not finite after combining",
+                      j->d->out_path, o->name, done + bad);
+    s = lp_lcsc_writer_commit(w, n * osize);
     if (s != LEAP_OK) return s;
     done += n;
   }
@@ -281,17 +288,20 @@ static leap_status run(combine_job *j, leap_lcsc_combine_stats *stats) {
   s = plan(j);
   if (s != LEAP_OK) return s;
   for (int i = 0; i < d->count; i++) j->coefs[i] = (float)d->coefs[i];
-  j->acc = malloc(LP_LCSC_CHUNK * sizeof(float));
-  j->conv = malloc(LP_LCSC_CHUNK * sizeof(float));
-  if (!j->acc || !j->conv) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", d->out_path);
   if (d->ctx && d->ctx->kind == LEAP_BACKEND_VULKAN) {
-    s = lp_lcsc_device_create(d->ctx->be, d->count, j->coefs, &j->dev);
+    s = lp_lcsc_vk_create(d->ctx->be, d->count, j->coefs, j->out_dtype, 0, &j->vk);
     if (s != LEAP_OK) return s;
   }
   lp_lcsc_writer *w;
   s = lp_lcsc_writer_open(d->out_path, j->out, j->nout, j->mkeys, j->mvals, j->nmeta, &w);
   if (s != LEAP_OK) return s;
   for (int i = 0; i < j->nout && s == LEAP_OK; i++) s = write_tensor(j, w, &j->out[i]);
+  if (s == LEAP_OK && j->vk) s = lp_lcsc_vk_drain(j->vk, w);
+  if (s == LEAP_ERR_NUMERIC && j->vk) { /* the device path names the tensor, not the file */
+    char why[600];
+    snprintf(why, sizeof why, "%s", leap_last_error());
+    s = lp_error(s, "%s: %s", d->out_path, why);
+  }
   const uint64_t file_bytes = lp_lcsc_writer_file_bytes(w);
   if (s != LEAP_OK) {
     lp_lcsc_writer_abort(w);
@@ -306,7 +316,9 @@ static leap_status run(combine_job *j, leap_lcsc_combine_stats *stats) {
   return s;
 }
 
-leap_status leap_lcsc_combine(const leap_lcsc_combine_desc *d, leap_lcsc_combine_stats *stats) {
+leap_status lp_lcsc_combine_ex(const leap_lcsc_combine_desc *d, leap_lcsc_combine_stats *stats,
+                               lp_lcsc_combine_detail *detail) {
+  if (detail) detail->chunks = 0, detail->kernel_ms = -1;
   leap_status s = check_desc(d);
   if (s != LEAP_OK) return s;
   if (stats && stats->struct_size < sizeof *stats)
@@ -317,24 +329,27 @@ leap_status leap_lcsc_combine(const leap_lcsc_combine_desc *d, leap_lcsc_combine
   j.d = d;
   j.files = calloc((size_t)d->count, sizeof *j.files);
   j.coefs = calloc((size_t)d->count, sizeof *j.coefs);
-  j.src = calloc((size_t)d->count, sizeof *j.src);
+  j.src = calloc(2 * (size_t)d->count, sizeof *j.src);
   j.dtypes = calloc((size_t)d->count, sizeof *j.dtypes);
   if (!j.files || !j.coefs || !j.src || !j.dtypes)
     s = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", d->out_path);
   else
     s = run(&j, stats);
-  lp_lcsc_device_destroy(j.dev);
+  if (j.vk && detail) lp_lcsc_vk_counters(j.vk, &detail->chunks, &detail->kernel_ms);
+  lp_lcsc_vk_destroy(j.vk);
   for (int i = 0; j.files && i < d->count; i++) lp_st_close(j.files[i]);
   free(j.files);
   free(j.coefs);
   free(j.src);
   free(j.dtypes);
-  free(j.acc);
-  free(j.conv);
   free(j.out);
   free(j.mkeys);
   free(j.mvals);
   free(j.coefs_json.s);
   free(j.sources_json.s);
   return s;
+}
+
+leap_status leap_lcsc_combine(const leap_lcsc_combine_desc *d, leap_lcsc_combine_stats *stats) {
+  return lp_lcsc_combine_ex(d, stats, NULL);
 }

@@ -2,7 +2,9 @@
  * same reads (every tensor byte of every input, through the same mmap
  * reader) and the same amount written (to a temporary beside the output,
  * fsynced like the real output, then removed), without the arithmetic.
- * Reads and writes interleave chunk by chunk, as in the combination. */
+ * Reads and writes interleave chunk by chunk, as in the combination, and
+ * tensors large enough for the sum to use OpenMP threads are copied by the
+ * same threads. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include "safetensors.h"
 
 #define COPY_CHUNK ((size_t)4 << 20)
+#define PIECE ((size_t)64 << 10) /* per thread, for tensors the sum splits among threads */
 
 
 leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const char *out_path, uint64_t out_bytes,
@@ -50,9 +53,16 @@ leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const cha
         s = lp_error(LEAP_ERR_FORMAT, "%s: no tensor '%s'", paths[i], name);
         break;
       }
+      const int threads = (size_t)x->numel >= LP_LCSC_PARALLEL_MIN; /* as the sum does */
       for (size_t o = 0; o < x->bytes; o += COPY_CHUNK) {
-        size_t n = x->bytes - o < COPY_CHUNK ? x->bytes - o : COPY_CHUNK;
-        memcpy(buf, (const unsigned char *)x->data + o, n);
+        const size_t n = x->bytes - o < COPY_CHUNK ? x->bytes - o : COPY_CHUNK;
+        const unsigned char *from = (const unsigned char *)x->data + o;
+        const long pieces = (long)((n + PIECE - 1) / PIECE);
+#pragma omp parallel for schedule(static) if (threads)
+        for (long p = 0; p < pieces; p++) {
+          const size_t at = (size_t)p * PIECE;
+          memcpy(buf + at, from + at, n - at < PIECE ? n - at : PIECE);
+        }
         read += n;
       }
     }

@@ -1,7 +1,8 @@
 /* lcsc_writer.c - see lcsc_writer.h. The header follows the same rules as
  * safetensors_write.c: JSON-escaped names, metadata as strings, padded with
  * spaces so the data starts 8-byte aligned. Appends go through a 4 MiB
- * buffer so that many small tensors do not cost one write() each. */
+ * buffer so that many small tensors do not cost one write() each; a
+ * reservation lets the caller compute its bytes straight into it. */
 #define _POSIX_C_SOURCE 200809L
 #include "lcsc_writer.h"
 
@@ -17,7 +18,7 @@
 #include "file_write.h"
 #include "error.h"
 
-#define WRITE_BUFFER (4u << 20)
+#define WRITE_BUFFER LP_LCSC_WRITER_BUFFER
 
 struct lp_lcsc_writer {
   char *path, *tmp;
@@ -25,6 +26,7 @@ struct lp_lcsc_writer {
   uint64_t data_bytes, appended, file_bytes;
   unsigned char *buf;
   size_t buf_len;
+  size_t reserved; /* bytes of the last reservation, at buf + buf_len */
 };
 
 static atomic_uint g_counter; /* temporaries of concurrent writers */
@@ -140,6 +142,7 @@ leap_status lp_lcsc_writer_append(lp_lcsc_writer *w, const void *data, size_t by
     return lp_error(LEAP_ERR_INVALID_ARG, "%s: %zu bytes appended past the %llu the header announced", w->path,
                     bytes, (unsigned long long)w->data_bytes);
   w->appended += bytes;
+  w->reserved = 0;
   const unsigned char *p = data;
   while (bytes) {
     if (w->buf_len == 0 && bytes >= WRITE_BUFFER) { /* large: straight through */
@@ -156,6 +159,49 @@ leap_status lp_lcsc_writer_append(lp_lcsc_writer *w, const void *data, size_t by
       if (s != LEAP_OK) return s;
     }
   }
+  return LEAP_OK;
+}
+
+leap_status lp_lcsc_writer_append_direct(lp_lcsc_writer *w, const void *data, size_t bytes) {
+  if (!w || (bytes && !data)) return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_writer_append_direct: NULL argument");
+  if (bytes > w->data_bytes - w->appended)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: %zu bytes appended past the %llu the header announced", w->path,
+                    bytes, (unsigned long long)w->data_bytes);
+  leap_status s = flush(w);
+  if (s != LEAP_OK) return s;
+  w->appended += bytes;
+  w->reserved = 0;
+  if (bytes && !lp_write_all(w->fd, data, bytes))
+    return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", w->tmp, w->path, strerror(errno));
+  return LEAP_OK;
+}
+
+leap_status lp_lcsc_writer_reserve(lp_lcsc_writer *w, size_t bytes, void **dst) {
+  if (!w || !dst) return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_writer_reserve: NULL argument");
+  w->reserved = 0;
+  if (bytes > WRITE_BUFFER)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: a reservation of %zu bytes is above the %zu-byte buffer", w->path,
+                    bytes, (size_t)WRITE_BUFFER);
+  if (bytes > w->data_bytes - w->appended)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: %zu bytes reserved past the %llu the header announced", w->path,
+                    bytes, (unsigned long long)w->data_bytes);
+  if (w->buf_len + bytes > WRITE_BUFFER) {
+    leap_status s = flush(w);
+    if (s != LEAP_OK) return s;
+  }
+  w->reserved = bytes;
+  *dst = w->buf + w->buf_len;
+  return LEAP_OK;
+}
+
+leap_status lp_lcsc_writer_commit(lp_lcsc_writer *w, size_t bytes) {
+  if (!w) return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_writer_commit: writer is NULL");
+  if (bytes > w->reserved)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: %zu bytes committed, %zu reserved", w->path, bytes, w->reserved);
+  w->reserved = 0;
+  w->buf_len += bytes;
+  w->appended += bytes;
+  if (w->buf_len == WRITE_BUFFER) return flush(w);
   return LEAP_OK;
 }
 

@@ -30,6 +30,18 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *tens
                                 int meta_count, lp_lcsc_writer **out);
 /* Appends data bytes; appending more than the header announced is an error. */
 leap_status lp_lcsc_writer_append(lp_lcsc_writer *w, const void *data, size_t bytes);
+/* Room for `bytes` (at most LP_LCSC_WRITER_BUFFER) in the write buffer, to
+ * be filled in place and then committed: saves a copy where the bytes are
+ * computed (the combination encodes its sums straight into the buffer).
+ * Bytes past the header's total are an error. */
+#define LP_LCSC_WRITER_BUFFER ((size_t)4 << 20)
+leap_status lp_lcsc_writer_reserve(lp_lcsc_writer *w, size_t bytes, void **dst);
+/* Appends the first `bytes` of the last reservation. */
+leap_status lp_lcsc_writer_commit(lp_lcsc_writer *w, size_t bytes);
+/* Appends data with write() straight from the caller's memory (after
+ * flushing the buffer): for large pieces that already sit in memory of
+ * their own (the Vulkan path's read-back buffer), one copy fewer. */
+leap_status lp_lcsc_writer_append_direct(lp_lcsc_writer *w, const void *data, size_t bytes);
 /* Checks that every announced byte was appended, fsyncs, renames onto the
  * target. Frees w either way (on failure the temporary is removed). */
 leap_status lp_lcsc_writer_finish(lp_lcsc_writer *w);

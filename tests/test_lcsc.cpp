@@ -229,8 +229,8 @@ TEST_CASE("lcsc combine: mismatched files are an error naming the first mismatch
 }
 
 TEST_CASE("lcsc combine: large tensors stream in chunks, Vulkan matches the host", "[lcsc]") {
-  // one tensor longer than a chunk, so the chunked path and the program
-  // rebuild on a changed length both run
+  // one tensor longer than a host piece (LP_LCSC_CHUNK) and than a packed
+  // device chunk, so both cut it
   const size_t n = LP_LCSC_CHUNK + 1234;
   const std::vector<leap_dtype> dts = {LEAP_F16, LEAP_F32, LEAP_BF16};
   std::vector<Ckpt> in;

@@ -41,7 +41,10 @@ void cli_lcsc_help(FILE *out) {
       "  --device D         Vulkan device: index or name substring\n"
       "  --measure          also time a plain copy of the same bytes (read every\n"
       "                     input, write as many bytes as the output) and print both\n"
-      "                     rates\n"
+      "                     rates; on Vulkan also the kernel alone on device-resident\n"
+      "                     data against vkCmdCopyBuffer of as many bytes (GPU\n"
+      "                     timestamps)\n"
+      "  --json             with --measure: also one JSON line of the figures\n"
       "\n"
       "search (fitness: FD of samples of the combined model, lower is better):\n"
       "  --budget N         candidate evaluations in all (default 40)\n"
@@ -229,7 +232,8 @@ static int combine(lcsc_opts *o, const char *cmd) {
     d.ctx = ctx;
   }
   leap_lcsc_combine_stats st = {.struct_size = sizeof st};
-  s = leap_lcsc_combine(&d, &st);
+  lp_lcsc_combine_detail det;
+  s = lp_lcsc_combine_ex(&d, &st, &det);
   if (s != LEAP_OK) {
     leap_context_destroy(ctx);
     return cli_fail(s);
@@ -238,9 +242,12 @@ static int combine(lcsc_opts *o, const char *cmd) {
   const double moved = (double)(st.bytes_read + st.bytes_written);
   printf("wrote %s: %d checkpoints, %.1f MB read + %.1f MB written in %.3f s = %.0f MB/s (%s)\n", o->out, o->nckpt,
          st.bytes_read / 1e6, st.bytes_written / 1e6, st.seconds, moved / st.seconds / 1e6, where);
+  if (ctx && det.kernel_ms >= 0)
+    printf("device: %d packed chunks, %.3f ms of kernel time (GPU timestamps)\n", det.chunks, det.kernel_ms);
   if (o->measure) {
-    /* Best of several alternating runs of each, so that a busy machine's
-     * noise does not decide the ratio; both start from a warm page cache. */
+    /* (a) end to end, files to file: best of several alternating runs of
+     * each, so that a busy machine's noise does not decide the ratio; both
+     * start from a warm page cache. */
     enum { REPEATS = 5 };
     double copy_best = INFINITY, comb_best = INFINITY;
     uint64_t rd = 0;
@@ -252,19 +259,48 @@ static int combine(lcsc_opts *o, const char *cmd) {
       if (s == LEAP_OK) s = leap_lcsc_combine(&d, &st2);
       if (s == LEAP_OK && st2.seconds < comb_best) comb_best = st2.seconds;
     }
+    /* (b) on the device alone: the packed kernel on device-resident data
+     * against a device buffer copy of as many bytes, GPU-timed */
+    lp_lcsc_vk_bench db;
+    memset(&db, 0, sizeof db);
+    if (s == LEAP_OK && ctx) s = lp_lcsc_vk_bench_files(ctx, o->nckpt, o->ckpt, d.out_dtype, 0, 2 * REPEATS, &db);
     if (s != LEAP_OK) {
       leap_context_destroy(ctx);
       return cli_fail(s);
     }
     const double copy_rate = (double)(rd + st.bytes_written) / copy_best, comb_rate = moved / comb_best;
-    printf("best of %d: plain copy of the same bytes %.4f s = %.0f MB/s; combination %.4f s = %.0f MB/s = %.0f%% of "
+    printf("%sbest of %d: plain copy of the same bytes %.4f s = %.0f MB/s; combination %.4f s = %.0f MB/s = %.0f%% of "
            "the copy\n",
-           REPEATS, copy_best, copy_rate / 1e6, comb_best, comb_rate / 1e6, 100.0 * comb_rate / copy_rate);
-    if (o->json)
+           ctx ? "end to end (files to file, host copy as the baseline), " : "", REPEATS, copy_best, copy_rate / 1e6,
+           comb_best, comb_rate / 1e6, 100.0 * comb_rate / copy_rate);
+    const char *timer = db.gpu_timestamps ? "GPU timestamps" : "host wall time, the queue has no timestamps";
+    const double sum_rate = ctx ? (double)db.sum_bytes / (db.sum_ms * 1e-3) : 0,
+                 dcopy_rate = ctx ? (double)db.copy_bytes / (db.copy_ms * 1e-3) : 0,
+                 scopy_rate = ctx ? (double)db.copy_bytes / (db.shader_copy_ms * 1e-3) : 0;
+    if (ctx) {
+      printf("device only (%s, best of %d): weighted sum of %d inputs, %.1f M elements, %.1f MB read + written in "
+             "%.3f ms = %.1f GB/s; vkCmdCopyBuffer moving %.1f MB in %.3f ms = %.1f GB/s; sum = %.0f%% of the copy\n",
+             timer, 2 * REPEATS, o->nckpt, db.elements / 1e6, db.sum_bytes / 1e6, db.sum_ms, sum_rate / 1e9,
+             db.copy_bytes / 1e6, db.copy_ms, dcopy_rate / 1e9, 100.0 * sum_rate / dcopy_rate);
+      printf("device only, against a compute-shader copy of the same bytes: %.3f ms = %.1f GB/s; sum = %.0f%% of it\n",
+             db.shader_copy_ms, scopy_rate / 1e9, 100.0 * sum_rate / scopy_rate);
+    }
+    if (o->json) {
       printf("{\"checkpoints\": %d, \"bytes_read\": %llu, \"bytes_written\": %llu, \"combine_s\": %.6f, "
-             "\"copy_s\": %.6f, \"combine_MBps\": %.1f, \"copy_MBps\": %.1f, \"ratio\": %.4f, \"device\": \"%s\"}\n",
+             "\"copy_s\": %.6f, \"combine_MBps\": %.1f, \"copy_MBps\": %.1f, \"ratio\": %.4f, \"device\": \"%s\"",
              o->nckpt, (unsigned long long)st.bytes_read, (unsigned long long)st.bytes_written, comb_best, copy_best,
              comb_rate / 1e6, copy_rate / 1e6, comb_rate / copy_rate, where);
+      if (ctx)
+        printf(", \"chunks\": %d, \"chunk_kernel_ms\": %.4f, \"device_elements\": %llu, \"device_sum_bytes\": %llu, "
+               "\"device_sum_ms\": %.4f, \"device_sum_GBps\": %.2f, \"device_copy_bytes\": %llu, "
+               "\"device_copy_ms\": %.4f, \"device_copy_GBps\": %.2f, \"device_ratio\": %.4f, "
+               "\"device_shader_copy_ms\": %.4f, \"device_shader_copy_GBps\": %.2f, \"device_ratio_shader_copy\": %.4f, "
+               "\"device_timer\": \"%s\"",
+               det.chunks, det.kernel_ms, (unsigned long long)db.elements, (unsigned long long)db.sum_bytes, db.sum_ms,
+               sum_rate / 1e9, (unsigned long long)db.copy_bytes, db.copy_ms, dcopy_rate / 1e9, sum_rate / dcopy_rate,
+               db.shader_copy_ms, scopy_rate / 1e9, sum_rate / scopy_rate, db.gpu_timestamps ? "gpu" : "host");
+      printf("}\n");
+    }
   }
   leap_context_destroy(ctx);
   return CLI_EXIT_OK;
