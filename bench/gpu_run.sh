@@ -13,7 +13,7 @@
 #   1. the Catch2 suite on the GPU under the validation layer (beside stage 6, quality only)
 #   2. sampling throughput (leap bench sample) beside PyTorch eager fp32/bf16 on the same card
 #   3. per-op Vulkan timings of one batch-256 job (LEAP_VK_PROFILE=1)
-#   4. LCSC combination speed (device kernel vs device copy; files vs file copy)
+#   (LCSC combination speed: bench/lcsc_bench.sh ... speed, see bench/lcsc_results.md)
 #   5. ERTACache bench on the default model and traj_006000 (Vulkan, large n)
 #   6. LCSC honest evaluation of pre-combined models (FD vs NFE, large n)
 set -u
@@ -43,7 +43,7 @@ LEAP=$BIN/leap
 TRAJ=.gpudata/traj_006000.safetensors
 DEF=models/default/leap-fmnist.safetensors
 T0=$(date +%s)
-DEADLINE=${DEADLINE:-460} # seconds for the whole script; each stage gets what is left
+DEADLINE=${DEADLINE:-330} # seconds for the whole script; each stage gets what is left
 stage() { echo; echo "=== $* (t+$(( $(date +%s) - T0 )) s) ==="; }
 # t MAX: a timeout of MAX seconds or what is left before the deadline, whichever is less
 t() { local left=$(( DEADLINE - ($(date +%s) - T0) )); [ "$left" -gt 2 ] || left=1; echo $(( $1 < left ? $1 : left )); }
@@ -65,8 +65,8 @@ per_image() { python3 -c "import json,sys; r=[json.loads(l) for l in open('$1') 
 # n such that about 14 full-compute runs (bench erta's rows) fit in BUDGET seconds, in [LO, HI]
 size_n() { python3 -c "print(int(max($3, min($4, $2 / (14 * $1 * 1.2)) // 100 * 100)))"; }
 PI_TRAJ=$(per_image /tmp/bs_traj.jsonl); PI_DEF=$(per_image /tmp/bs_def.jsonl)
-N_ERTA_DEF=${N_ERTA_DEF:-$(size_n $PI_DEF ${T_ERTA_DEF:-110} 200 2000)}
-N_ERTA_TRAJ=${N_ERTA_TRAJ:-$(size_n $PI_TRAJ ${T_ERTA_TRAJ:-130} 200 2000)}
+N_ERTA_DEF=${N_ERTA_DEF:-$(size_n $PI_DEF ${T_ERTA_DEF:-70} 200 2000)}
+N_ERTA_TRAJ=${N_ERTA_TRAJ:-$(size_n $PI_TRAJ ${T_ERTA_TRAJ:-100} 200 2000)}
 # LCSC: 4 models x (4+6+8+10+12+15 = 55 steps) ~ 4.4 full 50-step runs
 N_LCSC=${N_LCSC:-$(python3 -c "print(int(max(200, min(2000, ${T_LCSC:-100} / (4.4 * $PI_TRAJ * 1.3)) // 100 * 100)))")}
 echo "seconds per image at batch 256: traj $PI_TRAJ, default $PI_DEF -> n: erta default $N_ERTA_DEF, erta traj $N_ERTA_TRAJ, lcsc $N_LCSC"
@@ -76,22 +76,10 @@ timeout $(t 60) python3 bench/torch_gpu_bench.py --model $TRAJ --batch 1,16,256 
 stage "3. per-op timings, batch 256"
 LEAP_VK_PROFILE=1 timeout $(t 60) $LEAP sample --model $TRAJ --backend vulkan --n 256 --steps 5 --out /tmp/p.png --quiet 2>&1 | tail -n 40
 
-stage "4. LCSC combination speed (12 F16 inputs -> F16)"
-# Twelve distinct F16 checkpoints of the traj_006000 shape, made here (scaled copies).
-for k in 01 02 03 04 05 06 07 08 09 10 11 12; do
-  $LEAP lcsc combine --ckpt $TRAJ --coef 1.$k --dtype f16 --out /tmp/ck_$k.safetensors > /dev/null
-done
-CK=$(ls /tmp/ck_*.safetensors)
-COEF=$(python3 -c "print(','.join(['0.0833333']*12))")
-for b in vulkan cpu; do
-  timeout $(t 60) $LEAP lcsc combine --ckpt $CK --coef $COEF --dtype f16 --out /tmp/c.safetensors \
-    --backend $b --measure --json ${LCSC_MEASURE_ARGS:-}
-done
-
 stage "5. ERTACache (Vulkan): default model, n=$N_ERTA_DEF"
-timeout $(t $(( ${T_ERTA_DEF:-110} + 40 ))) bench/erta.sh $LEAP $DEF $N_ERTA_DEF vulkan | tee "$OUT/erta_default.md"
+timeout $(t $(( ${T_ERTA_DEF:-70} + 40 ))) bench/erta.sh $LEAP $DEF $N_ERTA_DEF vulkan | tee "$OUT/erta_default.md"
 stage "5b. ERTACache (Vulkan): traj_006000, n=$N_ERTA_TRAJ"
-timeout $(t $(( ${T_ERTA_TRAJ:-130} + 50 ))) bench/erta.sh $LEAP $TRAJ $N_ERTA_TRAJ vulkan | tee "$OUT/erta_traj.md"
+timeout $(t $(( ${T_ERTA_TRAJ:-100} + 50 ))) bench/erta.sh $LEAP $TRAJ $N_ERTA_TRAJ vulkan | tee "$OUT/erta_traj.md"
 
 stage "1b. the whole test suite on the GPU, validation layer on (in the background, beside stage 6)"
 ( LEAP_VALIDATION=1 OMP_NUM_THREADS=4 timeout $(t ${T_TESTS:-200}) $BIN/leap_tests --order lex \
