@@ -96,7 +96,9 @@ leap_status lp_vk_instance_create(lp_vk_fns *f, int validation, uint64_t *messag
       .enabledExtensionCount = nexts,
       .ppEnabledExtensionNames = exts,
   };
+  void *pin = lp_vk_pin_begin(); /* see vk_pin.c */
   VkResult r = f->vkCreateInstance(&ci, NULL, &out->instance);
+  lp_vk_pin_end(pin, r == VK_SUCCESS);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
     return lp_error(LEAP_ERR_NO_DEVICE, "no Vulkan device (no driver answers vkCreateInstance): %s",
                     NO_DEVICE_HINT);

@@ -106,6 +106,13 @@ typedef struct lp_vk_instance {
   VkInstance instance;
   VkDebugUtilsMessengerEXT messenger;
 } lp_vk_instance;
+/* vk_pin.c: lp_vk_pin_begin() before vkCreateInstance, lp_vk_pin_end(token,
+ * created) after: the libraries the instance loaded stay loaded for the
+ * process (RTLD_NODELETE), so create/destroy cycles cannot exhaust the
+ * driver's static TLS. A NULL token (out of memory) pins nothing. */
+void *lp_vk_pin_begin(void);
+void lp_vk_pin_end(void *token, int pin);
+
 leap_status lp_vk_instance_create(lp_vk_fns *f, int validation, uint64_t *messages,
                                   lp_vk_instance *out);
 void lp_vk_instance_destroy(lp_vk_fns *f, lp_vk_instance *inst);

@@ -10,6 +10,7 @@
 //   GEMM and attention (fp32, different summation order than BLAS / the
 //   CPU loop): 1e-4
 #include <algorithm>
+#include <link.h>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -230,6 +231,39 @@ TEST_CASE("vulkan device selection", "[vulkan]") {
   CHECK(msg.find("no-such-device-xyz") != std::string::npos);
   CHECK(msg.find(name) != std::string::npos);
   CHECK(lp_vk_backend_create("99", -1, &be) == LEAP_ERR_INVALID_ARG);
+}
+
+// Names of the shared objects loaded now.
+static std::vector<std::string> loaded_libraries() {
+  std::vector<std::string> out;
+  dl_iterate_phdr(
+      [](struct dl_phdr_info *info, size_t, void *user) {
+        if (info->dlpi_name && info->dlpi_name[0]) static_cast<std::vector<std::string> *>(user)->push_back(info->dlpi_name);
+        return 0;
+      },
+      &out);
+  return out;
+}
+
+TEST_CASE("vulkan: the driver stays loaded after its instance (create/destroy cycles cannot exhaust static TLS)",
+          "[vulkan]") {
+  // NVIDIA's driver uses static TLS that glibc never returns on dlclose:
+  // before vk_pin.c, a few dozen context create/destroy cycles in one
+  // process made the driver fail to load. Whatever an instance loaded must
+  // still be loaded after it is gone.
+  lp_backend *be = make_vk();
+  if (!be) return;
+  const std::vector<std::string> with = loaded_libraries();
+  finish_vk(be);
+  const std::vector<std::string> after = loaded_libraries();
+  for (const std::string &lib : with) {
+    INFO(lib);
+    CHECK(std::find(after.begin(), after.end(), lib) != after.end());
+  }
+  for (int k = 0; k < 20; k++) {  // and cycles keep working
+    REQUIRE(lp_vk_backend_create("0", -1, &be) == LEAP_OK);
+    finish_vk(be);
+  }
 }
 
 TEST_CASE("vulkan buffers: zeroed, write/read round trip, bounds", "[vulkan]") {
