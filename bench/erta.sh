@@ -3,6 +3,12 @@
 # profile the model on calibration seed 1000 (20 images, 50 Euler steps,
 # cfg 3; settings at 33, 25 and 17 computed steps = about 1.5x, 2x, 3x fewer
 # evaluations), then `leap bench erta` on evaluation seed 1 (disjoint).
+# The profile tries rectification at shrinkages 0.25, 0.5, 1 besides off
+# (one calibration pass each per setting) and keeps it per setting only when
+# 5-fold cross-validation of the final calibration images finds a gain
+# beyond one standard error; the "+ rect." rows say which (shrink s, or
+# "CV: off": then that row runs without rectification). The profile's
+# summary (printed first) gives each candidate's cross-validated PSNR.
 #   bench/erta.sh [LEAP] [MODEL] [N] [BACKEND]
 # Prints the markdown table for bench/RESULTS.md.
 set -eu

@@ -412,8 +412,10 @@ typedef struct leap_cache_desc {
   /* ERTA ablation switches. timestep_adjust: 0 off; 1 (default) phi from
    * the endpoint error, applied to the step's velocity (the schedule stays);
    * 2 the paper's phi, applied in time with the rest re-budgeted.
-   * rectify: 1 (default) per-step, per-branch, per-channel linear
-   * correction of the cached residual; 0 off. */
+   * rectify: 1 (default) per-step, per-channel linear correction of the
+   * cached residual where the profile kept it (leap profile keeps it only
+   * when cross-validation on the calibration images finds that it improves
+   * the images; otherwise it is off and rectify changes nothing); 0 off. */
   int timestep_adjust;
   int rectify;
   int uniform_computed;      /* UNIFORM: steps computed (evenly spaced) */

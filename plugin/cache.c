@@ -21,6 +21,7 @@ struct leap_cache {
   char *profile_path;
   lp_cache_profile prof; /* loaded for ERTA and TEACACHE */
   const lp_cache_setting *set;
+  int rect;              /* rectify with the setting's coefficients: asked for and validated on */
   unsigned char *reuse;  /* [steps] ERTA / UNIFORM schedule */
   lp_cache_exec ex;
   /* Sized on the first begin: rows = branches * images, L per row. */
@@ -117,6 +118,9 @@ leap_status leap_cache_create(leap_context *ctx, const leap_cache_desc *desc, le
     else {
       c->set = &c->prof.settings[d->setting];
       memcpy(c->reuse, c->set->reuse, (size_t)d->steps);
+      /* The profile keeps rectification only where its cross-validation
+       * found that it improves the images; elsewhere it is off. */
+      c->rect = d->rectify && c->set->rect_shrink > 0;
     }
     if (s == LEAP_OK && d->rectify && d->level != c->prof.level)
       s = lp_error(LEAP_ERR_INVALID_ARG, "%s: rectification was fitted at another level", d->profile);
@@ -175,7 +179,7 @@ static leap_status check_tensor(leap_cache *c, const leap_tensor *t, int rows, c
   const int64_t inner = c->d.level == LEAP_CACHE_HIDDEN ? 1 : t->shape[2] * t->shape[3];
   if (c->L == 0) {
     if (L > INT32_MAX) return lp_error(LEAP_ERR_UNSUPPORTED, "%s: rows of %lld elements are too long", fn, (long long)L);
-    if (c->set && c->d.rectify && C != c->prof.channels)
+    if (c->rect && C != c->prof.channels)
       return lp_error(LEAP_ERR_INVALID_ARG, "%s: %s has %lld channels, the profile %s has %d", fn, what,
                       (long long)C, c->profile_path, c->prof.channels);
     lp_backend *be = c->ctx->be;
@@ -281,7 +285,7 @@ leap_status leap_cache_begin(leap_cache *c, int step, int branch, const leap_ten
     op.out = (lp_view){out->buf, 0};
     op.i[0] = rows, op.i[1] = (int32_t)c->L, op.i[2] = (int32_t)c->C, op.i[3] = (int32_t)c->inner;
     op.i[4] = c->d.images;
-    if (c->set && c->d.rectify) {
+    if (c->rect) {
       const int g0 = branch == LEAP_CACHE_ALL_BRANCHES ? 0 : branch, ng = rows / c->d.images;
       const float *coef = c->set->coef + ((size_t)step * c->d.branches + g0) * 2 * (size_t)c->C;
       s = c->ctx->be->vt->buf_write(c->ctx->be, c->coef, 0, coef, (size_t)ng * 2 * (size_t)c->C * sizeof(float));
@@ -330,7 +334,7 @@ leap_status leap_cache_step_scale(const leap_cache *c, int step, double *phi, in
   if (in_time) *in_time = c->d.timestep_adjust == 2;
   if (!c->set || !c->reuse[step] || !c->d.timestep_adjust) return LEAP_OK;
   if (c->d.timestep_adjust == 2) *phi = c->set->phi_paper[step];
-  else *phi = c->d.rectify ? c->set->phi[step] : c->set->phi_norect[step];
+  else *phi = c->rect ? c->set->phi[step] : c->set->phi_norect[step];
   return LEAP_OK;
 }
 

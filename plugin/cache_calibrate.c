@@ -3,17 +3,36 @@
  * compute and measures, on the backend's L1 kernel, the relative error
  * ||r_j - r_i||_1 / ||r_j||_1 of reusing step j's block-stack residual at
  * each later step i inside a window: every threshold's reuse schedule is
- * then a cheap walk over that table. Pass 2, once per setting, runs the
- * batch along the cached path in lockstep and at each reused step fits,
- * from the true residual (the blocks still run, for measurement only):
- *   - the rectification: r_true ~= a r_cached + b per CFG branch and hidden
- *     channel, least squares in closed form (the paper's e = sigma(K v~ + B)
- *     with sigma linearised is the same linear model);
+ * then a cheap walk over that table. Pass 2 runs the batch along the cached
+ * path in lockstep, once per setting and rectification candidate, and at
+ * each reused step fits, from the true residual (the blocks still run, for
+ * measurement only):
+ *   - the rectification: r_true ~= K r_cached + B per hidden channel, least
+ *     squares in closed form (the paper's e = sigma(K v~ + B) with sigma
+ *     linearised is the same linear model) on the guided combination
+ *     w r_cond - (w - 1) r_uncond of the branches, since that is what the
+ *     sampler's velocity is made of (per-branch fits lowered each branch's
+ *     error but broke the correlation of the two errors that guidance
+ *     cancels, so the guided error hardly moved); the same K, B serve both
+ *     branches. The candidate's shrinkage s toward the identity gives
+ *     a = 1 + s (K - 1), b = s B;
  *   - phi from the endpoint error: the phi minimising |x + phi dt v^ -
- *     (x + dt v)|^2, i.e. <v^, v> / <v^, v^> over the batch, with and without
- *     rectification, and the paper's clip(1 - |v~ - v|_1 / |v_i - v_i+1|_1);
+ *     (x + dt v)|^2, i.e. <v^, v> / <v^, v^> over the batch, and the paper's
+ *     clip(1 - |v~ - v|_1 / |v_i - v_i+1|_1);
  * and continues with the corrected step, so later fits see the path that
- * sampling with the profile takes. */
+ * sampling with the profile takes, the errors of earlier reuse included.
+ *
+ * Which shrinkage (0 = no rectification) a setting keeps is decided on the
+ * final images, not on the one-step error: on the default model the fits
+ * lowered the one-step velocity error of every reused step, also out of
+ * sample, and still made the images worse. So the calibration images are
+ * split into k folds; in a candidate's pass every image is rectified with
+ * coefficients fitted without its fold (per-row coefficients), and its
+ * final image is compared with the full-compute one of pass 1. The one-
+ * standard-error rule then picks the smallest shrinkage whose mean PSNR is
+ * within one standard error (paired, per image) of the best candidate's:
+ * rectification stays off unless it wins by more than the noise. The
+ * coefficients stored are those fitted on all images along the kept path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +60,12 @@ typedef struct calib {
   float *l1h, *rt_h, *rc_h, *v, *vt, *vtil, *vprev;
   double *dist;        /* [S * S] pass 1 */
   lp_cache_setting *set;
+  double shrink;       /* pass 2: the rectification candidate (0 = off) */
+  int folds;           /* cross-validation folds over the images */
+  double *rstats;      /* [n][C][5] */
+  float *kb;           /* [folds + 1][2][C]: K, B without fold f; all images last */
+  float *coef_rows;    /* [nb][2][C] out-of-fold coefficients of each row */
+  float *xref;         /* [n * numel] pass 1's final images */
   int eval, prev_reused;
   double prev_dcache;  /* |v~ - v|_1 of the previous (reused) step */
   int progress_base, progress_total;
@@ -76,7 +101,9 @@ static leap_status rel_l1(calib *c, lp_buf *x, size_t xo, lp_buf *y, size_t yo, 
   return LEAP_OK;
 }
 
-static leap_status apply(calib *c, lp_buf *coef) {
+/* before + the cached residual (rectified with coef: one coefficient set
+ * per rpg rows) into the hidden states. */
+static leap_status apply(calib *c, lp_buf *coef, int rpg) {
   lp_op op;
   memset(&op, 0, sizeof op);
   op.kind = LP_OP_CACHE_APPLY;
@@ -84,7 +111,7 @@ static leap_status apply(calib *c, lp_buf *coef) {
   op.in[1] = (lp_view){c->rcache, 0};
   if (coef) op.in[2] = (lp_view){coef, 0};
   op.out = (lp_view){c->d->plan.h, 0};
-  op.i[0] = c->nb, op.i[1] = (int32_t)c->L, op.i[2] = (int32_t)c->D, op.i[3] = 1, op.i[4] = c->n;
+  op.i[0] = c->nb, op.i[1] = (int32_t)c->L, op.i[2] = (int32_t)c->D, op.i[3] = 1, op.i[4] = rpg;
   return lp_cache_exec_run(&c->ex, &op);
 }
 
@@ -132,41 +159,122 @@ static leap_status pass1(calib *c, int i) {
 
 static double clampd(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
 
-/* r_true ~= a r_cached + b per branch and channel, into the setting's
- * coefficients of step i; the relative errors before and after. */
-static void fit_rect(calib *c, int i) {
-  const int C = (int)c->D, G = c->guided ? 2 : 1;
-  float *coef = c->set->coef + (size_t)i * G * 2 * C;
-  double *acc = calloc((size_t)C * 5, sizeof *acc);
-  if (!acc) return; /* keeps a = 1, b = 0 */
-  for (int g = 0; g < G; g++) {
-    memset(acc, 0, (size_t)C * 5 * sizeof *acc);
-    for (int r = g * c->n; r < (g + 1) * c->n; r++)
-      for (int64_t l = 0; l < c->L; l++) {
-        const double x = c->rc_h[(size_t)r * c->L + l], y = c->rt_h[(size_t)r * c->L + l];
-        double *a = acc + (size_t)(l % C) * 5;
-        a[0] += 1, a[1] += x, a[2] += y, a[3] += x * x, a[4] += x * y;
-      }
-    for (int ch = 0; ch < C; ch++) {
-      const double *a = acc + (size_t)ch * 5;
+void lp_cache_rect_stats(const float *x, const float *y, int images, int branches, double w, int64_t L, int C,
+                         double *st) {
+  memset(st, 0, (size_t)images * C * 5 * sizeof *st);
+  for (int r = 0; r < images; r++) {
+    double *base = st + (size_t)r * C * 5;
+    const float *xc = x + (size_t)r * L, *yc = y + (size_t)r * L;
+    const float *xu = branches == 2 ? x + (size_t)(images + r) * L : xc;
+    const float *yu = branches == 2 ? y + (size_t)(images + r) * L : yc;
+    for (int64_t l = 0; l < L; l++) {
+      double xv = xc[l], yv = yc[l];
+      if (branches == 2) xv = w * xc[l] - (w - 1) * xu[l], yv = w * yc[l] - (w - 1) * yu[l];
+      double *a = base + (size_t)(l % C) * 5;
+      a[0] += 1, a[1] += xv, a[2] += yv, a[3] += xv * xv, a[4] += xv * yv;
+    }
+  }
+}
+
+int lp_cache_rect_fold(int image, int images, int folds) { return (int)((int64_t)image * folds / images); }
+
+void lp_cache_rect_fit(const double *st, int images, int C, int folds, int skip, float *K, float *B) {
+  for (int ch = 0; ch < C; ch++) {
+    double a[5] = {0, 0, 0, 0, 0};
+    for (int r = 0; r < images; r++) {
+      if (skip >= 0 && lp_cache_rect_fold(r, images, folds) == skip) continue;
+      const double *q = st + ((size_t)r * C + ch) * 5;
+      for (int k = 0; k < 5; k++) a[k] += q[k];
+    }
+    double k = 1, b = 0;
+    if (a[0] > 0) {
       const double mx = a[1] / a[0], my = a[2] / a[0];
       const double vx = a[3] / a[0] - mx * mx, cxy = a[4] / a[0] - mx * my;
-      const double k = vx > 1e-20 ? cxy / vx : 1.0;
-      coef[(size_t)(g * 2) * C + ch] = (float)k;
-      coef[(size_t)(g * 2 + 1) * C + ch] = (float)(my - k * mx);
+      /* A channel whose cached residual does not vary says nothing about
+       * K: keep the identity there. */
+      if (vx > 1e-12 * (a[3] / a[0]) && vx > 1e-30) k = cxy / vx, b = my - k * mx;
     }
+    K[ch] = (float)k, B[ch] = (float)b;
   }
-  free(acc);
+}
+
+int lp_cache_one_se(const double *score, int ncand, int n, double *mean, double *se) {
+  int best = 0;
+  for (int q = 0; q < ncand; q++) {
+    double m = 0;
+    for (int b = 0; b < n; b++) m += score[(size_t)q * n + b];
+    mean[q] = m / n;
+    if (mean[q] > mean[best]) best = q;
+  }
+  for (int q = 0; q < ncand; q++) { /* paired against candidate 0 (off) */
+    double m = 0, v = 0;
+    for (int b = 0; b < n; b++) m += score[(size_t)q * n + b] - score[b];
+    m /= n;
+    for (int b = 0; b < n; b++) {
+      const double d = score[(size_t)q * n + b] - score[b] - m;
+      v += d * d;
+    }
+    se[q] = n > 1 ? sqrt(v / (n - 1) / n) : 0; /* one item: no spread to measure */
+  }
+  for (int q = 0; q < ncand; q++) { /* simplest first */
+    double m = 0, v = 0;
+    for (int b = 0; b < n; b++) m += score[(size_t)best * n + b] - score[(size_t)q * n + b];
+    m /= n;
+    for (int b = 0; b < n; b++) {
+      const double d = score[(size_t)best * n + b] - score[(size_t)q * n + b] - m;
+      v += d * d;
+    }
+    const double sd = n > 1 ? sqrt(v / (n - 1) / n) : INFINITY; /* one item: nothing is clear */
+    if (q == best || (m <= sd && (q == 0 || mean[q] > mean[0]))) return q;
+  }
+  return best;
+}
+
+/* Rectification at reused step i of a pass with shrinkage c->shrink > 0:
+ * fits from the host copies rc_h (cached) and rt_h (true), stores the
+ * all-image coefficients in the setting and uploads each row's out-of-fold
+ * coefficients into c->coef. */
+static leap_status fit_rect(calib *c, int i) {
+  const int C = (int)c->D, G = c->guided ? 2 : 1, F = c->folds;
+  const double sh = c->shrink;
+  lp_cache_rect_stats(c->rc_h, c->rt_h, c->n, G, c->cfg->cfg, c->L, C, c->rstats);
+  for (int f = 0; f <= F; f++) /* f < F: without fold f; f = F: all images */
+    lp_cache_rect_fit(c->rstats, c->n, C, F, f < F ? f : -1, c->kb + (size_t)f * 2 * C,
+                      c->kb + ((size_t)f * 2 + 1) * C);
+  float *coef = c->set->coef + (size_t)i * G * 2 * C;
+  const float *K = c->kb + (size_t)F * 2 * C, *B = K + C;
+  for (int g = 0; g < G; g++)
+    for (int ch = 0; ch < C; ch++) {
+      coef[(size_t)(g * 2) * C + ch] = (float)(1 + sh * (K[ch] - 1));
+      coef[(size_t)(g * 2 + 1) * C + ch] = (float)(sh * B[ch]);
+    }
+  for (int row = 0; row < c->nb; row++) {
+    const float *Kf = c->kb + (size_t)lp_cache_rect_fold(row % c->n, c->n, F) * 2 * C, *Bf = Kf + C;
+    float *dst = c->coef_rows + (size_t)row * 2 * C;
+    for (int ch = 0; ch < C; ch++) dst[ch] = (float)(1 + sh * (Kf[ch] - 1)), dst[C + ch] = (float)(sh * Bf[ch]);
+  }
+  return c->be->vt->buf_write(c->be, c->coef, 0, c->coef_rows, (size_t)c->nb * 2 * C * sizeof(float));
+}
+
+/* Relative L1 errors of the guided cached residual, plain and rectified
+ * with the rows' coefficients (coef_rows; NULL = plain). */
+static void residual_errors(calib *c, int i, const float *coef_rows) {
+  const int C = (int)c->D;
+  const double w = c->cfg->cfg;
   double ep = 0, er = 0, ref = 0;
-  for (int r = 0; r < c->nb; r++) {
-    const float *cf = coef + (size_t)(r / c->n) * 2 * C;
+  for (int r = 0; r < c->n; r++)
     for (int64_t l = 0; l < c->L; l++) {
-      const double x = c->rc_h[(size_t)r * c->L + l], y = c->rt_h[(size_t)r * c->L + l];
-      ep += fabs(x - y);
-      er += fabs(cf[l % C] * x + cf[C + l % C] - y);
-      ref += fabs(y);
+      const int ch = (int)(l % C);
+      const size_t kc = (size_t)r * c->L + l, ku = c->guided ? (size_t)(c->n + r) * c->L + l : kc;
+      const float *cc = coef_rows ? coef_rows + (size_t)r * 2 * C : NULL;
+      const float *cu = coef_rows && c->guided ? coef_rows + (size_t)(c->n + r) * 2 * C : cc;
+      double x = c->rc_h[kc], y = c->rt_h[kc], xr = cc ? cc[ch] * c->rc_h[kc] + cc[C + ch] : x;
+      if (c->guided) {
+        x = w * x - (w - 1) * c->rc_h[ku], y = w * y - (w - 1) * c->rt_h[ku];
+        xr = cc ? w * xr - (w - 1) * (cu[ch] * c->rc_h[ku] + cu[C + ch]) : x;
+      }
+      ep += fabs(x - y), er += fabs(xr - y), ref += fabs(y);
     }
-  }
   c->set->err_plain[i] = ep / (ref + 1e-30);
   c->set->err_rect[i] = er / (ref + 1e-30);
 }
@@ -201,22 +309,25 @@ static leap_status pass2(calib *c, int i, float *pred) {
   }
   s = c->be->vt->buf_read(c->be, c->rtrue, 0, c->rt_h, nh * sizeof(float));
   if (s == LEAP_OK) s = c->be->vt->buf_read(c->be, c->rcache, 0, c->rc_h, nh * sizeof(float));
-  if (s != LEAP_OK) return s;
-  fit_rect(c, i);
-  const int G = c->guided ? 2 : 1;
-  s = c->be->vt->buf_write(c->be, c->coef, 0, set->coef + (size_t)i * G * 2 * c->D, (size_t)G * 2 * c->D * sizeof(float));
-  if (s == LEAP_OK) s = apply(c, NULL);
+  if (s == LEAP_OK) s = apply(c, NULL, c->n);
   if (s == LEAP_OK) s = final(c, c->vtil);
-  if (s == LEAP_OK) s = apply(c, c->coef);
-  if (s == LEAP_OK) s = final(c, c->v);
   if (s != LEAP_OK) return s;
+  if (c->shrink > 0) {
+    s = fit_rect(c, i);
+    if (s == LEAP_OK) s = apply(c, c->coef, 1);
+    if (s == LEAP_OK) s = final(c, c->v);
+    if (s != LEAP_OK) return s;
+    residual_errors(c, i, c->coef_rows);
+  } else {
+    memcpy(c->v, c->vtil, nv * sizeof(float));
+    residual_errors(c, i, NULL);
+  }
   double ab, aa;
-  dots(c->vtil, c->vt, nv, &ab, &aa);
-  set->phi_norect[i] = aa > 0 ? clampd(ab / aa, 0.5, 1.5) : 1.0;
   dots(c->v, c->vt, nv, &ab, &aa);
   set->phi[i] = aa > 0 ? clampd(ab / aa, 0.5, 1.5) : 1.0;
   if (c->d->info.prediction != LEAP_PRED_FLOW_V) /* phi scales a velocity: flow models only */
-    set->phi_norect[i] = set->phi[i] = 1.0;
+    set->phi[i] = 1.0;
+  set->phi_norect[i] = set->phi[i]; /* the s = 0 pass's is kept */
   c->prev_dcache = l1dist(c->vtil, c->vt, nv);
   const float phi = (float)set->phi[i];
   for (size_t k = 0; k < nv; k++) pred[k] = phi * c->v[k];
@@ -349,6 +460,53 @@ static void calib_free(calib *c) {
     if (bufs[k]) c->be->vt->buf_free(c->be, bufs[k]);
   free(c->labels), free(c->xin), free(c->t), free(c->out), free(c->l1h), free(c->rt_h), free(c->rc_h);
   free(c->v), free(c->vt), free(c->vtil), free(c->vprev), free(c->dist);
+  free(c->rstats), free(c->kb), free(c->coef_rows), free(c->xref);
+}
+
+/* PSNR of each final image against full compute (pixels in [-1, 1]: peak-
+ * to-peak 2, as leap bench erta reports it), capped at 99 dB. */
+static void image_psnr(const calib *c, const float *x, double *out) {
+  for (int b = 0; b < c->n; b++) {
+    double mse = 0;
+    const float *p = x + (size_t)b * c->numel, *q = c->xref + (size_t)b * c->numel;
+    for (size_t k = 0; k < c->numel; k++) mse += ((double)p[k] - q[k]) * ((double)p[k] - q[k]);
+    mse /= (double)c->numel;
+    out[b] = mse > 0 ? fmin(10 * log10(4.0 / mse), 99.0) : 99.0;
+  }
+}
+
+/* Pass 2 of one setting: a lockstep pass per rectification candidate (off
+ * first); the setting keeps the one the one-standard-error rule picks. */
+static leap_status profile_setting(calib *c, lp_cache_setting *set, float *x, const double *grid, int ncand,
+                                   double *score) {
+  lp_cache_setting cand[LP_RECT_MAXCAND];
+  memset(cand, 0, sizeof cand);
+  leap_status s = LEAP_OK;
+  for (int q = 0; s == LEAP_OK && q < ncand; q++) {
+    if ((s = lp_cache_setting_alloc(c->p, &cand[q])) != LEAP_OK) break;
+    memcpy(cand[q].reuse, set->reuse, (size_t)c->S);
+    c->set = &cand[q], c->shrink = grid[q], c->pass = 2;
+    if ((s = run_pass(c, x)) != LEAP_OK) break;
+    image_psnr(c, x, score + (size_t)q * c->n);
+  }
+  if (s == LEAP_OK) {
+    double mean[LP_RECT_MAXCAND], se[LP_RECT_MAXCAND];
+    const int pick = lp_cache_one_se(score, ncand, c->n, mean, se);
+    lp_cache_setting *w = &cand[pick];
+    for (int q = 0; q < ncand; q++)
+      set->rect_grid[q] = grid[q], set->rect_cv_psnr[q] = mean[q], set->rect_cv_se[q] = se[q];
+    set->rect_ncand = ncand, set->rect_folds = ncand > 1 ? c->folds : 0, set->rect_shrink = grid[pick];
+    /* phi_norect from the unrectified path; the rest from the kept one. */
+    const size_t S = (size_t)c->S, nc = (size_t)c->S * c->p->branches * 2 * c->p->channels;
+    memcpy(set->phi_norect, cand[0].phi, S * sizeof(double));
+    memcpy(set->phi, w->phi, S * sizeof(double));
+    memcpy(set->phi_paper, w->phi_paper, S * sizeof(double));
+    memcpy(set->err_plain, w->err_plain, S * sizeof(double));
+    memcpy(set->err_rect, w->err_rect, S * sizeof(double));
+    memcpy(set->coef, w->coef, nc * sizeof(float));
+  }
+  for (int q = 0; q < ncand; q++) lp_cache_setting_free(&cand[q]);
+  return s;
 }
 
 leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_cache_profile *out) {
@@ -364,15 +522,35 @@ leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_
     if (cfg->targets[k] < 1 || cfg->targets[k] > cfg->steps)
       return lp_error(LEAP_ERR_INVALID_ARG, "leap profile: computed-step target %d outside 1..%d", cfg->targets[k],
                       cfg->steps);
+  static const double default_shrink[] = {0.25, 0.5, 1.0};
+  const double *shrink = cfg->shrink ? cfg->shrink : default_shrink;
+  const int nshrink = cfg->shrink ? cfg->nshrink : 3;
+  if (nshrink < 0 || nshrink > LP_RECT_MAXCAND - 1 || cfg->folds < 0)
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap profile: %d rectification candidates (at most %d), %d folds", nshrink,
+                    LP_RECT_MAXCAND - 1, cfg->folds);
+  double grid[LP_RECT_MAXCAND] = {0};
+  for (int q = 0; q < nshrink; q++) {
+    if (!(shrink[q] > 0 && shrink[q] <= 1) || (q > 0 && !(shrink[q] > shrink[q - 1])))
+      return lp_error(LEAP_ERR_INVALID_ARG, "leap profile: rectification shrinkages must rise within (0, 1], got %g",
+                      shrink[q]);
+    grid[q + 1] = shrink[q];
+  }
+  /* Cross-validation needs two images or more; with one, rectification is
+   * off (it cannot be validated). */
+  const int ncand = cfg->images >= 2 ? 1 + nshrink : 1;
   calib c;
   memset(&c, 0, sizeof c);
+  c.folds = cfg->folds ? cfg->folds : 5;
+  if (c.folds > cfg->images) c.folds = cfg->images;
+  if (c.folds < 2 && ncand > 1)
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap profile: cross-validation needs 2 folds or more");
   c.m = m, c.d = &m->dit, c.be = m->dit.be, c.ex.be = c.be, c.cfg = cfg, c.p = out;
   c.n = cfg->images, c.guided = info->num_classes > 0 && cfg->cfg != 1.0, c.nb = c.guided ? 2 * c.n : c.n;
   c.S = cfg->steps, c.W = cfg->window < cfg->steps ? cfg->window : cfg->steps;
   c.numel = (size_t)info->in_channels * info->input_size * info->input_size;
   c.out_numel = (size_t)info->out_channels * info->input_size * info->input_size;
   c.D = info->hidden_size, c.L = (int64_t)info->tokens * info->hidden_size;
-  c.progress_total = cfg->steps * (1 + cfg->nlambdas + cfg->ntargets);
+  c.progress_total = cfg->steps * (1 + (cfg->nlambdas + cfg->ntargets) * ncand);
   lp_cache_profile *p = out;
   leap_status s = leap_model_id(m, p->model_id, sizeof p->model_id);
   p->solver = cfg->solver, p->schedule = cfg->schedule, p->shift = cfg->shift, p->cfg = cfg->cfg;
@@ -389,9 +567,15 @@ leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_
   c.v = malloc(nv * sizeof(float)), c.vt = malloc(nv * sizeof(float));
   c.vtil = malloc(nv * sizeof(float)), c.vprev = malloc(nv * sizeof(float));
   c.dist = calloc((size_t)c.S * c.S, sizeof(double));
+  c.rstats = malloc((size_t)c.n * c.D * 5 * sizeof(double));
+  c.kb = malloc((size_t)(c.folds + 1) * 2 * c.D * sizeof(float));
+  c.coef_rows = malloc((size_t)c.nb * 2 * c.D * sizeof(float));
+  c.xref = malloc(nv * sizeof(float));
+  double *score = malloc((size_t)ncand * c.n * sizeof(double));
   float *x = malloc(nv * sizeof(float));
   if (s == LEAP_OK && (!c.labels || !c.xin || !c.t || !c.out || !c.l1h || !c.rt_h || !c.rc_h || !c.v || !c.vt ||
-                       !c.vtil || !c.vprev || !c.dist || !x))
+                       !c.vtil || !c.vprev || !c.dist || !c.rstats || !c.kb || !c.coef_rows || !c.xref || !score ||
+                       !x))
     s = lp_error(LEAP_ERR_NOMEM, "leap profile: out of memory");
   for (int b = 0; s == LEAP_OK && b < c.n; b++) {
     c.labels[b] = cfg->labels ? cfg->labels[b] : info->null_class;
@@ -402,11 +586,12 @@ leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_
   for (int k = 0; s == LEAP_OK && k < 4; k++) s = c.be->vt->buf_alloc(c.be, nh * sizeof(float), bufs[k]);
   if (s == LEAP_OK) s = c.be->vt->buf_alloc(c.be, (size_t)c.W * nh * sizeof(float), &c.ring);
   if (s == LEAP_OK) s = c.be->vt->buf_alloc(c.be, (size_t)c.nb * 2 * sizeof(float), &c.l1);
-  if (s == LEAP_OK) s = c.be->vt->buf_alloc(c.be, (size_t)p->branches * 2 * c.D * sizeof(float), &c.coef);
+  if (s == LEAP_OK) s = c.be->vt->buf_alloc(c.be, (size_t)c.nb * 2 * c.D * sizeof(float), &c.coef);
   /* Pass 1: full compute, the error table and the TeaCache data. */
   c.pass = 1;
   if (s == LEAP_OK) s = run_pass(&c, x);
   if (s == LEAP_OK) lp_cache_polyfit(p->tc_indicator + 1, p->rel_change + 1, c.S - 1, p->tc_poly);
+  if (s == LEAP_OK) memcpy(c.xref, x, nv * sizeof(float));
   /* Pass 2 per setting. */
   for (int k = 0; s == LEAP_OK && k < p->nsettings; k++) {
     lp_cache_setting *set = &p->settings[k];
@@ -419,11 +604,9 @@ leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_
       snprintf(set->name, sizeof set->name, "computed=%d", target);
     }
     set->computed = lp_cache_policy_walk(c.dist, c.S, c.W, set->lambda, set->reuse);
-    c.set = set;
-    c.pass = 2;
-    s = run_pass(&c, x);
+    s = profile_setting(&c, set, x, grid, ncand, score);
   }
-  free(x);
+  free(x), free(score);
   calib_free(&c);
   if (s != LEAP_OK) lp_cache_profile_free(p);
   return s;

@@ -21,6 +21,14 @@ typedef struct lp_cache_calib_cfg {
   const double *lambdas;
   int ntargets;            /* ... and from numbers of computed steps */
   const int *targets;
+  /* Rectification candidates: shrinkages in (0, 1] toward the identity,
+   * tried besides "off" and chosen per setting by cross-validation over
+   * `folds` folds of the images (see cache_calibrate.c). nshrink 0 with
+   * shrink NULL: the default {0.25, 0.5, 1}; nshrink 0 with shrink set:
+   * rectification off (no extra passes). folds 0: min(5, images). */
+  int nshrink;
+  const double *shrink;
+  int folds;
   leap_progress_fn progress; /* called per step of each pass */
   void *progress_user;
 } lp_cache_calib_cfg;
@@ -28,6 +36,27 @@ typedef struct lp_cache_calib_cfg {
 /* Profiles the model at the hidden level; fills *out (free with
  * lp_cache_profile_free). */
 leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_cache_profile *out);
+
+/* Rectification statistics of one reused step: per image and hidden channel
+ * (channel = l % C) the sums n, x, y, xx, xy of the guided combination
+ * w r_cond - (w - 1) r_uncond (branches 2; the residual itself with 1) of
+ * the cached (x) and true (y) residuals. x, y: [branches][images][L];
+ * st: [images][C][5]. */
+void lp_cache_rect_stats(const float *x, const float *y, int images, int branches, double w, int64_t L, int C,
+                         double *st);
+/* Fold of an image: contiguous blocks, image * folds / images. */
+int lp_cache_rect_fold(int image, int images, int folds);
+/* y ~= K x + B per channel by least squares from the images whose fold is
+ * not `skip` (-1: all images); the identity where x does not vary. */
+void lp_cache_rect_fit(const double *st, int images, int C, int folds, int skip, float *K, float *B);
+/* The one-standard-error rule over candidates ordered simplest first:
+ * score[q * n + b] is candidate q's score (higher is better) on item b.
+ * Returns the simplest candidate whose mean score is within one standard
+ * error (of the paired per-item differences) of the best candidate's; a
+ * candidate other than 0 must also beat candidate 0 on average.
+ * mean[q]: mean score; se[q]: standard error of q's paired gain over
+ * candidate 0 (0 when n < 2; with one item the rule keeps candidate 0). */
+int lp_cache_one_se(const double *score, int ncand, int n, double *mean, double *se);
 
 /* Reuse schedule of threshold lambda from the pairwise relative errors
  * dist[j * steps + i] (j < i, within the window); returns the computed

@@ -14,20 +14,37 @@
 #include "leap.h"
 
 #define LP_CACHE_FORMAT "leap-erta-profile"
-#define LP_CACHE_FORMAT_VERSION 1
+/* 2: rectification fitted on the guided residual and kept only when
+ * cross-validation on the calibration images says it helps (the
+ * "rectification" object of a setting); 1 (older leap) is refused. */
+#define LP_CACHE_FORMAT_VERSION 2
 #define LP_TC_DEGREE 4 /* TeaCache's rescaling polynomial */
+#define LP_RECT_MAXCAND 9 /* shrinkage candidates, "off" (0) included */
 
 typedef struct lp_cache_setting {
   char name[64];
   double lambda;          /* threshold on the relative L1 residual error */
   int computed;           /* steps computed (the rest reused) */
   unsigned char *reuse;   /* [steps] 1 = reuse the cached residual */
-  double *phi;            /* [steps] endpoint phi, rectified velocity (1 if computed) */
-  double *phi_norect;     /* [steps] endpoint phi, unrectified velocity */
+  double *phi;            /* [steps] endpoint phi along the rectified path (= phi_norect when rectification is off) */
+  double *phi_norect;     /* [steps] endpoint phi along the unrectified path */
   double *phi_paper;      /* [steps] the paper's clip(1 - |v~-v| / |v_i - v_i+1|, 0, 1) */
-  float *coef;            /* [steps][branches][2][channels]: a then b (a = 1, b = 0 if computed) */
-  double *err_plain;      /* [steps] calibration rel. L1 error of the cached residual */
-  double *err_rect;       /* [steps] the same after rectification */
+  float *coef;            /* [steps][branches][2][channels]: a then b (a = 1, b = 0 if computed or off) */
+  double *err_plain;      /* [steps] calibration rel. L1 error of the cached residual (guided combination) */
+  double *err_rect;       /* [steps] the same after rectification, out of fold */
+  /* Rectification: K, B fitted per step and hidden channel on the guided
+   * combination of the branches' residuals, shrunk toward the identity,
+   * a = 1 + shrink (K - 1), b = shrink B. The shrinkage is chosen from
+   * rect_grid by k-fold cross-validation of the final images (PSNR against
+   * full compute on the calibration images, each image sampled with
+   * coefficients fitted without its fold) with the one-standard-error rule:
+   * the smallest shrinkage within one standard error of the best; 0 = off. */
+  double rect_shrink;
+  int rect_folds;         /* 0: not validated (fewer than 2 images or no candidates): off */
+  int rect_ncand;         /* candidates tried, rect_grid[0] = 0 */
+  double rect_grid[LP_RECT_MAXCAND];
+  double rect_cv_psnr[LP_RECT_MAXCAND]; /* mean over calibration images, dB */
+  double rect_cv_se[LP_RECT_MAXCAND];   /* standard error of the per-image gain over "off", dB */
 } lp_cache_setting;
 
 typedef struct lp_cache_profile {
@@ -52,6 +69,10 @@ typedef struct lp_cache_profile {
   lp_cache_setting *settings;
 } lp_cache_profile;
 
+/* Allocates the per-step arrays of one setting of p (zeroed, phi = 1,
+ * a = 1); lp_cache_setting_free releases them. */
+leap_status lp_cache_setting_alloc(const lp_cache_profile *p, lp_cache_setting *s);
+void lp_cache_setting_free(lp_cache_setting *s);
 /* Allocates the per-step arrays of a profile for the given shape fields
  * (steps, branches, channels, calib_images must be set) and of nsettings
  * settings; zeroed, phi = 1, a = 1. */

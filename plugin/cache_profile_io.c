@@ -16,6 +16,33 @@ static size_t coef_count(const lp_cache_profile *p) {
   return (size_t)p->steps * p->branches * 2 * p->channels;
 }
 
+leap_status lp_cache_setting_alloc(const lp_cache_profile *p, lp_cache_setting *s) {
+  const size_t S = (size_t)p->steps;
+  memset(s, 0, sizeof *s);
+  s->reuse = calloc(S, 1);
+  s->phi = malloc(S * sizeof(double));
+  s->phi_norect = malloc(S * sizeof(double));
+  s->phi_paper = malloc(S * sizeof(double));
+  s->err_plain = calloc(S, sizeof(double));
+  s->err_rect = calloc(S, sizeof(double));
+  s->coef = calloc(coef_count(p) ? coef_count(p) : 1, sizeof(float));
+  if (!s->reuse || !s->phi || !s->phi_norect || !s->phi_paper || !s->coef || !s->err_plain || !s->err_rect) {
+    lp_cache_setting_free(s);
+    return lp_error(LEAP_ERR_NOMEM, "cache profile: out of memory");
+  }
+  for (size_t i = 0; i < S; i++) s->phi[i] = s->phi_norect[i] = s->phi_paper[i] = 1.0;
+  for (size_t i = 0; i < S * p->branches; i++)
+    for (int c = 0; c < p->channels; c++) s->coef[i * 2 * p->channels + c] = 1.0f;
+  return LEAP_OK;
+}
+
+void lp_cache_setting_free(lp_cache_setting *s) {
+  if (!s) return;
+  free(s->reuse), free(s->phi), free(s->phi_norect), free(s->phi_paper), free(s->coef);
+  free(s->err_plain), free(s->err_rect);
+  memset(s, 0, sizeof *s);
+}
+
 leap_status lp_cache_profile_alloc(lp_cache_profile *p, int nsettings) {
   const size_t S = (size_t)p->steps;
   p->calib_labels = calloc((size_t)(p->calib_images > 0 ? p->calib_images : 1), sizeof *p->calib_labels);
@@ -26,30 +53,15 @@ leap_status lp_cache_profile_alloc(lp_cache_profile *p, int nsettings) {
     return lp_error(LEAP_ERR_NOMEM, "cache profile: out of memory");
   p->nsettings = nsettings;
   for (int k = 0; k < nsettings; k++) {
-    lp_cache_setting *s = &p->settings[k];
-    s->reuse = calloc(S, 1);
-    s->phi = malloc(S * sizeof(double));
-    s->phi_norect = malloc(S * sizeof(double));
-    s->phi_paper = malloc(S * sizeof(double));
-    s->err_plain = calloc(S, sizeof(double));
-    s->err_rect = calloc(S, sizeof(double));
-    s->coef = calloc(coef_count(p) ? coef_count(p) : 1, sizeof(float));
-    if (!s->reuse || !s->phi || !s->phi_norect || !s->phi_paper || !s->coef || !s->err_plain || !s->err_rect)
-      return lp_error(LEAP_ERR_NOMEM, "cache profile: out of memory");
-    for (size_t i = 0; i < S; i++) s->phi[i] = s->phi_norect[i] = s->phi_paper[i] = 1.0;
-    for (size_t i = 0; i < S * p->branches; i++)
-      for (int c = 0; c < p->channels; c++) s->coef[i * 2 * p->channels + c] = 1.0f;
+    leap_status st = lp_cache_setting_alloc(p, &p->settings[k]);
+    if (st != LEAP_OK) return st;
   }
   return LEAP_OK;
 }
 
 void lp_cache_profile_free(lp_cache_profile *p) {
   if (!p) return;
-  for (int k = 0; p->settings && k < p->nsettings; k++) {
-    lp_cache_setting *s = &p->settings[k];
-    free(s->reuse), free(s->phi), free(s->phi_norect), free(s->phi_paper), free(s->coef);
-    free(s->err_plain), free(s->err_rect);
-  }
+  for (int k = 0; p->settings && k < p->nsettings; k++) lp_cache_setting_free(&p->settings[k]);
   free(p->settings), free(p->calib_labels), free(p->rel_change), free(p->tc_indicator);
   memset(p, 0, sizeof *p);
 }
@@ -91,11 +103,19 @@ static void write_setting(FILE *f, const lp_cache_profile *p, const lp_cache_set
   put_darr(f, s->err_plain, S);
   fprintf(f, ",\n     \"err_rect\": ");
   put_darr(f, s->err_rect, S);
-  /* Rectification of the reused steps only: [branch][a or b][channel]. */
+  fprintf(f, ",\n     \"rectification\": {\"shrink\": %.9g, \"folds\": %d, \"grid\": ", s->rect_shrink, s->rect_folds);
+  put_darr(f, s->rect_grid, s->rect_ncand);
+  fprintf(f, ", \"cv_psnr\": ");
+  put_darr(f, s->rect_cv_psnr, s->rect_ncand);
+  fprintf(f, ", \"cv_se\": ");
+  put_darr(f, s->rect_cv_se, s->rect_ncand);
+  fputc('}', f);
+  /* Coefficients of the reused steps, when rectification is on:
+   * [branch][a or b][channel]. */
   fprintf(f, ",\n     \"rect\": [");
   int first = 1;
   for (int i = 0; i < S; i++) {
-    if (!s->reuse[i]) continue;
+    if (!s->reuse[i] || !(s->rect_shrink > 0)) continue;
     fprintf(f, "%s\n      {\"step\": %d, \"a\": [", first ? "" : ",", i);
     first = 0;
     for (int b = 0; b < p->branches; b++) {
@@ -229,6 +249,22 @@ static void read_setting(rd *r, const lp_json *js, lp_cache_profile *p, lp_cache
   arr(r, js, "phi_paper", S, s->phi_paper, NULL);
   arr(r, js, "err_plain", S, s->err_plain, NULL);
   arr(r, js, "err_rect", S, s->err_rect, NULL);
+  const lp_json *rc = field(r, js, "rectification", LP_JSON_OBJECT);
+  if (rc) {
+    s->rect_shrink = num(r, rc, "shrink");
+    s->rect_folds = inum(r, rc, "folds", 0, 1 << 20);
+    const lp_json *g = field(r, rc, "grid", LP_JSON_ARRAY);
+    if (g && g->count > LP_RECT_MAXCAND)
+      r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' has %d rectification candidates, at most %d", r->path,
+                      s->name, g->count, LP_RECT_MAXCAND);
+    if (r->s == LEAP_OK) s->rect_ncand = g->count;
+    arr(r, rc, "grid", s->rect_ncand, s->rect_grid, NULL);
+    arr(r, rc, "cv_psnr", s->rect_ncand, s->rect_cv_psnr, NULL);
+    arr(r, rc, "cv_se", s->rect_ncand, s->rect_cv_se, NULL);
+    if (r->s == LEAP_OK && !(s->rect_shrink >= 0 && s->rect_shrink <= 1))
+      r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' rectification shrink %g is outside 0..1", r->path, s->name,
+                      s->rect_shrink);
+  }
   const lp_json *rect = field(r, js, "rect", LP_JSON_ARRAY);
   for (int k = 0; rect && r->s == LEAP_OK && k < rect->count; k++) {
     const lp_json *e = &rect->items[k];
@@ -280,8 +316,14 @@ leap_status lp_cache_profile_read(const char *path, lp_cache_profile *p) {
     lp_json_free(j);
     return lp_error(LEAP_ERR_FORMAT, "%s: not a leap ERTACache profile (format '%s')", path, LP_CACHE_FORMAT);
   }
-  if (inum(&r, j, "version", 1, 1000) != LP_CACHE_FORMAT_VERSION && r.s == LEAP_OK)
-    r.s = lp_error(LEAP_ERR_FORMAT, "%s: profile version is not %d", path, LP_CACHE_FORMAT_VERSION);
+  const int version = inum(&r, j, "version", 1, 1000);
+  if (r.s == LEAP_OK && version == 1)
+    r.s = lp_error(LEAP_ERR_FORMAT, "%s: profile version 1 was written by an older leap whose rectification was not "
+                   "validated; make the profile again with 'leap profile' (this leap reads version %d)", path,
+                   LP_CACHE_FORMAT_VERSION);
+  else if (r.s == LEAP_OK && version != LP_CACHE_FORMAT_VERSION)
+    r.s = lp_error(LEAP_ERR_FORMAT, "%s: profile version %d is not supported (this leap reads version %d)", path,
+                   version, LP_CACHE_FORMAT_VERSION);
   snprintf(p->model_id, sizeof p->model_id, "%s", str(&r, j, "model_id"));
   if (r.s == LEAP_OK && leap_solver_from_name(str(&r, j, "solver"), &p->solver) != LEAP_OK)
     r.s = lp_error(LEAP_ERR_FORMAT, "%s: unknown solver '%s'", path, str(&r, j, "solver"));

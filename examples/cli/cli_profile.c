@@ -27,7 +27,9 @@ void cli_profile_help(FILE *out) {
       "Profiles a model for ERTACache (leap sample --cache): samples a calibration\n"
       "set with full compute, records the block-stack residual at every step and,\n"
       "per setting, selects the reusable steps, fits the residual rectification and\n"
-      "measures the timestep adjustment along the cached path.\n"
+      "measures the timestep adjustment along the cached path. Rectification is\n"
+      "validated on the final images (k-fold over the calibration images) and kept\n"
+      "only where it helps; the summary says which settings keep it.\n"
       "\n"
       "  --model PATH       model (.safetensors); default: the shipped model\n"
       "  --out PATH         profile JSON (default profile.json)\n"
@@ -45,6 +47,13 @@ void cli_profile_help(FILE *out) {
       "  --computed LIST    settings by number of computed steps (default: steps/1.5,\n"
       "                     steps/2, steps/3: about 1.5x, 2x, 3x fewer evaluations)\n"
       "  --window N         longest reuse run + 1 considered (default 16)\n"
+      "  --shrink LIST      rectification candidates: shrinkages toward no correction\n"
+      "                     in (0, 1], rising (default \"0.25,0.5,1\"; \"0\" = no\n"
+      "                     rectification). Each costs one more calibration pass per\n"
+      "                     setting; a setting keeps rectification only when\n"
+      "                     cross-validation of its final images on the calibration\n"
+      "                     set finds it better by more than one standard error\n"
+      "  --folds K          cross-validation folds over the images (default 5)\n"
       "  --backend NAME     vulkan | cpu (default: vulkan when there is a GPU, else cpu)\n"
       "  --device D         Vulkan device index or name substring\n"
       "  --threads N        CPU threads (default: OpenMP's)\n"
@@ -80,8 +89,8 @@ static int on_progress(void *user, int step, int steps) {
 
 int cli_profile_main(int argc, char **argv) {
   const char *model = NULL, *out = "profile.json", *labels_s = NULL, *sampler = "euler", *schedule = "default";
-  const char *lambda_s = NULL, *computed_s = NULL, *backend = NULL, *device = NULL;
-  int images = 20, steps = 50, window = 16, threads = 0, quiet = 0;
+  const char *lambda_s = NULL, *computed_s = NULL, *backend = NULL, *device = NULL, *shrink_s = NULL;
+  int images = 20, steps = 50, window = 16, threads = 0, quiet = 0, folds = 5;
   uint64_t seed = 1000;
   double shift = 1.0, cfg = NAN;
   cli_args a;
@@ -95,6 +104,7 @@ int cli_profile_main(int argc, char **argv) {
         cli_opt_str(&a, "--lambda", &lambda_s) || cli_opt_str(&a, "--computed", &computed_s) ||
         cli_opt_int(&a, "--window", 2, 10000, &window) || cli_opt_str(&a, "--backend", &backend) ||
         cli_opt_str(&a, "--device", &device) || cli_opt_int(&a, "--threads", 0, 4096, &threads) ||
+        cli_opt_str(&a, "--shrink", &shrink_s) || cli_opt_int(&a, "--folds", 2, 1000, &folds) ||
         cli_opt_flag(&a, "--quiet", &quiet))
       continue;
     cli_unknown(&a);
@@ -122,6 +132,19 @@ int cli_profile_main(int argc, char **argv) {
       return cli_usage_error("profile", "--computed: %d outside 1..%d", targets[k], steps);
   }
   cc.lambdas = lambdas, cc.nlambdas = nl, cc.targets = targets, cc.ntargets = nt;
+  double shrink[MAX_SETTINGS];
+  if (shrink_s) {
+    int ns = parse_list("--shrink", shrink_s, 0, shrink);
+    if (ns < 0) return CLI_EXIT_USAGE;
+    if (ns == 1 && shrink[0] == 0) ns = 0; /* no rectification */
+    if (ns > LP_RECT_MAXCAND - 1)
+      return cli_usage_error("profile", "--shrink: at most %d candidates", LP_RECT_MAXCAND - 1);
+    for (int k = 0; k < ns; k++)
+      if (!(shrink[k] > 0 && shrink[k] <= 1) || (k > 0 && !(shrink[k] > shrink[k - 1])))
+        return cli_usage_error("profile", "--shrink: '%s' must rise within (0, 1] (or be \"0\")", shrink_s);
+    cc.shrink = shrink, cc.nshrink = ns;
+  }
+  cc.folds = folds;
 
   char default_path[4096];
   leap_status s;
@@ -186,8 +209,22 @@ int cli_profile_main(int argc, char **argv) {
       int nr = 0;
       for (int i = 0; i < steps; i++)
         if (st->reuse[i]) ep += st->err_plain[i], er += st->err_rect[i], nr++;
-      printf("  setting %d %-14s lambda %.4g: %d computed, %d reused, mean residual error %.4f -> %.4f rectified\n",
-             k, st->name, st->lambda, st->computed, steps - st->computed, nr ? ep / nr : 0, nr ? er / nr : 0);
+      printf("  setting %d %-14s lambda %.4g: %d computed, %d reused, mean residual error %.4f", k, st->name,
+             st->lambda, st->computed, steps - st->computed, nr ? ep / nr : 0);
+      if (st->rect_shrink > 0) printf(" -> %.4f rectified (out of fold)\n", nr ? er / nr : 0);
+      else printf("\n");
+      if (st->rect_ncand < 2) {
+        printf("    rectification: off (%s)\n", images < 2 ? "cross-validation needs 2 calibration images or more"
+                                                         : "--shrink 0: not tried");
+        continue;
+      }
+      printf("    rectification: %s; %d-fold CV PSNR vs full compute on the calibration images: off %.2f dB",
+             st->rect_shrink > 0 ? "ON" : "off", st->rect_folds, st->rect_cv_psnr[0]);
+      for (int q = 1; q < st->rect_ncand; q++)
+        printf(", shrink %g %+.2f +- %.2f", st->rect_grid[q], st->rect_cv_psnr[q] - st->rect_cv_psnr[0],
+               st->rect_cv_se[q]);
+      if (st->rect_shrink > 0) printf(" -> kept shrink %g\n", st->rect_shrink);
+      else printf(" -> no gain beyond one standard error: off (leap sample --cache runs without it)\n");
     }
   }
   lp_cache_profile_free(&prof);
