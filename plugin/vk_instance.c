@@ -51,6 +51,9 @@ leap_status lp_vk_instance_create(lp_vk_fns *f, int validation, uint64_t *messag
                                   lp_vk_instance *out) {
   static int warned_no_layer; /* warn once per process, not per backend */
   memset(out, 0, sizeof *out);
+  /* Before the layer and extension queries too: the loader preloads the
+   * drivers there and keeps them until the instance goes (vk_pin.c). */
+  void *pin = lp_vk_pin_begin();
   const char *layers[1];
   uint32_t nlayers = 0;
   const char *exts[1];
@@ -96,7 +99,6 @@ leap_status lp_vk_instance_create(lp_vk_fns *f, int validation, uint64_t *messag
       .enabledExtensionCount = nexts,
       .ppEnabledExtensionNames = exts,
   };
-  void *pin = lp_vk_pin_begin(); /* see vk_pin.c */
   VkResult r = f->vkCreateInstance(&ci, NULL, &out->instance);
   lp_vk_pin_end(pin, r == VK_SUCCESS);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
