@@ -615,6 +615,10 @@ struct Host {
   float *mapped = nullptr;
 
   bool open() {
+    // As leap does for its own instances (vk_pin.c): the drivers this
+    // instance loads stay loaded after it, so a leak inside a driver is not
+    // reported against an unloaded module when the process exits.
+    void *pin = lp_vk_pin_begin();
     const char *env = std::getenv("LEAP_VALIDATION");
     bool validate = env && std::string(env) == "1";
     if (validate) {
@@ -638,7 +642,9 @@ struct Host {
     ci.ppEnabledLayerNames = &layer;
     ci.enabledExtensionCount = validate ? 1 : 0;
     ci.ppEnabledExtensionNames = &ext;
-    if (vkCreateInstance(&ci, nullptr, &inst) != VK_SUCCESS) return false;
+    const VkResult created = vkCreateInstance(&ci, nullptr, &inst);
+    lp_vk_pin_end(pin, created == VK_SUCCESS);
+    if (created != VK_SUCCESS) return false;
     if (validate) {
       VkDebugUtilsMessengerCreateInfoEXT mci{};
       mci.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
