@@ -21,11 +21,7 @@ namespace {
 
 const std::string kFlowModel = std::string(LEAP_SHARED_DIR) + "/fixtures/fmnist-dit-traj/traj_006000.safetensors";
 
-bool exists(const std::string &p) {
-  FILE *f = std::fopen(p.c_str(), "rb");
-  if (f) std::fclose(f);
-  return f != nullptr;
-}
+using lt::exists;
 
 // Runs one op on a backend over host vectors; returns buffer `outb` after.
 std::vector<float> run_op(lp_backend *be, std::vector<std::vector<float>> bufs, lp_op op, const int in_buf[3],

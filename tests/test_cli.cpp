@@ -40,10 +40,7 @@ std::string slurp(const std::string &path) {
   return ss.str();
 }
 
-bool exists(const std::string &path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
+using lt::exists;
 
 // Files in dir other than the captured stdout/stderr of the runs.
 std::vector<std::string> outputs_in(const TempDir &dir) {

@@ -33,11 +33,7 @@ std::string tmp_path(const std::string &name) {
   return "/tmp/leap_test_lcsc_" + std::to_string(getpid()) + "_" + name;
 }
 
-bool exists(const std::string &p) {
-  FILE *f = std::fopen(p.c_str(), "rb");
-  if (f) std::fclose(f);
-  return f != nullptr;
-}
+using lt::exists;
 
 // Encodes float values as the raw bytes of dtype.
 std::vector<unsigned char> encode(const std::vector<float> &v, leap_dtype dt) {

@@ -33,11 +33,7 @@ std::string tmp_path(const std::string &name) {
   return "/tmp/leap_test_lcsc_packed_" + std::to_string(getpid()) + "_" + name;
 }
 
-bool exists(const std::string &p) {
-  FILE *f = std::fopen(p.c_str(), "rb");
-  if (f) std::fclose(f);
-  return f != nullptr;
-}
+using lt::exists;
 
 uint32_t f32_bits(float f) {
   uint32_t u;

@@ -514,8 +514,6 @@ int run_cli(const std::string &args, const std::string &log) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-bool file_exists(const std::string &p) { return access(p.c_str(), F_OK) == 0; }
-
 }  // namespace
 
 TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
@@ -535,7 +533,7 @@ TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
   INFO(lt::meta(out + "_state.safetensors", "step"));
   REQUIRE(code == 0);
   for (const char *f : {"_step000002", "_step000003", "_ema", "_state"})
-    CHECK(file_exists(out + f + ".safetensors"));
+    CHECK(lt::exists(out + f + ".safetensors"));
   leap_context *ctx = lt::context(LEAP_BACKEND_CPU);
   for (const char *f : {"_step000003", "_ema"}) {
     leap_model *m = nullptr;
@@ -558,12 +556,12 @@ TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
                      out + "'", log);
   REQUIRE(code == 0);
   CHECK(lt::meta(out + "_state.safetensors", "step") == "5");
-  CHECK(file_exists(out + "_step000004.safetensors"));
-  CHECK(file_exists(out + "_step000005.safetensors"));
+  CHECK(lt::exists(out + "_step000004.safetensors"));
+  CHECK(lt::exists(out + "_step000005.safetensors"));
   code = run_cli("sample --model '" + out + "_step000005.safetensors' --backend cpu --steps 2 "
                  "--n 3 --quiet --out '" + dir + "/s.png'", log);
   CHECK(code == 0);
-  CHECK(file_exists(dir + "/s.png"));
+  CHECK(lt::exists(dir + "/s.png"));
 
   // Ctrl-C: the step in progress finishes, nothing more is written, exit
   // 130, and the last complete checkpoint still loads.
@@ -581,9 +579,9 @@ TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
     _exit(127);
   }
   const std::string sig_state = dir + "/sig_state.safetensors";
-  for (int i = 0; i < 400 && !file_exists(sig_state); i++)
+  for (int i = 0; i < 400 && !lt::exists(sig_state); i++)
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  REQUIRE(file_exists(sig_state));
+  REQUIRE(lt::exists(sig_state));
   REQUIRE(kill(pid, SIGINT) == 0);
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
@@ -594,7 +592,7 @@ TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
   REQUIRE(lp_trainer_resume(sig_state.c_str(), &resumed) == LEAP_OK);
   char step_file[64];
   std::snprintf(step_file, sizeof step_file, "/sig_step%06d.safetensors", resumed->step);
-  CHECK(file_exists(dir + step_file));
+  CHECK(lt::exists(dir + step_file));
   lp_trainer_destroy(resumed);
   DIR *dd = opendir(dir.c_str());
   REQUIRE(dd);

@@ -94,11 +94,14 @@ inline const char *backend_name(leap_backend_kind k) {
   return k == LEAP_BACKEND_CPU ? "cpu" : "vulkan";
 }
 
+// Whether something exists at path.
+inline bool exists(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
 inline bool shared_present(const char *rel) {
-  std::string p = std::string(LEAP_SHARED_DIR) + "/" + rel;
-  FILE *f = std::fopen(p.c_str(), "rb");
-  if (f) std::fclose(f);
-  return f != nullptr;
+  return exists(std::string(LEAP_SHARED_DIR) + "/" + rel);
 }
 
 // A fresh mkdtemp folder, removed with its contents at scope exit (even
