@@ -231,7 +231,8 @@ TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cach
   const double grid[3] = {0, 0.5, 1}, cvp[3] = {40, 40.5, 40.25}, cvse[3] = {0, 0.1, 0.2};
   for (int q = 0; q < 3; q++) s->rect_grid[q] = grid[q], s->rect_cv_psnr[q] = cvp[q], s->rect_cv_se[q] = cvse[q];
   p.tc_poly[1] = 2.5;
-  const std::string path = "/tmp/leap_test_cache_profile.json";
+  lt::TempDir dir;
+  const std::string path = dir / "profile.json";
   REQUIRE(lp_cache_profile_write(&p, path.c_str()) == LEAP_OK);
   lp_cache_profile q{};
   INFO(leap_last_error());
@@ -358,7 +359,8 @@ TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample
               st.coef[(size_t)i * 2 * 2 * prof.channels + 2 * prof.channels + k]);
     }
   }
-  const std::string path = "/tmp/leap_test_cache_flow.json";
+  lt::TempDir dir;
+  const std::string path = dir / "flow.json";
   REQUIRE(lp_cache_profile_write(&prof, path.c_str()) == LEAP_OK);
 
   leap_sample_desc sd = leap_sample_desc_default();
@@ -554,13 +556,14 @@ TEST_CASE("host_cache (public hooks only) gives the images of leap_sample with t
   INFO(leap_last_error());
   REQUIRE(cs == LEAP_OK);
   CHECK(prof.settings[0].rect_ncand == 2);
-  const std::string path = "/tmp/leap_test_host_cache.json";
+  lt::TempDir dir;
+  const std::string path = dir / "host_cache.json", log = dir / "host_cache.log";
   auto host_ok = [&](bool cpu) {
     const std::string cmd = std::string("OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive '") +
                             host + "' '" + kFlowModel + "' '" + path + "' 5 " + std::to_string(n) +
-                            (cpu ? " --cpu" : "") + " > /tmp/leap_test_host_cache.log 2>&1";
+                            (cpu ? " --cpu" : "") + " > '" + log + "' 2>&1";
     const int rc = std::system(cmd.c_str());
-    FILE *f = std::fopen("/tmp/leap_test_host_cache.log", "r");
+    FILE *f = std::fopen(log.c_str(), "r");
     char log[4096] = "";
     if (f) {
       log[std::fread(log, 1, sizeof log - 1, f)] = 0;
@@ -609,7 +612,6 @@ TEST_CASE("host_cache (public hooks only) gives the images of leap_sample with t
     CHECK(on != off);
   }
   std::remove(path.c_str());
-  std::remove("/tmp/leap_test_host_cache.log");
   lp_cache_profile_free(&prof);
   leap_model_destroy(m);
   leap_context_destroy(ctx);
