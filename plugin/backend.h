@@ -81,13 +81,6 @@ typedef enum lp_op_kind {
   /* Per-row L1 sums: out[2r] = sum_l |in[0][r,l] - in[1][r,l]|,
    * out[2r+1] = sum_l |in[1][r,l]| (the reference's norm). i: rows, L. */
   LP_OP_CACHE_L1 = 11,
-  /* Weighted sum of K raw sources (LCSC checkpoint combination,
-   * checkpoints/lcsc_op_cpu.c, shaders/lcsc_weighted_sum.comp):
-   * out[j] = sum_k in[1][k] * src_k[j] for j < n. Source k starts at word
-   * k * stride of in[0] and holds raw elements of dtype in[2][k] (stored as
-   * a float: 0 = F32, one per word; 1 = F16 or 2 = BF16, two per word, the
-   * even element in the low half). stride >= n. i: n, K, stride. */
-  LP_OP_WEIGHTED_SUM = 12,
   LP_OP_COUNT
 } lp_op_kind;
 
@@ -144,7 +137,5 @@ leap_status lp_cpu_buf_wrap(lp_backend *be, void *data, size_t bytes,
 leap_status lp_cpu_run_op(const lp_op *op);
 /* The CPU twins of the LP_OP_CACHE_* kernels (plugin/cpu_cache_ops.c). */
 leap_status lp_cpu_run_cache_op(const lp_op *op);
-/* The CPU twin of LP_OP_WEIGHTED_SUM (checkpoints/lcsc_op_cpu.c). */
-leap_status lp_cpu_run_weighted_sum(const lp_op *op);
 
 #endif /* LEAP_BACKEND_H */

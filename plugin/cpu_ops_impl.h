@@ -211,7 +211,6 @@ leap_status LP_CPU_RUN_OP(const lp_op *op) {
   case LP_OP_CACHE_AXPBY:
   case LP_OP_CACHE_APPLY:
   case LP_OP_CACHE_L1: return lp_cpu_run_cache_op(op);
-  case LP_OP_WEIGHTED_SUM: return lp_cpu_run_weighted_sum(op);
   case LP_OP_COUNT: break;
   }
   return LEAP_OK;

@@ -9,7 +9,6 @@
 #include "error.h"
 #include "vk_internal.h"
 #include "cache_vk_plan.h"
-#include "lcsc_vk_plan.h"
 
 #define WG_ELEM 256u     /* elementwise kernels: invocations per workgroup */
 #define GEMM_TILE 64u    /* shaders/linear.comp: 64x64 output tile */
@@ -46,7 +45,6 @@ static void elementwise(lp_vk_plan *p, const char *shader, uint64_t n) {
 leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) {
   memset(p, 0, sizeof *p);
   if (op->kind >= LP_OP_CACHE_AXPBY && op->kind <= LP_OP_CACHE_L1) return lp_vk_plan_cache_op(vb, op, p);
-  if (op->kind == LP_OP_WEIGHTED_SUM) return lp_vk_plan_weighted_sum(vb, op, p);
   const int32_t *i = op->i;
   const char *name = op_name(op->kind);
   /* Each kernel's needed arguments: count of positive ints, inputs. */

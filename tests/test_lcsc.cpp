@@ -1,6 +1,7 @@
 // test_lcsc.cpp - LCSC: streaming checkpoint combination (host and Vulkan,
-// mixed dtypes, metadata, atomic output, mismatch errors), the
-// WEIGHTED_SUM op against its CPU twin, and the evolutionary search on
+// mixed dtypes, metadata, atomic output, mismatch errors; the packed Vulkan
+// kernel and its CPU twin are tested in test_lcsc_packed.cpp), and the
+// evolutionary search on
 // synthetic fitnesses with known optima (resume, interruption, settings).
 #include <cmath>
 #include <cstdio>
@@ -261,71 +262,6 @@ TEST_CASE("lcsc combine: large tensors stream in chunks, Vulkan matches the host
   std::remove(host.c_str());
   std::remove(dev.c_str());
   cleanup(in);
-}
-
-TEST_CASE("lcsc WEIGHTED_SUM: Vulkan kernel matches its CPU twin", "[lcsc]") {
-  lp_backend *vk = nullptr;
-  leap_status s = lp_vk_backend_create(nullptr, -1, &vk);
-  if (s == LEAP_ERR_NO_DEVICE) {
-    WARN("no Vulkan device, skipping: " << leap_last_error());
-    return;
-  }
-  REQUIRE(s == LEAP_OK);
-  const int K = 3, n = 1001, stride = 1003;  // odd n: a half-used last F16 word
-  const std::vector<leap_dtype> dts = {LEAP_F16, LEAP_F32, LEAP_BF16};
-  std::vector<float> src((size_t)K * stride, 0.0f);
-  std::vector<float> want(n, 0.0f);
-  const float coef[K] = {0.5f, -1.25f, 2.0f};
-  const float codes[K] = {1.0f, 0.0f, 2.0f};
-  for (int k = 0; k < K; k++) {
-    auto v = lt::random_f32(n, 40 + k);
-    auto raw = encode(v, dts[k]);
-    std::memcpy(&src[(size_t)k * stride], raw.data(), raw.size());
-    for (int j = 0; j < n; j++) want[j] += coef[k] * rounded(v[j], dts[k]);
-  }
-  // CPU twin
-  std::vector<float> cpu_out(n), vk_out(n);
-  lp_backend *cpu = nullptr;
-  REQUIRE(lp_cpu_backend_create(1, &cpu) == LEAP_OK);
-  lp_buf *cb[4];
-  REQUIRE(lp_cpu_buf_wrap(cpu, src.data(), src.size() * 4, &cb[0]) == LEAP_OK);
-  REQUIRE(lp_cpu_buf_wrap(cpu, (void *)coef, sizeof coef, &cb[1]) == LEAP_OK);
-  REQUIRE(lp_cpu_buf_wrap(cpu, (void *)codes, sizeof codes, &cb[2]) == LEAP_OK);
-  REQUIRE(lp_cpu_buf_wrap(cpu, cpu_out.data(), cpu_out.size() * 4, &cb[3]) == LEAP_OK);
-  lp_op op;
-  std::memset(&op, 0, sizeof op);
-  op.kind = LP_OP_WEIGHTED_SUM;
-  op.in[0] = {cb[0], 0}, op.in[1] = {cb[1], 0}, op.in[2] = {cb[2], 0}, op.out = {cb[3], 0};
-  op.i[0] = n, op.i[1] = K, op.i[2] = stride;
-  REQUIRE(lp_cpu_run_op(&op) == LEAP_OK);
-  CHECK(lt::rel_l2(cpu_out, want) < 1e-6);
-  // Vulkan
-  lp_buf *vb[4];
-  const size_t bytes[4] = {src.size() * 4, sizeof coef, sizeof codes, (size_t)n * 4};
-  const void *host[3] = {src.data(), coef, codes};
-  for (int k = 0; k < 4; k++) REQUIRE(vk->vt->buf_alloc(vk, bytes[k], &vb[k]) == LEAP_OK);
-  for (int k = 0; k < 3; k++) REQUIRE(vk->vt->buf_write(vk, vb[k], 0, host[k], bytes[k]) == LEAP_OK);
-  lp_prog prog;
-  std::memset(&prog, 0, sizeof prog);
-  op.in[0] = {vb[0], 0}, op.in[1] = {vb[1], 0}, op.in[2] = {vb[2], 0}, op.out = {vb[3], 0};
-  REQUIRE(lp_prog_push(&prog, &op) == LEAP_OK);
-  INFO(leap_last_error());
-  REQUIRE(vk->vt->prog_run(vk, &prog) == LEAP_OK);
-  REQUIRE(vk->vt->buf_read(vk, vb[3], 0, vk_out.data(), bytes[3]) == LEAP_OK);
-  CHECK(lt::rel_l2(vk_out, cpu_out) < 1e-6);
-  // a stride below n is refused on the host
-  lp_prog bad;
-  std::memset(&bad, 0, sizeof bad);
-  op.i[2] = n - 1;
-  REQUIRE(lp_prog_push(&bad, &op) == LEAP_OK);
-  CHECK(vk->vt->prog_run(vk, &bad) == LEAP_ERR_INVALID_ARG);
-  lp_prog_free(vk, &bad);
-  lp_prog_free(vk, &prog);
-  for (int k = 0; k < 4; k++) vk->vt->buf_free(vk, vb[k]);
-  for (int k = 0; k < 4; k++) cpu->vt->buf_free(cpu, cb[k]);
-  cpu->vt->destroy(cpu);
-  CHECK(lp_vk_validation_messages(vk) == 0);
-  vk->vt->destroy(vk);
 }
 
 // ------------------------------------------------------------------ search
