@@ -149,6 +149,25 @@ int cli_parse_long(const char *cmd, const char *what, const char *s, long min,
   return 1;
 }
 
+int cli_parse_int_list(const char *cmd, const char *what, const char *s, long min,
+                       long max, int *out, int cap, int *count) {
+  *count = 0;
+  for (const char *p = s; *p;) {
+    char *end;
+    errno = 0;
+    const long v = strtol(p, &end, 10);
+    if (end == p || errno == ERANGE || v < min || v > max || (*end && *end != ',') || *count == cap) {
+      cli_usage_error(cmd, "%s: '%s' is not a list of at most %d integers in [%ld, %ld]", what, s, cap,
+                      min, max);
+      return 0;
+    }
+    out[(*count)++] = (int)v;
+    p = *end ? end + 1 : end;
+  }
+  if (*count == 0) cli_usage_error(cmd, "%s: empty list", what);
+  return *count > 0;
+}
+
 int cli_parse_u64(const char *cmd, const char *what, const char *s,
                   uint64_t *out) {
   char *end;

@@ -61,6 +61,10 @@ int cli_parse_u64(const char *cmd, const char *what, const char *s,
                   uint64_t *out);
 int cli_parse_double(const char *cmd, const char *what, const char *s,
                      double min, double max, double *out);
+/* A comma-separated list of integers in [min, max] (e.g. step counts
+ * "4,6,8"), at most cap of them, into out; *count >= 1. */
+int cli_parse_int_list(const char *cmd, const char *what, const char *s, long min,
+                       long max, int *out, int cap, int *count);
 /* A label list: comma-separated numbers and inclusive ranges, e.g.
  * "0,3,5", "0-9" or "0-4,7". *out is malloc'ed (free it); *count >= 1. */
 int cli_parse_labels(const char *cmd, const char *what, const char *s,

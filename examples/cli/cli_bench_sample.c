@@ -40,21 +40,6 @@ void cli_bench_sample_help(FILE *out) {
       "  --json             one JSON object per batch size instead of a table\n");
 }
 
-static int parse_batches(const char *text, int *out, int max) {
-  int count = 0;
-  const char *p = text;
-  while (*p) {
-    char *end = NULL;
-    long v = strtol(p, &end, 10);
-    if (end == p || v < 1 || v > 65536 || count == max) return -1;
-    out[count++] = (int)v;
-    p = end;
-    if (*p == ',') p++;
-    else if (*p) return -1;
-  }
-  return count;
-}
-
 static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -78,9 +63,9 @@ int cli_bench_sample_main(int argc, char **argv) {
     cli_unknown(&a);
   }
   if (a.exit_code >= 0) return a.exit_code;
-  int batches[MAX_BATCHES];
-  const int nb = parse_batches(batch_text, batches, MAX_BATCHES);
-  if (nb <= 0) return cli_usage_error("bench sample", "--batch: '%s' is not a list of sizes 1..65536", batch_text);
+  int batches[MAX_BATCHES], nb = 0;
+  if (!cli_parse_int_list("bench sample", "--batch", batch_text, 1, 65536, batches, MAX_BATCHES, &nb))
+    return CLI_EXIT_USAGE;
   leap_solver solver;
   if (leap_solver_from_name(sampler, &solver) != LEAP_OK)
     return cli_usage_error("bench sample", "--sampler: unknown sampler '%s'", sampler);

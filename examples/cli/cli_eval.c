@@ -357,16 +357,9 @@ int cli_eval_main(int argc, char **argv) {
   if (o.labels && !cli_parse_labels(a.cmd, "--labels", o.labels, &o.label_list,
                                     &o.label_count))
     return CLI_EXIT_USAGE;
-  for (const char *p = steps_text; *p;) {
-    char *end = NULL;
-    const long v = strtol(p, &end, 10);
-    if (end == p || v < 1 || v > 10000 || o.steps_count == (int)(sizeof o.steps_list / sizeof o.steps_list[0]))
-      return cli_usage_error(a.cmd, "--steps: '%s' is not a list of step counts 1..10000", steps_text);
-    o.steps_list[o.steps_count++] = (int)v;
-    p = *end == ',' ? end + 1 : end;
-    if (*end && *end != ',')
-      return cli_usage_error(a.cmd, "--steps: '%s' is not a list of step counts 1..10000", steps_text);
-  }
+  if (!cli_parse_int_list(a.cmd, "--steps", steps_text, 1, 10000, o.steps_list,
+                          (int)(sizeof o.steps_list / sizeof o.steps_list[0]), &o.steps_count))
+    return CLI_EXIT_USAGE;
   if (!o.samples && o.n == 0) o.n = 1000;
   int code = evaluate(&o);
   free(o.label_list);

@@ -436,19 +436,7 @@ static leap_status best_of_log(const char *path, int count, double *coefs) {
 }
 
 static int parse_nfe(const char *cmd, const char *text, int *nfe, int *count) {
-  const char *p = text ? text : "4,6,9,15,25";
-  *count = 0;
-  while (*p) {
-    char *end;
-    long v = strtol(p, &end, 10);
-    if (end == p || v < 1 || v > 10000 || (*end && *end != ',') || *count >= MAX_NFE) {
-      cli_usage_error(cmd, "--nfe: '%s' is not a list of step counts", text);
-      return 0;
-    }
-    nfe[(*count)++] = (int)v;
-    p = *end ? end + 1 : end;
-  }
-  return *count > 0;
+  return cli_parse_int_list(cmd, "--nfe", text ? text : "4,6,9,15,25", 1, 10000, nfe, MAX_NFE, count);
 }
 
 static int eval(lcsc_opts *o, const char *cmd) {
