@@ -269,8 +269,7 @@ static leap_status staged(vk_backend *vb, lp_buf *b, size_t off, void *host, siz
   return LEAP_OK;
 }
 
-leap_status lp_vk_buf_write(lp_backend *be, lp_buf *b, size_t off, const void *src, size_t bytes) {
-  vk_backend *vb = (vk_backend *)be;
+static leap_status buf_write(vk_backend *vb, lp_buf *b, size_t off, const void *src, size_t bytes) {
   leap_status s = check_range(b, off, bytes, "write");
   if (s != LEAP_OK || !bytes) return s;
   if (b->mapped) {
@@ -280,8 +279,15 @@ leap_status lp_vk_buf_write(lp_backend *be, lp_buf *b, size_t off, const void *s
   return staged(vb, b, off, (void *)src, bytes, 1);
 }
 
-leap_status lp_vk_buf_read(lp_backend *be, lp_buf *b, size_t off, void *dst, size_t bytes) {
+leap_status lp_vk_buf_write(lp_backend *be, lp_buf *b, size_t off, const void *src, size_t bytes) {
   vk_backend *vb = (vk_backend *)be;
+  const double t0 = lp_vk_profile_enter(vb);
+  leap_status s = buf_write(vb, b, off, src, bytes);
+  lp_vk_profile_leave(vb, "(buffer writes, host)", t0);
+  return s;
+}
+
+static leap_status buf_read(vk_backend *vb, lp_buf *b, size_t off, void *dst, size_t bytes) {
   leap_status s = check_range(b, off, bytes, "read");
   if (s != LEAP_OK || !bytes) return s;
   if (b->mapped && vb->read_direct) {
@@ -289,4 +295,12 @@ leap_status lp_vk_buf_read(lp_backend *be, lp_buf *b, size_t off, void *dst, siz
     return LEAP_OK;
   }
   return staged(vb, b, off, dst, bytes, 0);
+}
+
+leap_status lp_vk_buf_read(lp_backend *be, lp_buf *b, size_t off, void *dst, size_t bytes) {
+  vk_backend *vb = (vk_backend *)be;
+  const double t0 = lp_vk_profile_enter(vb);
+  leap_status s = buf_read(vb, b, off, dst, bytes);
+  lp_vk_profile_leave(vb, "(buffer reads, host)", t0);
+  return s;
 }

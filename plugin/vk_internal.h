@@ -208,6 +208,7 @@ struct vk_backend {
   int profile;
   struct lp_vk_prof_row *prof;
   int nprof, cap_prof;
+  double prof_left_ms; /* when the last backend call returned (0: none yet) */
 
   /* The device is a CPU (llvmpipe, SwiftShader) whose compute subgroups
    * of >= 8 lanes have subgroupBroadcast: the *_simd kernels, written for
@@ -267,6 +268,13 @@ leap_status lp_vk_profile_pool(vk_backend *vb, int nops, VkQueryPool *out);
  * to the "(barriers)" row. */
 leap_status lp_vk_profile_collect(vk_backend *vb, VkQueryPool pool, const int *rows, int nops);
 void lp_vk_profile_print(vk_backend *vb);
+/* Around each backend call (program run, buffer read or write): the time
+ * since the previous call returned goes to "(host, between calls)" - the
+ * caller's own work, e.g. a sampler's per-step host code - and the call's
+ * wall time to `row` (transfers; NULL: not counted). enter returns the
+ * start time. No-ops unless profiling. */
+double lp_vk_profile_enter(vk_backend *vb);
+void lp_vk_profile_leave(vk_backend *vb, const char *row, double t0);
 
 /* Programs (vk_program.c). */
 leap_status lp_vk_prog_run(lp_backend *be, lp_prog *prog);

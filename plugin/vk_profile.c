@@ -5,8 +5,9 @@
  * time of every dispatch and every barrier is known after each run. Times
  * are summed per row (op kind, and for LINEAR its N x K, the shape that picks
  * the weight), together with host-side costs: pipeline creation (llvmpipe
- * JIT-compiles shaders there) and the submit + fence wait around the GPU
- * time. The table is printed to stderr when the backend is destroyed. Off
+ * JIT-compiles shaders there), the submit + fence wait around the GPU
+ * time, buffer reads and writes, and the caller's own time between backend
+ * calls (a sampler's host work per step). The table is printed to stderr when the backend is destroyed. Off
  * by default: the extra stamps cost a flush each on some drivers. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,19 @@ leap_status lp_vk_profile_collect(vk_backend *vb, VkQueryPool pool, const int *r
   }
   free(t);
   return LEAP_OK;
+}
+
+double lp_vk_profile_enter(vk_backend *vb) {
+  if (!vb->profile) return 0;
+  const double now = lp_vk_now_ms();
+  if (vb->prof_left_ms > 0) lp_vk_profile_add(vb, lp_vk_profile_row(vb, "(host, between calls)"), now - vb->prof_left_ms);
+  return now;
+}
+
+void lp_vk_profile_leave(vk_backend *vb, const char *row, double t0) {
+  if (!vb->profile) return;
+  vb->prof_left_ms = lp_vk_now_ms();
+  if (row) lp_vk_profile_add(vb, lp_vk_profile_row(vb, row), vb->prof_left_ms - t0);
 }
 
 static int by_time(const void *a, const void *b) {

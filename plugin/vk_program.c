@@ -245,8 +245,18 @@ static leap_status compile(vk_backend *vb, const lp_prog *prog, lp_prog_exec **o
   return LEAP_OK;
 }
 
+static leap_status prog_run(vk_backend *vb, lp_prog *prog);
+
 leap_status lp_vk_prog_run(lp_backend *be, lp_prog *prog) {
   vk_backend *vb = (vk_backend *)be;
+  const double t0 = lp_vk_profile_enter(vb);
+  leap_status s = prog_run(vb, prog);
+  lp_vk_profile_leave(vb, NULL, t0);
+  return s;
+}
+
+static leap_status prog_run(vk_backend *vb, lp_prog *prog) {
+  lp_backend *be = &vb->base;
   if (!prog) return lp_error(LEAP_ERR_INVALID_ARG, "vulkan: NULL program");
   if (prog->n == 0) return LEAP_OK;
   if (prog->exec && prog->exec->n != prog->n) lp_vk_prog_release(be, prog);
