@@ -2,7 +2,11 @@
  * forward, classifier-free guidance, Euler flow steps) and uses ERTACache
  * through the public hooks of leap.h only. It checks that its images equal
  * those of leap_sample with the same cache (what `leap sample --cache`
- * runs) for the same seed, and prints the largest difference.
+ * runs) for the same seed, and prints the largest difference. Equal up to
+ * float rounding: leap_sample combines the two guidance branches on the
+ * device (cfg * cond + (1 - cfg) * uncond, perhaps with a fused
+ * multiply-add), this host on the host; a wrong cache decision, residual
+ * or phi moves pixels by 1e-2 or more, rounding by about 1e-6.
  *
  *   host_cache MODEL PROFILE [SEED] [N] [--cpu]
  *
@@ -114,5 +118,5 @@ int main(int argc, char **argv) {
   leap_model_destroy(m);
   leap_context_destroy(ctx);
   free(noise), free(xin), free(out), free(tt), free(mine), free(ref), free(x), free(t), free(labels);
-  return maxdiff == 0 ? 0 : 1;
+  return maxdiff <= 1e-4 ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 #define LEAP_DIT_H
 
 #include "backend.h"
+#include "prog_cache.h"
 #include "context.h"
 #include "leap.h"
 #include "safetensors.h"
@@ -35,7 +36,12 @@ typedef struct lp_dit_plan {
   lp_buf *mlp;     /* [n*T, F] */
   lp_buf *fout;    /* [n*T, p*p*Cout] */
   lp_buf *out;     /* [n, Cout, H, W] */
+  lp_buf *gout;    /* [n/2, Cout, H, W] guided prediction (dit_step.c; made on first use) */
   lp_prog embed, blocks, final;
+  /* Unique over the process (plans of all models): programs that name
+   * this plan's buffers are kept under it (lp_prog_cache_epoch). */
+  uint64_t generation;
+  lp_prog_cache steps; /* sampling steps without a cache (dit_step.c) */
 } lp_dit_plan;
 
 typedef struct lp_dit {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cache_exec.h"
+#include "prog_cache.h"
 #include "clock.h"
 #include "cache_profile.h"
 #include "context.h"
@@ -23,7 +23,8 @@ struct leap_cache {
   const lp_cache_setting *set;
   int rect;              /* rectify with the setting's coefficients: asked for and validated on */
   unsigned char *reuse;  /* [steps] ERTA / UNIFORM schedule */
-  lp_cache_exec ex;
+  lp_prog_cache ex;      /* the hooks' single ops */
+  lp_prog_cache steps;   /* leap_sample's step programs (cache_internal.h) */
   /* Sized on the first begin: rows = branches * images, L per row. */
   int64_t L, C, inner;
   lp_buf *res, *saved, *coef, *l1;
@@ -59,7 +60,8 @@ leap_cache_desc leap_cache_desc_default(void) {
 void leap_cache_destroy(leap_cache *c) {
   if (!c) return;
   lp_backend *be = c->ctx->be;
-  lp_cache_exec_free(&c->ex);
+  lp_prog_cache_free(&c->steps);
+  lp_prog_cache_free(&c->ex);
   lp_buf *bufs[] = {c->res, c->saved, c->coef, c->l1};
   for (int k = 0; k < 4; k++)
     if (bufs[k]) be->vt->buf_free(be, bufs[k]);
@@ -99,7 +101,7 @@ leap_status leap_cache_create(leap_context *ctx, const leap_cache_desc *desc, le
   if (!c) return lp_error(LEAP_ERR_NOMEM, "leap_cache_create: out of memory");
   c->ctx = ctx;
   c->d = *d;
-  c->ex.be = ctx->be;
+  c->ex.be = c->steps.be = ctx->be;
   leap_status s = LEAP_OK;
   c->reuse = calloc((size_t)d->steps, 1);
   if (!c->reuse) s = lp_error(LEAP_ERR_NOMEM, "leap_cache_create: out of memory");
@@ -209,7 +211,7 @@ static leap_status run_axpby(leap_cache *c, lp_buf *x, size_t xo, lp_buf *y, siz
   op.out = (lp_view){o, oo};
   op.i[0] = (int32_t)n;
   op.f[0] = a, op.f[1] = y ? b : 0.0f;
-  return lp_cache_exec_run(&c->ex, &op);
+  return lp_prog_cache_run1(&c->ex, &op);
 }
 
 /* TeaCache indicator: mean over the slot's rows of |in - prev| / |prev|. */
@@ -221,7 +223,7 @@ static leap_status tc_indicator(leap_cache *c, const leap_tensor *in, int row0, 
   op.in[1] = (lp_view){c->saved, (size_t)row0 * c->L};
   op.out = (lp_view){c->l1, 0};
   op.i[0] = rows, op.i[1] = (int32_t)c->L;
-  leap_status s = lp_cache_exec_run(&c->ex, &op);
+  leap_status s = lp_prog_cache_run1(&c->ex, &op);
   if (s == LEAP_OK) s = c->ctx->be->vt->buf_read(c->ctx->be, c->l1, 0, c->l1_host, (size_t)rows * 2 * sizeof(float));
   if (s != LEAP_OK) return s;
   double sum = 0;
@@ -237,11 +239,12 @@ static int slot_has_residual(const leap_cache *c, int branch) {
   return 1;
 }
 
-leap_status leap_cache_begin(leap_cache *c, int step, int branch, const leap_tensor *in, leap_tensor *out,
-                             int *compute) {
-  const char *fn = "leap_cache_begin";
-  if (!c || !compute) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL argument", fn);
-  const double t0 = lp_now_seconds();
+/* The decision of begin and its op: save the input (compute) or apply the
+ * cached residual (reuse). *nop = 0 when there is nothing to run (TeaCache
+ * has saved the input already). TeaCache's indicator runs here. */
+static leap_status plan_begin(leap_cache *c, int step, int branch, const leap_tensor *in, leap_tensor *out,
+                              const char *fn, int *compute, lp_op *op, int *nop) {
+  *nop = 0;
   if (step < 0 || step >= c->d.steps)
     return lp_error(LEAP_ERR_INVALID_ARG, "%s: step %d outside 0..%d", fn, step, c->d.steps - 1);
   int row0 = 0, rows = 0;
@@ -269,42 +272,46 @@ leap_status leap_cache_begin(leap_cache *c, int step, int branch, const leap_ten
   case LEAP_CACHE_NONE: break;
   }
   if (reuse && !slot_has_residual(c, branch)) reuse = 0; /* nothing cached yet */
+  memset(op, 0, sizeof *op);
   if (!reuse) {
-    if (c->d.policy == LEAP_CACHE_TEACACHE) c->tc_acc[slot] = 0;
-    /* The blocks overwrite the host's tensor in place: keep their input. */
-    else if ((s = run_axpby(c, in->buf, 0, NULL, 0, 1.0f, 0.0f, c->saved, off, (int64_t)n)) != LEAP_OK)
-      return s;
+    if (c->d.policy == LEAP_CACHE_TEACACHE) {
+      c->tc_acc[slot] = 0;
+    } else {
+      /* The blocks overwrite the host's tensor in place: keep their input. */
+      op->kind = LP_OP_CACHE_AXPBY;
+      op->in[0] = (lp_view){in->buf, 0};
+      op->out = (lp_view){c->saved, off};
+      op->i[0] = (int32_t)n;
+      op->f[0] = 1.0f;
+      *nop = 1;
+    }
     c->pending[slot] = 1;
     c->st.computed++;
   } else {
-    lp_op op;
-    memset(&op, 0, sizeof op);
-    op.kind = LP_OP_CACHE_APPLY;
-    op.in[0] = (lp_view){in->buf, 0};
-    op.in[1] = (lp_view){c->res, off};
-    op.out = (lp_view){out->buf, 0};
-    op.i[0] = rows, op.i[1] = (int32_t)c->L, op.i[2] = (int32_t)c->C, op.i[3] = (int32_t)c->inner;
-    op.i[4] = c->d.images;
+    op->kind = LP_OP_CACHE_APPLY;
+    op->in[0] = (lp_view){in->buf, 0};
+    op->in[1] = (lp_view){c->res, off};
+    op->out = (lp_view){out->buf, 0};
+    op->i[0] = rows, op->i[1] = (int32_t)c->L, op->i[2] = (int32_t)c->C, op->i[3] = (int32_t)c->inner;
+    op->i[4] = c->d.images;
     if (c->rect) {
+      /* Written now, read when the op runs: before the next step's write. */
       const int g0 = branch == LEAP_CACHE_ALL_BRANCHES ? 0 : branch, ng = rows / c->d.images;
       const float *coef = c->set->coef + ((size_t)step * c->d.branches + g0) * 2 * (size_t)c->C;
       s = c->ctx->be->vt->buf_write(c->ctx->be, c->coef, 0, coef, (size_t)ng * 2 * (size_t)c->C * sizeof(float));
       if (s != LEAP_OK) return s;
-      op.in[2] = (lp_view){c->coef, 0};
+      op->in[2] = (lp_view){c->coef, 0};
     }
-    if ((s = lp_cache_exec_run(&c->ex, &op)) != LEAP_OK) return s;
+    *nop = 1;
     c->st.reused++;
   }
   c->st.evaluations++;
   *compute = !reuse;
-  c->st.overhead_seconds += lp_now_seconds() - t0;
   return LEAP_OK;
 }
 
-leap_status leap_cache_end(leap_cache *c, int step, int branch, const leap_tensor *out) {
-  const char *fn = "leap_cache_end";
-  if (!c) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL cache", fn);
-  const double t0 = lp_now_seconds();
+/* The op of end: r = after - before, one pass. */
+static leap_status plan_end(leap_cache *c, int step, int branch, const leap_tensor *out, const char *fn, lp_op *op) {
   int row0 = 0, rows = 0;
   leap_status s = slot_rows(c, branch, fn, &row0, &rows);
   if (s != LEAP_OK) return s;
@@ -314,16 +321,63 @@ leap_status leap_cache_end(leap_cache *c, int step, int branch, const leap_tenso
                     branch);
   if ((s = check_tensor(c, out, rows, fn, "out")) != LEAP_OK) return s;
   const size_t off = (size_t)row0 * c->L;
-  /* r = after - before, one pass. */
-  s = run_axpby(c, out->buf, 0, c->saved, off, 1.0f, -1.0f, c->res, off, (int64_t)rows * c->L);
-  if (s != LEAP_OK) return s;
+  memset(op, 0, sizeof *op);
+  op->kind = LP_OP_CACHE_AXPBY;
+  op->in[0] = (lp_view){out->buf, 0};
+  op->in[1] = (lp_view){c->saved, off};
+  op->out = (lp_view){c->res, off};
+  op->i[0] = (int32_t)((int64_t)rows * c->L);
+  op->f[0] = 1.0f, op->f[1] = -1.0f;
   c->pending[slot] = 0;
   if (branch == LEAP_CACHE_ALL_BRANCHES)
     for (int b = 0; b < c->d.branches; b++) c->have[b] = 1;
   else
     c->have[branch] = 1;
-  c->st.overhead_seconds += lp_now_seconds() - t0;
   return LEAP_OK;
+}
+
+leap_status leap_cache_begin(leap_cache *c, int step, int branch, const leap_tensor *in, leap_tensor *out,
+                             int *compute) {
+  const char *fn = "leap_cache_begin";
+  if (!c || !compute) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL argument", fn);
+  const double t0 = lp_now_seconds();
+  lp_op op;
+  int nop = 0;
+  leap_status s = plan_begin(c, step, branch, in, out, fn, compute, &op, &nop);
+  if (s == LEAP_OK && nop) s = lp_prog_cache_run1(&c->ex, &op);
+  c->st.overhead_seconds += lp_now_seconds() - t0;
+  return s;
+}
+
+leap_status leap_cache_end(leap_cache *c, int step, int branch, const leap_tensor *out) {
+  const char *fn = "leap_cache_end";
+  if (!c) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL cache", fn);
+  const double t0 = lp_now_seconds();
+  lp_op op;
+  leap_status s = plan_end(c, step, branch, out, fn, &op);
+  if (s == LEAP_OK) s = lp_prog_cache_run1(&c->ex, &op);
+  c->st.overhead_seconds += lp_now_seconds() - t0;
+  return s;
+}
+
+lp_prog_cache *lp_cache_step_programs(leap_cache *c) { return &c->steps; }
+
+int lp_cache_decides_offline(const leap_cache *c) {
+  return c->d.policy == LEAP_CACHE_ERTA || c->d.policy == LEAP_CACHE_UNIFORM || c->d.policy == LEAP_CACHE_NONE;
+}
+
+leap_status lp_cache_step_ops(leap_cache *c, int step, leap_tensor *h, lp_op *before, int *nbefore, lp_op *after,
+                              int *nafter, int *compute) {
+  const char *fn = "leap_sample (cache)";
+  const double t0 = lp_now_seconds();
+  *nafter = 0;
+  leap_status s = plan_begin(c, step, LEAP_CACHE_ALL_BRANCHES, h, h, fn, compute, before, nbefore);
+  if (s == LEAP_OK && *compute) {
+    s = plan_end(c, step, LEAP_CACHE_ALL_BRANCHES, h, fn, after);
+    *nafter = s == LEAP_OK;
+  }
+  c->st.overhead_seconds += lp_now_seconds() - t0;
+  return s;
 }
 
 leap_status leap_cache_step_scale(const leap_cache *c, int step, double *phi, int *in_time) {

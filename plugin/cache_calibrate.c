@@ -39,7 +39,7 @@
 #include <string.h>
 
 #include "cache_calibrate.h"
-#include "cache_exec.h"
+#include "prog_cache.h"
 #include "error.h"
 #include "model_internal.h"
 #include "sampler.h"
@@ -48,7 +48,7 @@ typedef struct calib {
   leap_model *m;
   lp_dit *d;
   lp_backend *be;
-  lp_cache_exec ex;
+  lp_prog_cache ex;
   const lp_cache_calib_cfg *cfg;
   lp_cache_profile *p;
   int n, nb, guided, S, W, pass;
@@ -80,7 +80,7 @@ static leap_status axpby(calib *c, lp_buf *x, size_t xo, lp_buf *y, size_t yo, f
   op.out = (lp_view){o, oo};
   op.i[0] = (int32_t)(c->nb * c->L);
   op.f[0] = a, op.f[1] = y ? b : 0.0f;
-  return lp_cache_exec_run(&c->ex, &op);
+  return lp_prog_cache_run1(&c->ex, &op);
 }
 
 /* Mean over the batch rows of |x - y|_1 / |y|_1. */
@@ -92,7 +92,7 @@ static leap_status rel_l1(calib *c, lp_buf *x, size_t xo, lp_buf *y, size_t yo, 
   op.in[1] = (lp_view){y, yo};
   op.out = (lp_view){c->l1, 0};
   op.i[0] = c->nb, op.i[1] = (int32_t)c->L;
-  leap_status s = lp_cache_exec_run(&c->ex, &op);
+  leap_status s = lp_prog_cache_run1(&c->ex, &op);
   if (s == LEAP_OK) s = c->be->vt->buf_read(c->be, c->l1, 0, c->l1h, (size_t)c->nb * 2 * sizeof(float));
   if (s != LEAP_OK) return s;
   double sum = 0;
@@ -112,7 +112,7 @@ static leap_status apply(calib *c, lp_buf *coef, int rpg) {
   if (coef) op.in[2] = (lp_view){coef, 0};
   op.out = (lp_view){c->d->plan.h, 0};
   op.i[0] = c->nb, op.i[1] = (int32_t)c->L, op.i[2] = (int32_t)c->D, op.i[3] = 1, op.i[4] = rpg;
-  return lp_cache_exec_run(&c->ex, &op);
+  return lp_prog_cache_run1(&c->ex, &op);
 }
 
 /* The final layer on the current hidden states; guided velocity into v. */
@@ -454,7 +454,7 @@ void lp_cache_polyfit(const double *x, const double *y, int n, double *coef) {
 }
 
 static void calib_free(calib *c) {
-  lp_cache_exec_free(&c->ex);
+  lp_prog_cache_free(&c->ex);
   lp_buf *bufs[] = {c->before, c->rtrue, c->rcache, c->prev_in, c->ring, c->l1, c->coef};
   for (int k = 0; k < 7; k++)
     if (bufs[k]) c->be->vt->buf_free(c->be, bufs[k]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cache_internal.h"
+#include "dit_step.h"
 #include "error.h"
 #include "model_internal.h"
 #include "sampler.h"
@@ -29,7 +30,8 @@ leap_sample_desc leap_sample_desc_default(void) {
 }
 
 /* State of the guided model callback. With guidance the conditional and the
- * unconditional branch run as one batch of 2n (cond first). */
+ * unconditional branch run as one batch of 2n (cond first); the step runs
+ * as one program (models/dit_step.c) that also combines the branches. */
 typedef struct guided {
   leap_model *m;
   int n, guided;
@@ -37,29 +39,35 @@ typedef struct guided {
   size_t numel;      /* per image, in_channels * H * W */
   size_t out_numel;  /* per image, out_channels * H * W */
   int32_t *labels;   /* [2n] */
-  float *xin;        /* [2n * numel] */
-  float *t;          /* [2n] */
-  float *out;        /* [2n * out_numel] */
+  float *out;        /* [n * out_numel] guided prediction */
   leap_cache *cache; /* feature cache, or NULL */
   int eval;          /* model evaluations so far (the cache's step) */
   int flow;          /* flow_v model: phi may scale the step */
+  lp_prog_cache *pc; /* the steps' programs: the cache's, or NULL (the model's) */
 } guided;
 
-/* One batched forward; with a cache, the block stack only when the cache
- * says compute (else it has written the cached hidden states). */
-static leap_status forward(guided *g, int nb) {
-  if (!g->cache) return leap_model_forward(g->m, nb, g->xin, g->t, g->labels, g->out);
-  leap_status s = leap_model_embed(g->m, nb, g->xin, g->t, g->labels);
+/* One step's model evaluation into g->out; with a cache, the block stack
+ * only when the cache says compute (else it applies the cached residual). */
+static leap_status forward(guided *g, const float *x, float t) {
+  lp_dit *d = &g->m->dit;
+  lp_dit_step st = {.images = g->n, .guided = g->guided, .cfg = (float)g->cfg, .blocks = 1};
+  if (!g->cache) return lp_dit_step_run(d, g->pc, &st, x, t, g->labels, g->out);
   leap_tensor *h = NULL;
+  lp_op before, after;
   int compute = 1;
-  if (s == LEAP_OK) s = leap_model_hidden(g->m, &h);
-  if (s == LEAP_OK) s = leap_cache_begin(g->cache, g->eval, LEAP_CACHE_ALL_BRANCHES, h, h, &compute);
-  if (s == LEAP_OK && compute) {
-    s = leap_model_blocks(g->m);
-    if (s == LEAP_OK) s = leap_cache_end(g->cache, g->eval, LEAP_CACHE_ALL_BRANCHES, h);
+  leap_status s = lp_dit_step_prepare(d, &st, &h);
+  if (s != LEAP_OK) return s;
+  st.before = &before, st.after = &after;
+  if (lp_cache_decides_offline(g->cache)) {
+    /* The decision is known before the step: one submission. */
+    s = lp_cache_step_ops(g->cache, g->eval, h, &before, &st.nbefore, &after, &st.nafter, &compute);
+    st.blocks = compute;
+    return s == LEAP_OK ? lp_dit_step_run(d, g->pc, &st, x, t, g->labels, g->out) : s;
   }
-  if (s == LEAP_OK) s = leap_model_final(g->m, g->out);
-  return s;
+  s = lp_dit_step_embed(d, g->pc, &st, x, t, g->labels);
+  if (s == LEAP_OK) s = lp_cache_step_ops(g->cache, g->eval, h, &before, &st.nbefore, &after, &st.nafter, &compute);
+  st.blocks = compute;
+  return s == LEAP_OK ? lp_dit_step_finish(d, g->pc, &st, g->out) : s;
 }
 
 /* ERTACache's timestep adjustment in time: scale the step, stretch the
@@ -85,11 +93,7 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
                                 float *pred) {
   (void)point;
   guided *g = user;
-  const int nb = g->guided ? 2 * g->n : g->n;
-  for (int b = 0; b < nb; b++) g->t[b] = (float)t_model;
-  memcpy(g->xin, x, (size_t)g->n * g->numel * sizeof(float));
-  if (g->guided) memcpy(g->xin + (size_t)g->n * g->numel, x, (size_t)g->n * g->numel * sizeof(float));
-  leap_status s = forward(g, nb);
+  leap_status s = forward(g, x, (float)t_model);
   if (s != LEAP_OK) return s;
   /* ERTACache's timestep adjustment on the velocity (phi = 1 elsewhere). */
   float phi = 1.0f;
@@ -105,16 +109,12 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
   g->eval++;
   /* learn_sigma models put the variance channels after the prediction:
    * the first in_channels of each image are the prediction. */
-  const float w = (float)g->cfg;
   for (int b = 0; b < g->n; b++) {
     const float *c = g->out + (size_t)b * g->out_numel;
     float *dst = pred + (size_t)b * g->numel;
-    if (!g->guided) {
+    if (phi == 1.0f) memcpy(dst, c, g->numel * sizeof *dst);
+    else
       for (size_t k = 0; k < g->numel; k++) dst[k] = phi * c[k];
-      continue;
-    }
-    const float *u = g->out + (size_t)(g->n + b) * g->out_numel;
-    for (size_t k = 0; k < g->numel; k++) dst[k] = phi * (u[k] + w * (c[k] - u[k]));
   }
   return LEAP_OK;
 }
@@ -142,7 +142,7 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
       return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: label %d outside 0..%d", desc->labels[b],
                       info->num_classes);
   guided g = {.m = m, .n = desc->n, .cfg = desc->cfg, .cache = cache,
-              .flow = info->prediction == LEAP_PRED_FLOW_V};
+              .flow = info->prediction == LEAP_PRED_FLOW_V, .pc = cache ? lp_cache_step_programs(cache) : NULL};
   g.guided = has_classes && desc->cfg != 1.0;
   if (cache) {
     leap_status cs = lp_cache_check_run(cache, m, desc, g.guided ? 2 : 1);
@@ -153,11 +153,9 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
   g.out_numel = (size_t)info->out_channels * info->input_size * info->input_size;
   const int nb = g.guided ? 2 * g.n : g.n;
   g.labels = calloc((size_t)nb, sizeof *g.labels);
-  g.xin = malloc((size_t)nb * g.numel * sizeof(float));
-  g.t = malloc((size_t)nb * sizeof(float));
-  g.out = malloc((size_t)nb * g.out_numel * sizeof(float));
+  g.out = malloc((size_t)g.n * g.out_numel * sizeof(float));
   leap_status s = LEAP_OK;
-  if (!g.labels || !g.xin || !g.t || !g.out) s = lp_error(LEAP_ERR_NOMEM, "leap_sample: out of memory");
+  if (!g.labels || !g.out) s = lp_error(LEAP_ERR_NOMEM, "leap_sample: out of memory");
   for (int b = 0; s == LEAP_OK && b < g.n; b++) {
     g.labels[b] = desc->labels ? desc->labels[b] : info->null_class;
     if (g.guided) g.labels[g.n + b] = info->null_class;
@@ -183,8 +181,6 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
     s = lp_sample_run(&cfg, g.n, g.numel, out, guided_model, &g, desc->progress, desc->progress_user);
   }
   free(g.labels);
-  free(g.xin);
-  free(g.t);
   free(g.out);
   return s;
 }

@@ -2,6 +2,7 @@
 // independent loop, Vulkan against the CPU twin), the hooks of leap.h on
 // both backends, profiles (JSON round trip, validation against the run),
 // profiling on a small model and sampling with a cache.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -609,7 +610,11 @@ TEST_CASE("host_cache (public hooks only) gives the images of leap_sample with t
       REQUIRE(leap_sample(m, &sd, rect ? on.data() : off.data()) == LEAP_OK);
       leap_cache_destroy(c);
     }
-    CHECK(on != off);
+    // host_cache accepts differences up to 1e-4 (rounding of the guidance
+    // combination): a real difference in the cache is far above that.
+    double diff = 0;
+    for (size_t k = 0; k < on.size(); k++) diff = std::max(diff, (double)std::fabs(on[k] - off[k]));
+    CHECK(diff > 1e-3);
   }
   std::remove(path.c_str());
   lp_cache_profile_free(&prof);

@@ -1,0 +1,36 @@
+/* prog_cache.h - runs short op lists as programs, keeping the compiled
+ * program of each distinct list (same kinds, views and arguments, compared
+ * bytewise) so that the Vulkan backend records it once and afterwards only
+ * resubmits it. The cache ops run one op at a time through it; a sampling
+ * step runs its whole fused list (embed, cache ops, blocks, final layer,
+ * guidance) through it as one submission.
+ *
+ * A kept program refers to buffers by pointer, and an address can be
+ * reused: free the cache before any buffer its lists name is freed, or tie
+ * it to an epoch that changes whenever they may have been (a model plan's
+ * generation: lp_prog_cache_epoch). */
+#ifndef LEAP_PROG_CACHE_H
+#define LEAP_PROG_CACHE_H
+
+#include "backend.h"
+
+#define LP_PROG_CACHE_SLOTS 32
+
+typedef struct lp_prog_cache {
+  lp_backend *be;
+  lp_prog progs[LP_PROG_CACHE_SLOTS];
+  int next;      /* round-robin eviction */
+  uint64_t epoch; /* see lp_prog_cache_epoch */
+} lp_prog_cache;
+
+/* Drops every kept program when epoch differs from the last one given. */
+void lp_prog_cache_epoch(lp_prog_cache *pc, uint64_t epoch);
+
+/* Runs ops[0..n) as one program. Ops must be zero-initialised before they
+ * are filled (padding takes part in the comparison). */
+leap_status lp_prog_cache_run(lp_prog_cache *pc, const lp_op *ops, int n);
+/* One op: lp_prog_cache_run(pc, op, 1). */
+leap_status lp_prog_cache_run1(lp_prog_cache *pc, const lp_op *op);
+void lp_prog_cache_free(lp_prog_cache *pc);
+
+#endif
