@@ -437,7 +437,11 @@ typedef struct leap_cache_stats {
   uint32_t struct_size;      /* sizeof(leap_cache_stats) */
   int evaluations;           /* leap_cache_begin calls */
   int computed, reused;
-  double overhead_seconds;   /* wall time inside the hooks */
+  double overhead_seconds;   /* wall time inside the hooks; in leap_sample,
+                              * whose steps record the cache's ops into one
+                              * program, only the host's share (deciding,
+                              * TeaCache's indicator): the ops' device time
+                              * is part of the step */
   int planned_computed;      /* steps the schedule computes (-1: decided online) */
 } leap_cache_stats;
 

@@ -19,6 +19,7 @@ typedef struct run {
   const lp_sampler_cfg *cfg;
   lp_sched *sc; /* mutable for cfg->step_hook */
   int n, flow;
+  int need_x0eps; /* the solver reads x0, eps (all but deterministic flow Euler) */
   size_t numel, total;
   lp_model_fn model;
   void *user;
@@ -52,23 +53,57 @@ static void to_x0_eps(leap_prediction pred, double a, double s, double x,
   }
 }
 
-/* One model evaluation of state x at point: fills r->pf, x0, eps. */
+/* The state's elementwise loops run on OpenMP threads above this size: at
+ * a large batch on a GPU they are most of the host's time per step. Below
+ * it a parallel region costs more than it saves. Elementwise, so the result
+ * does not depend on the thread count. */
+#define PAR_MIN 65536
+
+/* Index of the first non-finite value of p[0..n), or n. */
+static size_t first_nonfinite_f(const float *p, size_t n) {
+  int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= PAR_MIN)
+  for (size_t k = 0; k < n; k++) bad |= !isfinite(p[k]);
+  if (!bad) return n;
+  size_t k = 0;
+  while (k < n && isfinite(p[k])) k++;
+  return k;
+}
+
+static size_t first_nonfinite_d(const double *p, size_t n) {
+  int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= PAR_MIN)
+  for (size_t k = 0; k < n; k++) bad |= !isfinite(p[k]);
+  if (!bad) return n;
+  size_t k = 0;
+  while (k < n && isfinite(p[k])) k++;
+  return k;
+}
+
+/* One model evaluation of state x at point: fills r->pf and, where the
+ * solver reads them (r->need_x0eps), x0 and eps. */
 static leap_status eval(run *r, const double *x, int point, int step,
                         double *x0, double *eps) {
   const lp_sched *sc = r->sc;
-  for (size_t k = 0; k < r->total; k++) r->xf[k] = (float)x[k];
+  const size_t n = r->total;
+  float *xf = r->xf;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+  for (size_t k = 0; k < n; k++) xf[k] = (float)x[k];
   leap_status st = r->model(r->user, r->xf, point, sc->t_model[point], r->pf);
   if (st != LEAP_OK) return st;
-  double a = sc->alpha[point], s = sc->sigma[point];
-  for (size_t k = 0; k < r->total; k++) {
-    if (!isfinite(r->pf[k]))
-      return lp_error(LEAP_ERR_NUMERIC,
-                      "sampler: model output is %s at step %d/%d (point %d, "
-                      "t_model %g, element %zu)",
-                      isnan(r->pf[k]) ? "NaN" : "Inf", step + 1, sc->steps,
-                      point, sc->t_model[point], k);
-    to_x0_eps(r->cfg->pred, a, s, x[k], r->pf[k], &x0[k], &eps[k]);
-  }
+  const float *pf = r->pf;
+  const size_t bad = first_nonfinite_f(pf, n);
+  if (bad < n)
+    return lp_error(LEAP_ERR_NUMERIC,
+                    "sampler: model output is %s at step %d/%d (point %d, "
+                    "t_model %g, element %zu)",
+                    isnan(pf[bad]) ? "NaN" : "Inf", step + 1, sc->steps,
+                    point, sc->t_model[point], bad);
+  if (!r->need_x0eps) return LEAP_OK;
+  const double a = sc->alpha[point], s = sc->sigma[point];
+  const leap_prediction pred = r->cfg->pred;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+  for (size_t k = 0; k < n; k++) to_x0_eps(pred, a, s, x[k], pf[k], &x0[k], &eps[k]);
   return LEAP_OK;
 }
 
@@ -77,13 +112,18 @@ static leap_status eval(run *r, const double *x, int point, int step,
  * x' = alpha' x0 + sigma' eps. */
 static void euler_update(run *r, int i) {
   const lp_sched *sc = r->sc;
+  const size_t n = r->total;
+  double *x = r->x;
   if (r->flow) {
-    double dt = sc->sigma[i + 1] - sc->sigma[i];
-    for (size_t k = 0; k < r->total; k++) r->x[k] += dt * (double)r->pf[k];
+    const double dt = sc->sigma[i + 1] - sc->sigma[i];
+    const float *pf = r->pf;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t k = 0; k < n; k++) x[k] += dt * (double)pf[k];
   } else {
-    double a2 = sc->alpha[i + 1], s2 = sc->sigma[i + 1];
-    for (size_t k = 0; k < r->total; k++)
-      r->x[k] = a2 * r->x0[k] + s2 * r->eps[k];
+    const double a2 = sc->alpha[i + 1], s2 = sc->sigma[i + 1];
+    const double *x0 = r->x0, *eps = r->eps;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t k = 0; k < n; k++) x[k] = a2 * x0[k] + s2 * eps[k];
   }
 }
 
@@ -215,21 +255,23 @@ static leap_status run_loop(run *r, float *x, leap_progress_fn progress,
       break;
     }
     if (st != LEAP_OK) break;
-    for (size_t k = 0; k < r->total; k++)
-      if (!isfinite(r->x[k])) {
-        st = lp_error(LEAP_ERR_NUMERIC,
-                      "sampler: x became non-finite at step %d/%d (solver "
-                      "%s, element %zu)", i + 1, sc->steps,
-                      leap_solver_name(cfg->solver), k);
-        break;
-      }
-    if (st != LEAP_OK) break;
+    const size_t bad = first_nonfinite_d(r->x, r->total);
+    if (bad < r->total) {
+      st = lp_error(LEAP_ERR_NUMERIC,
+                    "sampler: x became non-finite at step %d/%d (solver "
+                    "%s, element %zu)", i + 1, sc->steps,
+                    leap_solver_name(cfg->solver), bad);
+      break;
+    }
     if (progress && progress(puser, i + 1, sc->steps))
       st = lp_error(LEAP_ERR_INTERRUPTED,
                     "sampler: interrupted by the progress callback after step "
                     "%d/%d", i + 1, sc->steps);
     /* Hand back the state reached, also when interrupted. */
-    for (size_t k = 0; k < r->total; k++) x[k] = (float)r->x[k];
+    const size_t n = r->total;
+    const double *rx = r->x;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (size_t k = 0; k < n; k++) x[k] = (float)rx[k];
   }
   return st;
 }
@@ -265,6 +307,10 @@ leap_status lp_sample_run(const lp_sampler_cfg *cfg, int n, size_t numel,
   r.flow = cfg->pred == LEAP_PRED_FLOW_V;
   r.model = model;
   r.user = user;
+  /* Deterministic flow Euler reads only the velocity. */
+  r.need_x0eps = !(r.flow && cfg->solver != LEAP_SOLVER_HEUN && cfg->solver != LEAP_SOLVER_DPMPP_2M &&
+                   !((cfg->solver == LEAP_SOLVER_DDIM || cfg->solver == LEAP_SOLVER_EULER_ANCESTRAL) &&
+                     cfg->eta > 0.0));
   size_t nd = r.total * sizeof(double), nf = r.total * sizeof(float);
   r.xf = malloc(nf);
   r.pf = malloc(nf);

@@ -14,7 +14,11 @@
  * FD against the full-compute images of the same seeds ("FD to full": 0
  * when the cache changes nothing; it measures how far the cache moves the
  * sample distribution, where FD against data also rewards moves that
- * happen to land nearer the data). */
+ * happen to land nearer the data). "hook time" is the host time inside
+ * the cache's calls (leap_cache_stats.overhead_seconds): leap_sample
+ * records the cache's ops into each step's one program, so their device
+ * time is measured by the row "cache on, nothing reused", which keeps every
+ * step's input and stores its residual and reuses nothing. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
