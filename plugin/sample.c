@@ -39,19 +39,20 @@ typedef struct guided {
   size_t numel;      /* per image, in_channels * H * W */
   size_t out_numel;  /* per image, out_channels * H * W */
   int32_t *labels;   /* [2n] */
-  float *out;        /* [n * out_numel] guided prediction */
+  float *out;        /* [n * out_numel] guided prediction (variance channels only) */
   leap_cache *cache; /* feature cache, or NULL */
   int eval;          /* model evaluations so far (the cache's step) */
   int flow;          /* flow_v model: phi may scale the step */
   lp_prog_cache *pc; /* the steps' programs: the cache's, or NULL (the model's) */
 } guided;
 
-/* One step's model evaluation into g->out; with a cache, the block stack
- * only when the cache says compute (else it applies the cached residual). */
-static leap_status forward(guided *g, const float *x, float t) {
+/* One step's model evaluation into out [n, out_numel]; with a cache, the
+ * block stack only when the cache says compute (else it applies the cached
+ * residual). */
+static leap_status forward(guided *g, const float *x, float t, float *out) {
   lp_dit *d = &g->m->dit;
   lp_dit_step st = {.images = g->n, .guided = g->guided, .cfg = (float)g->cfg, .blocks = 1};
-  if (!g->cache) return lp_dit_step_run(d, g->pc, &st, x, t, g->labels, g->out);
+  if (!g->cache) return lp_dit_step_run(d, g->pc, &st, x, t, g->labels, out);
   leap_tensor *h = NULL;
   lp_op before, after;
   int compute = 1;
@@ -62,12 +63,12 @@ static leap_status forward(guided *g, const float *x, float t) {
     /* The decision is known before the step: one submission. */
     s = lp_cache_step_ops(g->cache, g->eval, h, &before, &st.nbefore, &after, &st.nafter, &compute);
     st.blocks = compute;
-    return s == LEAP_OK ? lp_dit_step_run(d, g->pc, &st, x, t, g->labels, g->out) : s;
+    return s == LEAP_OK ? lp_dit_step_run(d, g->pc, &st, x, t, g->labels, out) : s;
   }
   s = lp_dit_step_embed(d, g->pc, &st, x, t, g->labels);
   if (s == LEAP_OK) s = lp_cache_step_ops(g->cache, g->eval, h, &before, &st.nbefore, &after, &st.nafter, &compute);
   st.blocks = compute;
-  return s == LEAP_OK ? lp_dit_step_finish(d, g->pc, &st, g->out) : s;
+  return s == LEAP_OK ? lp_dit_step_finish(d, g->pc, &st, out) : s;
 }
 
 /* ERTACache's timestep adjustment in time: scale the step, stretch the
@@ -93,7 +94,9 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
                                 float *pred) {
   (void)point;
   guided *g = user;
-  leap_status s = forward(g, x, (float)t_model);
+  /* Without variance channels the prediction is read back into pred itself. */
+  float *out = g->out_numel == g->numel ? pred : g->out;
+  leap_status s = forward(g, x, (float)t_model, out);
   if (s != LEAP_OK) return s;
   /* ERTACache's timestep adjustment on the velocity (phi = 1 elsewhere). */
   float phi = 1.0f;
@@ -109,12 +112,16 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
   g->eval++;
   /* learn_sigma models put the variance channels after the prediction:
    * the first in_channels of each image are the prediction. */
+  if (out == pred) {
+    const size_t total = (size_t)g->n * g->numel;
+    if (phi != 1.0f)
+      for (size_t k = 0; k < total; k++) pred[k] *= phi;
+    return LEAP_OK;
+  }
   for (int b = 0; b < g->n; b++) {
     const float *c = g->out + (size_t)b * g->out_numel;
     float *dst = pred + (size_t)b * g->numel;
-    if (phi == 1.0f) memcpy(dst, c, g->numel * sizeof *dst);
-    else
-      for (size_t k = 0; k < g->numel; k++) dst[k] = phi * c[k];
+    for (size_t k = 0; k < g->numel; k++) dst[k] = phi * c[k];
   }
   return LEAP_OK;
 }
@@ -153,9 +160,9 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
   g.out_numel = (size_t)info->out_channels * info->input_size * info->input_size;
   const int nb = g.guided ? 2 * g.n : g.n;
   g.labels = calloc((size_t)nb, sizeof *g.labels);
-  g.out = malloc((size_t)g.n * g.out_numel * sizeof(float));
+  if (g.out_numel != g.numel) g.out = malloc((size_t)g.n * g.out_numel * sizeof(float));
   leap_status s = LEAP_OK;
-  if (!g.labels || !g.out) s = lp_error(LEAP_ERR_NOMEM, "leap_sample: out of memory");
+  if (!g.labels || (g.out_numel != g.numel && !g.out)) s = lp_error(LEAP_ERR_NOMEM, "leap_sample: out of memory");
   for (int b = 0; s == LEAP_OK && b < g.n; b++) {
     g.labels[b] = desc->labels ? desc->labels[b] : info->null_class;
     if (g.guided) g.labels[g.n + b] = info->null_class;
