@@ -78,13 +78,8 @@ static void add_dup(ops *o, lp_dit *m, const lp_dit_step *st) {
   if (!st->guided) return;
   const leap_model_info *d = &m->info;
   const size_t img = (size_t)st->images * d->in_channels * d->input_size * d->input_size;
-  lp_op op;
-  memset(&op, 0, sizeof op);
-  op.kind = LP_OP_CACHE_AXPBY;
-  op.in[0] = (lp_view){m->plan.x_in, 0};
-  op.out = (lp_view){m->plan.x_in, img};
-  op.i[0] = (int32_t)img;
-  op.f[0] = 1.0f;
+  const lp_op op = lp_op_axpby((lp_view){m->plan.x_in, 0}, (lp_view){0}, (lp_view){m->plan.x_in, img},
+                               (int64_t)img, 1.0f, 0.0f);
   add(o, &op, 1);
 }
 
@@ -93,14 +88,8 @@ static void add_guide(ops *o, lp_dit *m, const lp_dit_step *st) {
   if (!st->guided) return;
   const leap_model_info *d = &m->info;
   const size_t n = (size_t)st->images * d->out_channels * d->input_size * d->input_size;
-  lp_op op;
-  memset(&op, 0, sizeof op);
-  op.kind = LP_OP_CACHE_AXPBY;
-  op.in[0] = (lp_view){m->plan.out, 0};
-  op.in[1] = (lp_view){m->plan.out, n};
-  op.out = (lp_view){m->plan.gout, 0};
-  op.i[0] = (int32_t)n;
-  op.f[0] = st->cfg, op.f[1] = 1.0f - st->cfg;
+  const lp_op op = lp_op_axpby((lp_view){m->plan.out, 0}, (lp_view){m->plan.out, n}, (lp_view){m->plan.gout, 0},
+                               (int64_t)n, st->cfg, 1.0f - st->cfg);
   add(o, &op, 1);
 }
 

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "leap.h"
 
@@ -91,6 +92,20 @@ typedef struct lp_op {
   int32_t i[6];
   float f[2];
 } lp_op;
+
+/* A CACHE_AXPBY op, out = a x + b y over n elements (y.buf NULL: out = a x,
+ * a scaled copy). Zero-filled first: op lists are compared bytewise. */
+static inline lp_op lp_op_axpby(lp_view x, lp_view y, lp_view out, int64_t n, float a, float b) {
+  lp_op op;
+  memset(&op, 0, sizeof op);
+  op.kind = LP_OP_CACHE_AXPBY;
+  op.in[0] = x;
+  op.in[1] = y;
+  op.out = out;
+  op.i[0] = (int32_t)n;
+  op.f[0] = a, op.f[1] = y.buf ? b : 0.0f;
+  return op;
+}
 
 /* A growable list of ops. */
 typedef struct lp_prog {

@@ -203,14 +203,7 @@ static leap_status check_tensor(leap_cache *c, const leap_tensor *t, int rows, c
 
 static leap_status run_axpby(leap_cache *c, lp_buf *x, size_t xo, lp_buf *y, size_t yo, float a, float b, lp_buf *o,
                              size_t oo, int64_t n) {
-  lp_op op;
-  memset(&op, 0, sizeof op);
-  op.kind = LP_OP_CACHE_AXPBY;
-  op.in[0] = (lp_view){x, xo};
-  if (y) op.in[1] = (lp_view){y, yo};
-  op.out = (lp_view){o, oo};
-  op.i[0] = (int32_t)n;
-  op.f[0] = a, op.f[1] = y ? b : 0.0f;
+  const lp_op op = lp_op_axpby((lp_view){x, xo}, (lp_view){y, y ? yo : 0}, (lp_view){o, oo}, n, a, b);
   return lp_prog_cache_run1(&c->ex, &op);
 }
 
@@ -278,11 +271,7 @@ static leap_status plan_begin(leap_cache *c, int step, int branch, const leap_te
       c->tc_acc[slot] = 0;
     } else {
       /* The blocks overwrite the host's tensor in place: keep their input. */
-      op->kind = LP_OP_CACHE_AXPBY;
-      op->in[0] = (lp_view){in->buf, 0};
-      op->out = (lp_view){c->saved, off};
-      op->i[0] = (int32_t)n;
-      op->f[0] = 1.0f;
+      *op = lp_op_axpby((lp_view){in->buf, 0}, (lp_view){0}, (lp_view){c->saved, off}, (int64_t)n, 1.0f, 0.0f);
       *nop = 1;
     }
     c->pending[slot] = 1;
@@ -321,13 +310,8 @@ static leap_status plan_end(leap_cache *c, int step, int branch, const leap_tens
                     branch);
   if ((s = check_tensor(c, out, rows, fn, "out")) != LEAP_OK) return s;
   const size_t off = (size_t)row0 * c->L;
-  memset(op, 0, sizeof *op);
-  op->kind = LP_OP_CACHE_AXPBY;
-  op->in[0] = (lp_view){out->buf, 0};
-  op->in[1] = (lp_view){c->saved, off};
-  op->out = (lp_view){c->res, off};
-  op->i[0] = (int32_t)((int64_t)rows * c->L);
-  op->f[0] = 1.0f, op->f[1] = -1.0f;
+  *op = lp_op_axpby((lp_view){out->buf, 0}, (lp_view){c->saved, off}, (lp_view){c->res, off}, (int64_t)rows * c->L,
+                     1.0f, -1.0f);
   c->pending[slot] = 0;
   if (branch == LEAP_CACHE_ALL_BRANCHES)
     for (int b = 0; b < c->d.branches; b++) c->have[b] = 1;

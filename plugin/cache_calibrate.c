@@ -72,14 +72,7 @@ typedef struct calib {
 } calib;
 
 static leap_status axpby(calib *c, lp_buf *x, size_t xo, lp_buf *y, size_t yo, float a, float b, lp_buf *o, size_t oo) {
-  lp_op op;
-  memset(&op, 0, sizeof op);
-  op.kind = LP_OP_CACHE_AXPBY;
-  op.in[0] = (lp_view){x, xo};
-  if (y) op.in[1] = (lp_view){y, yo};
-  op.out = (lp_view){o, oo};
-  op.i[0] = (int32_t)(c->nb * c->L);
-  op.f[0] = a, op.f[1] = y ? b : 0.0f;
+  const lp_op op = lp_op_axpby((lp_view){x, xo}, (lp_view){y, y ? yo : 0}, (lp_view){o, oo}, c->nb * c->L, a, b);
   return lp_prog_cache_run1(&c->ex, &op);
 }
 

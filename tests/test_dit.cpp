@@ -46,6 +46,17 @@ double bound_for(const char *file) {
   return 1e-5;
 }
 
+// The tiny fixture model as the flow model the Euler fixture treats it as
+// (timestep scale 1000, see its metadata); the description is internal, so
+// it is patched.
+leap_model *load_tiny_as_flow(leap_context *ctx) {
+  leap_model *m = nullptr;
+  REQUIRE(leap_model_load(ctx, lt::data("dit_tiny_f32.safetensors").c_str(), &m) == LEAP_OK);
+  m->dit.info.prediction = LEAP_PRED_FLOW_V;
+  m->dit.info.timestep_scale = 1000;
+  return m;
+}
+
 }  // namespace
 
 TEST_CASE("DiT forward matches the PyTorch fixture on every backend and dtype", "[dit]") {
@@ -125,12 +136,7 @@ TEST_CASE("Flow Euler with guidance reproduces the PyTorch trajectory", "[dit][s
   for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
     leap_context *ctx = lt::context(kind);
     if (!ctx) continue;
-    leap_model *m = nullptr;
-    REQUIRE(leap_model_load(ctx, lt::data("dit_tiny_f32.safetensors").c_str(), &m) == LEAP_OK);
-    // The fixture treats the tiny eps-model as a flow model with timestep
-    // scale 1000 (see its metadata); the description is internal, so patch it.
-    m->dit.info.prediction = LEAP_PRED_FLOW_V;
-    m->dit.info.timestep_scale = 1000;
+    leap_model *m = load_tiny_as_flow(ctx);
     leap_sample_desc d = leap_sample_desc_default();
     const int32_t labels[2] = {1, 2};
     d.n = 2;
@@ -167,10 +173,7 @@ TEST_CASE("A sampling step (one program, guidance on the device) equals the stag
   for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
     leap_context *ctx = lt::context(kind);
     if (!ctx) continue;
-    leap_model *m = nullptr;
-    REQUIRE(leap_model_load(ctx, lt::data("dit_tiny_f32.safetensors").c_str(), &m) == LEAP_OK);
-    m->dit.info.prediction = LEAP_PRED_FLOW_V;
-    m->dit.info.timestep_scale = 1000;
+    leap_model *m = load_tiny_as_flow(ctx);
     const leap_model_info &info = m->dit.info;
     const size_t out_per = (size_t)info.out_channels * info.input_size * info.input_size;
     REQUIRE(out_per >= per);
