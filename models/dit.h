@@ -38,9 +38,6 @@ typedef struct lp_dit_plan {
   lp_buf *out;     /* [n, Cout, H, W] */
   lp_buf *gout;    /* [n/2, Cout, H, W] guided prediction (dit_step.c; made on first use) */
   lp_prog embed, blocks, final;
-  /* Unique over the process (plans of all models): programs that name
-   * this plan's buffers are kept under it (lp_prog_cache_epoch). */
-  uint64_t generation;
   lp_prog_cache steps; /* sampling steps without a cache (dit_step.c) */
 } lp_dit_plan;
 

@@ -1,7 +1,6 @@
 /* dit_plan.c - the DiT forward pass as three op programs (see backend.h),
  * following DESIGN.md's numerical conventions op for op. */
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "dit.h"
@@ -124,11 +123,8 @@ leap_status lp_dit_plan_ensure(lp_dit *m, int n) {
   const size_t N = (size_t)n, D = d->hidden_size, T = d->tokens, C = d->in_channels;
   const size_t p = d->patch_size, HW = (size_t)d->input_size * d->input_size, F = m->mlp_hidden;
   lp_dit_plan *pl = &m->plan;
-  static atomic_uint_fast64_t generations;
   pl->n = n;
-  pl->generation = atomic_fetch_add(&generations, 1) + 1;
   pl->steps.be = m->be;
-  pl->steps.epoch = pl->generation;
   struct {
     lp_buf **b;
     size_t elems;

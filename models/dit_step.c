@@ -5,13 +5,8 @@
 #include "dit_step.h"
 #include "error.h"
 
-/* The caller's programs (a cache's: they name its buffers), or the plan's;
- * either way only under this plan's generation. */
-static lp_prog_cache *programs(lp_dit *m, lp_prog_cache *pc) {
-  if (!pc) return &m->plan.steps;
-  lp_prog_cache_epoch(pc, m->plan.generation);
-  return pc;
-}
+/* The caller's programs (a cache's: they name its buffers), or the plan's. */
+static lp_prog_cache *programs(lp_dit *m, lp_prog_cache *pc) { return pc ? pc : &m->plan.steps; }
 
 static int rows_of(const lp_dit_step *st) { return st->guided ? 2 * st->images : st->images; }
 

@@ -30,9 +30,7 @@ leap_status lp_dit_step_prepare(lp_dit *m, const lp_dit_step *st, leap_tensor **
 
 /* The whole step: x [n, C, H, W], t for every row, labels [rows]; out gets
  * [n, Cout, H, W]: cond + cfg (cond - uncond) when guided, else the
- * prediction. The step's programs are kept in pc (NULL: the plan's own),
- * dropped when the plan is rebuilt; pc must be freed before any buffer its
- * ops name (a cache's) is. */
+ * prediction. The step's programs are kept in pc (NULL: the plan's own). */
 leap_status lp_dit_step_run(lp_dit *m, lp_prog_cache *pc, const lp_dit_step *st, const float *x, float t,
                             const int32_t *labels, float *out);
 

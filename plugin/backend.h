@@ -23,6 +23,19 @@
 #include "leap.h"
 
 typedef struct lp_buf lp_buf;
+
+/* Every backend's struct lp_buf begins with this head. The serial is unique
+ * over the process: a kept program (prog_cache.c) names buffers by pointer,
+ * and a buffer freed and another allocated at the same address must not
+ * pass for it (a recorded Vulkan command buffer holds the old VkBuffer). */
+typedef struct lp_buf_head {
+  uint64_t serial;
+} lp_buf_head;
+/* The next serial (thread-safe). */
+uint64_t lp_buf_new_serial(void);
+static inline uint64_t lp_buf_serial(const lp_buf *b) {
+  return b ? ((const lp_buf_head *)(const void *)b)->serial : 0;
+}
 typedef struct lp_backend lp_backend;
 typedef struct lp_prog_exec lp_prog_exec; /* backend-specific compiled program */
 

@@ -28,7 +28,7 @@ leap_status lp_cache_step_ops(leap_cache *c, int step, leap_tensor *h, lp_op *be
                               int *nafter, int *compute);
 
 /* Where leap_sample keeps the compiled step programs that name this
- * cache's buffers (freed with the cache, before its buffers). */
+ * cache's buffers (freed with the cache). */
 lp_prog_cache *lp_cache_step_programs(leap_cache *c);
 
 #endif

@@ -7,6 +7,7 @@
 #include "error.h"
 
 struct lp_buf {
+  lp_buf_head head; /* first: see backend.h */
   void *data;
   size_t bytes;
   int owned;
@@ -30,6 +31,7 @@ static leap_status cpu_alloc(lp_backend *be, size_t bytes, lp_buf **out) {
     return lp_error(LEAP_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes", bytes);
   }
   memset(b->data, 0, rounded ? rounded : 64);
+  b->head.serial = lp_buf_new_serial();
   b->bytes = bytes;
   b->owned = 1;
   *out = b;
@@ -40,6 +42,7 @@ leap_status lp_cpu_buf_wrap(lp_backend *be, void *data, size_t bytes, lp_buf **o
   (void)be;
   lp_buf *b = calloc(1, sizeof *b);
   if (!b) return lp_error(LEAP_ERR_NOMEM, "cpu backend: out of memory");
+  b->head.serial = lp_buf_new_serial();
   b->data = data;
   b->bytes = bytes;
   *out = b;

@@ -5,10 +5,11 @@
  * step runs its whole fused list (embed, cache ops, blocks, final layer,
  * guidance) through it as one submission.
  *
- * A kept program refers to buffers by pointer, and an address can be
- * reused: free the cache before any buffer its lists name is freed, or tie
- * it to an epoch that changes whenever they may have been (a model plan's
- * generation: lp_prog_cache_epoch). */
+ * A kept program refers to buffers by pointer and an address can be
+ * reused, so each kept program also keeps the serials of the buffers it
+ * names (backend.h) and is recorded again when one of them has changed.
+ * A buffer a kept program names may be freed at any time; the program is
+ * then never run again. */
 #ifndef LEAP_PROG_CACHE_H
 #define LEAP_PROG_CACHE_H
 
@@ -19,12 +20,9 @@
 typedef struct lp_prog_cache {
   lp_backend *be;
   lp_prog progs[LP_PROG_CACHE_SLOTS];
-  int next;      /* round-robin eviction */
-  uint64_t epoch; /* see lp_prog_cache_epoch */
+  uint64_t *serials[LP_PROG_CACHE_SLOTS]; /* 4 per op: in[0..2], out */
+  int next; /* round-robin eviction */
 } lp_prog_cache;
-
-/* Drops every kept program when epoch differs from the last one given. */
-void lp_prog_cache_epoch(lp_prog_cache *pc, uint64_t epoch);
 
 /* Runs ops[0..n) as one program. Ops must be zero-initialised before they
  * are filled (padding takes part in the comparison). */

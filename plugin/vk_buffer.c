@@ -184,6 +184,7 @@ leap_status lp_vk_buf_alloc(lp_backend *be, size_t bytes, lp_buf **out) {
     free(b);
     return s;
   }
+  b->head.serial = lp_buf_new_serial();
   b->bytes = bytes;
   /* Zeroed, like CPU buffers. */
   if (b->mapped) {
@@ -213,6 +214,7 @@ leap_status lp_vk_buf_wrap(lp_backend *be, uint64_t vk_buffer, uint64_t byte_off
                     (unsigned long long)byte_offset);
   lp_buf *b = calloc(1, sizeof *b);
   if (!b) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
+  b->head.serial = lp_buf_new_serial();
   b->buffer = (VkBuffer)(uintptr_t)vk_buffer;
   b->base = byte_offset;
   b->bytes = bytes;

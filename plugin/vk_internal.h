@@ -126,6 +126,7 @@ leap_status lp_vk_select_device(lp_vk_fns *f, VkInstance inst, const char *selec
 int lp_vk_compute_family(lp_vk_fns *f, VkPhysicalDevice pd);
 
 struct lp_buf {
+  lp_buf_head head; /* first: see backend.h */
   VkBuffer buffer;
   VkDeviceMemory memory; /* VK_NULL_HANDLE for a wrapped host buffer */
   void *mapped;          /* host pointer to byte 0 when directly mapped */

@@ -24,6 +24,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "prog_cache.h"
 #include "vk_backend.h"
 #include "vk_internal.h"
 }
@@ -800,4 +801,42 @@ TEST_CASE("vulkan adopts a host's device and wraps its VkBuffers", "[vulkan]") {
     be->vt->destroy(be);
   }
   CHECK(g_host_messages == 0);
+}
+
+TEST_CASE("prog cache: a kept program is recorded again when a buffer it names was freed and another took its address",
+          "[vulkan]") {
+  lp_backend *be = make_vk();
+  if (!be) return;
+  const size_t n = 1000;
+  lp_prog_cache pc{};
+  pc.be = be;
+  lp_buf *a = nullptr, *b = nullptr, *dst = nullptr;
+  REQUIRE(be->vt->buf_alloc(be, n * 4, &a) == LEAP_OK);
+  REQUIRE(be->vt->buf_alloc(be, n * 4, &b) == LEAP_OK);
+  REQUIRE(be->vt->buf_alloc(be, n * 4, &dst) == LEAP_OK);
+  const std::vector<float> xa = uniform(n, 301), xb = uniform(n, 302);
+  REQUIRE(be->vt->buf_write(be, a, 0, xa.data(), n * 4) == LEAP_OK);
+  REQUIRE(be->vt->buf_write(be, b, 0, xb.data(), n * 4) == LEAP_OK);
+  const lp_op op = lp_op_axpby({a, 0}, {nullptr, 0}, {dst, 0}, (int64_t)n, 2.0f, 0.0f);
+  auto run_and_check = [&](const std::vector<float> &x) {
+    INFO(leap_last_error());
+    REQUIRE(lp_prog_cache_run1(&pc, &op) == LEAP_OK);
+    std::vector<float> y(n);
+    REQUIRE(be->vt->buf_read(be, dst, 0, y.data(), n * 4) == LEAP_OK);
+    size_t bad = 0;
+    for (size_t k = 0; k < n; k++) bad += y[k] != 2.0f * x[k];
+    CHECK(bad == 0);
+  };
+  run_and_check(xa);
+  run_and_check(xa); // kept and replayed
+  // As if a were freed and b allocated at its address: the same pointer now
+  // names another VkBuffer. Replaying the recorded program would read a's.
+  const lp_buf saved = *a;
+  *a = *b;
+  run_and_check(xb);
+  *a = saved;
+  run_and_check(xa);
+  lp_prog_cache_free(&pc);
+  for (lp_buf *x : {a, b, dst}) be->vt->buf_free(be, x);
+  finish_vk(be);
 }
