@@ -476,6 +476,34 @@ TEST_CASE("cli: bench sample times each batch size", "[cli]") {
   CHECK(leap("bench", dir).code == 2);
 }
 
+TEST_CASE("cli: bench erta gives the cache's own cost, the baselines and ERTA's ablation, with FD to full", "[cli]") {
+  TempDir dir;
+  const std::string model = std::string(LEAP_TEST_DATA) + "/../../models/default/leap-fmnist.safetensors";
+  const std::string prof = dir / "p.json";
+  Result p = leap("profile --model '" + model + "' --backend cpu --threads 1 --images 2 --seed 1000 --steps 8 --cfg 3 " +
+                      "--computed 5 --out '" + prof + "' --quiet",
+                  dir);
+  INFO(p.out << p.err);
+  REQUIRE(p.code == 0);
+  Result r = leap("bench erta --model '" + model + "' --profile '" + prof + "' --n 2 --seed 1 --no-fd --backend cpu --threads 1",
+                  dir);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("| FD | FD to full | hook time |") != std::string::npos);
+  // Nothing reused: every step computed, the images are full compute's.
+  const size_t own = r.out.find("| cache on, nothing reused (its cost) |");
+  REQUIRE(own != std::string::npos);
+  const std::string own_row = r.out.substr(own, r.out.find('\n', own) - own);
+  CHECK(own_row.find("|   8/8 |") != std::string::npos);
+  CHECK(own_row.find("|  99.00 | 1.0000 |") != std::string::npos);
+  for (const char *row : {"| uniform (5 computed) ", "| TeaCache-style", "| ERTA computed=5: policy only ",
+                          "| ERTA computed=5: + timestep adj. ", "| ERTA computed=5: + rect.",
+                          "| ERTA computed=5: rect. + paper phi "})
+    CHECK(r.out.find(row) != std::string::npos);
+  // Evaluation on the calibration seed is refused.
+  CHECK(leap("bench erta --model '" + model + "' --profile '" + prof + "' --n 2 --seed 1000 --no-fd", dir).code == 2);
+}
+
 TEST_CASE("cli: devices lists the CPU backend", "[cli]") {
   TempDir dir;
   Result r = leap("devices", dir);
