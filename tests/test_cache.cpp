@@ -399,6 +399,50 @@ TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample
     CHECK(cached != full);
     leap_cache_destroy(c);
   }
+  SECTION("TeaCache-style (decides on the embedded input, two submissions a step)") {
+    cd.policy = LEAP_CACHE_TEACACHE, cd.teacache_threshold = 0; // 0: nothing is ever reused
+    leap_cache *c = nullptr;
+    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
+    sd.cache = c;
+    REQUIRE(leap_sample(m, &sd, cached.data()) == LEAP_OK);
+    CHECK(cached == full);
+    leap_cache_destroy(c);
+    cd.teacache_threshold = lp_cache_tc_threshold_for(&prof, 5);
+    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
+    sd.cache = c;
+    REQUIRE(leap_sample(m, &sd, cached.data()) == LEAP_OK);
+    leap_cache_stats st{};
+    st.struct_size = sizeof st;
+    REQUIRE(leap_cache_get_stats(c, &st) == LEAP_OK);
+    CHECK(st.reused > 0);
+    CHECK(lt::rel_l2(cached, full) < 0.2);
+    leap_cache_destroy(c);
+  }
+  SECTION("on Vulkan the one-program steps give the CPU's images (ERTA, TeaCache-style, nothing reused)") {
+    leap_context *vctx = lt::context(LEAP_BACKEND_VULKAN);
+    if (vctx) {
+      leap_model *vm = nullptr;
+      REQUIRE(leap_model_load(vctx, kFlowModel.c_str(), &vm) == LEAP_OK);
+      std::vector<float> cpu(count), vk(count);
+      const double tc = lp_cache_tc_threshold_for(&prof, 5);
+      for (int policy : {LEAP_CACHE_ERTA, LEAP_CACHE_TEACACHE, LEAP_CACHE_UNIFORM}) {
+        cd.policy = (leap_cache_policy)policy, cd.teacache_threshold = tc, cd.uniform_computed = steps;
+        leap_cache *c = nullptr, *vc = nullptr;
+        REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
+        REQUIRE(leap_cache_create(vctx, &cd, &vc) == LEAP_OK);
+        sd.cache = c;
+        REQUIRE(leap_sample(m, &sd, cpu.data()) == LEAP_OK);
+        sd.cache = vc;
+        INFO("policy " << policy << ": " << leap_last_error());
+        REQUIRE(leap_sample(vm, &sd, vk.data()) == LEAP_OK);
+        CHECK(lt::rel_l2(vk, cpu) < 1e-4);
+        leap_cache_destroy(c);
+        leap_cache_destroy(vc);
+      }
+      leap_model_destroy(vm);
+      lt::finish(vctx);
+    }
+  }
   SECTION("a profile for another run is refused with the reason") {
     sd.steps = steps + 2;
     cd.steps = steps + 2;
