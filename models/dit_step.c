@@ -108,30 +108,32 @@ static leap_status read_out(lp_dit *m, const lp_dit_step *st, float *out) {
   return m->be->vt->buf_read(m->be, st->guided ? m->plan.gout : m->plan.out, 0, out, n * sizeof(float));
 }
 
-leap_status lp_dit_step_run(lp_dit *m, lp_prog_cache *pc, const lp_dit_step *st, const float *x, float t,
-                            const int32_t *labels, float *out) {
+/* The start of a step: plan, upload, and the dup + embedding ops into o. */
+static leap_status begin(lp_dit *m, const lp_dit_step *st, const float *x, float t, const int32_t *labels, ops *o) {
   leap_status s = lp_dit_step_prepare(m, st, NULL);
   if (s == LEAP_OK) s = upload(m, st, x, t, labels);
   if (s != LEAP_OK) return s;
+  add_dup(o, m, st);
+  add_prog(o, &m->plan.embed);
+  m->stage = 0; /* the staged public calls start again from embed */
+  return LEAP_OK;
+}
+
+leap_status lp_dit_step_run(lp_dit *m, lp_prog_cache *pc, const lp_dit_step *st, const float *x, float t,
+                            const int32_t *labels, float *out) {
   ops o = {0};
-  add_dup(&o, m, st);
-  add_prog(&o, &m->plan.embed);
+  leap_status s = begin(m, st, x, t, labels, &o);
+  if (s != LEAP_OK) return s; /* begin adds no op when it fails */
   add_rest(&o, m, st);
-  m->stage = 0;
   s = run(programs(m, pc), &o);
   return s == LEAP_OK ? read_out(m, st, out) : s;
 }
 
 leap_status lp_dit_step_embed(lp_dit *m, lp_prog_cache *pc, const lp_dit_step *st, const float *x, float t,
                               const int32_t *labels) {
-  leap_status s = lp_dit_step_prepare(m, st, NULL);
-  if (s == LEAP_OK) s = upload(m, st, x, t, labels);
-  if (s != LEAP_OK) return s;
   ops o = {0};
-  add_dup(&o, m, st);
-  add_prog(&o, &m->plan.embed);
-  m->stage = 0;
-  return run(programs(m, pc), &o);
+  leap_status s = begin(m, st, x, t, labels, &o);
+  return s == LEAP_OK ? run(programs(m, pc), &o) : s;
 }
 
 leap_status lp_dit_step_finish(lp_dit *m, lp_prog_cache *pc, const lp_dit_step *st, float *out) {
