@@ -114,49 +114,13 @@ static void drop_buf(vk_backend *vb, vbuf *b) {
   memset(b, 0, sizeof *b);
 }
 
-/* A buffer in memory type `type` (or another with its flags), mapped when
- * host-visible and map is set. */
-static leap_status make_buf(vk_backend *vb, VkDeviceSize size, uint32_t type, int map, vbuf *b) {
+/* `count` buffers of `size` bytes each in memory type `type` (or another
+ * with its flags), in one allocation (each allocation is a driver call, and
+ * setup counts in the combination's time), mapped when host-visible and map
+ * is set. b[0] owns the memory: drop the others first. */
+static leap_status make_bufs(vk_backend *vb, VkDeviceSize size, uint32_t type, int map, vbuf *b, int count) {
   lp_vk_fns *f = &vb->vk;
-  memset(b, 0, sizeof *b);
-  size = (size + 15) & ~(VkDeviceSize)15;
-  VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                            .size = size,
-                            .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                     VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                            .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-  VkResult r = f->vkCreateBuffer(vb->device, &bci, NULL, &b->buffer);
-  if (r != VK_SUCCESS) return lp_vk_fail(r, "vkCreateBuffer");
-  VkMemoryRequirements req;
-  f->vkGetBufferMemoryRequirements(vb->device, b->buffer, &req);
-  const VkMemoryPropertyFlags flags = vb->mem.memoryTypes[type].propertyFlags;
-  int t = (req.memoryTypeBits & (1u << type)) ? (int)type : type_with(&vb->mem, req.memoryTypeBits, flags);
-  if (t < 0) {
-    drop_buf(vb, b);
-    return lp_error(LEAP_ERR_UNSUPPORTED, "vulkan: no memory type for an LCSC buffer on %s", vb->name);
-  }
-  VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                              .allocationSize = req.size,
-                              .memoryTypeIndex = (uint32_t)t};
-  r = f->vkAllocateMemory(vb->device, &mai, NULL, &b->memory);
-  if (r == VK_SUCCESS) r = f->vkBindBufferMemory(vb->device, b->buffer, b->memory, 0);
-  if (r == VK_SUCCESS && map && (vb->mem.memoryTypes[t].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
-    r = f->vkMapMemory(vb->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
-  if (r != VK_SUCCESS) {
-    drop_buf(vb, b);
-    return lp_error(lp_vk_fail(r, "vkAllocateMemory"), "vulkan: cannot allocate %llu bytes for LCSC on %s: %s",
-                    (unsigned long long)size, vb->name, lp_vk_result_name(r));
-  }
-  b->size = size;
-  return LEAP_OK;
-}
-
-/* Two buffers of `size` bytes in one allocation (one allocation instead of
- * two per kind of buffer: each costs a driver call, and setup counts in
- * the combination's time). b[0] owns the memory: drop b[1] first. */
-static leap_status make_pair(vk_backend *vb, VkDeviceSize size, uint32_t type, int map, vbuf b[2]) {
-  lp_vk_fns *f = &vb->vk;
-  memset(b, 0, 2 * sizeof *b);
+  memset(b, 0, (size_t)count * sizeof *b);
   size = (size + 15) & ~(VkDeviceSize)15;
   VkBufferCreateInfo bci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                             .size = size,
@@ -164,7 +128,7 @@ static leap_status make_pair(vk_backend *vb, VkDeviceSize size, uint32_t type, i
                                      VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                             .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
   VkResult r = VK_SUCCESS;
-  for (int k = 0; k < 2 && r == VK_SUCCESS; k++) r = f->vkCreateBuffer(vb->device, &bci, NULL, &b[k].buffer);
+  for (int k = 0; k < count && r == VK_SUCCESS; k++) r = f->vkCreateBuffer(vb->device, &bci, NULL, &b[k].buffer);
   VkMemoryRequirements req;
   if (r == VK_SUCCESS) f->vkGetBufferMemoryRequirements(vb->device, b[0].buffer, &req);
   int t = -1;
@@ -176,26 +140,33 @@ static leap_status make_pair(vk_backend *vb, VkDeviceSize size, uint32_t type, i
   const VkDeviceSize stride = r == VK_SUCCESS ? (req.size + align - 1) / align * align : 0;
   if (r == VK_SUCCESS && t >= 0) {
     VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                                .allocationSize = 2 * stride,
+                                .allocationSize = (VkDeviceSize)count * stride,
                                 .memoryTypeIndex = (uint32_t)t};
     r = f->vkAllocateMemory(vb->device, &mai, NULL, &b[0].memory);
-    for (int k = 0; k < 2 && r == VK_SUCCESS; k++)
+    for (int k = 0; k < count && r == VK_SUCCESS; k++)
       r = f->vkBindBufferMemory(vb->device, b[k].buffer, b[0].memory, (VkDeviceSize)k * stride);
     if (r == VK_SUCCESS && map && (vb->mem.memoryTypes[t].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) {
       r = f->vkMapMemory(vb->device, b[0].memory, 0, VK_WHOLE_SIZE, 0, &b[0].mapped);
-      if (r == VK_SUCCESS) b[1].mapped = (unsigned char *)b[0].mapped + stride;
+      for (int k = 1; k < count && r == VK_SUCCESS; k++) b[k].mapped = (unsigned char *)b[0].mapped + k * stride;
     }
   }
   if (r != VK_SUCCESS || t < 0) {
-    drop_buf(vb, &b[1]);
-    drop_buf(vb, &b[0]);
+    for (int k = count - 1; k >= 0; k--) drop_buf(vb, &b[k]);
     if (t < 0 && r == VK_SUCCESS)
       return lp_error(LEAP_ERR_UNSUPPORTED, "vulkan: no memory type for an LCSC buffer on %s", vb->name);
-    return lp_error(lp_vk_fail(r, "vkAllocateMemory"), "vulkan: cannot allocate 2 x %llu bytes for LCSC on %s: %s",
-                    (unsigned long long)size, vb->name, lp_vk_result_name(r));
+    return lp_error(lp_vk_fail(r, "vkAllocateMemory"), "vulkan: cannot allocate %d x %llu bytes for LCSC on %s: %s",
+                    count, (unsigned long long)size, vb->name, lp_vk_result_name(r));
   }
-  b[0].size = b[1].size = size;
+  for (int k = 0; k < count; k++) b[k].size = size;
   return LEAP_OK;
+}
+
+static leap_status make_buf(vk_backend *vb, VkDeviceSize size, uint32_t type, int map, vbuf *b) {
+  return make_bufs(vb, size, type, map, b, 1);
+}
+
+static leap_status make_pair(vk_backend *vb, VkDeviceSize size, uint32_t type, int map, vbuf b[2]) {
+  return make_bufs(vb, size, type, map, b, 2);
 }
 
 static void write_set(vk_backend *vb, VkDescriptorSet set, const vbuf *src, VkDeviceSize src_range,
