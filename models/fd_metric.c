@@ -138,9 +138,10 @@ leap_status lp_trace_sqrt_product(const double *s1, const double *s2, int d,
   return s;
 }
 
-leap_status lp_fd(const double *mu1, const double *cov1, const double *mu2,
-                  const double *cov2, int d, double *out) {
-  if (!mu1 || !cov1 || !mu2 || !cov2 || !out || d < 1)
+leap_status lp_fd_parts(const double *mu1, const double *cov1, const double *mu2,
+                        const double *cov2, int d, double *mean_term,
+                        double *cov_term) {
+  if (!mu1 || !cov1 || !mu2 || !cov2 || !mean_term || !cov_term || d < 1)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd: bad argument");
   double dist = 0, tr = 0, trs = 0;
   for (int i = 0; i < d; i++) {
@@ -150,9 +151,19 @@ leap_status lp_fd(const double *mu1, const double *cov1, const double *mu2,
   }
   leap_status s = lp_trace_sqrt_product(cov1, cov2, d, &trs);
   if (s != LEAP_OK) return s;
-  const double fd = dist + tr - 2.0 * trs;
-  if (!isfinite(fd)) return lp_error(LEAP_ERR_NUMERIC, "lp_fd: non-finite result");
+  if (!isfinite(dist) || !isfinite(tr - 2.0 * trs))
+    return lp_error(LEAP_ERR_NUMERIC, "lp_fd: non-finite result");
+  *mean_term = dist;
   /* Rounding can leave identical distributions a hair below 0. */
-  *out = fd > 0 ? fd : 0.0;
+  *cov_term = tr - 2.0 * trs > 0 ? tr - 2.0 * trs : 0.0;
   return LEAP_OK;
+}
+
+leap_status lp_fd(const double *mu1, const double *cov1, const double *mu2,
+                  const double *cov2, int d, double *out) {
+  if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd: bad argument");
+  double m = 0, c = 0;
+  leap_status s = lp_fd_parts(mu1, cov1, mu2, cov2, d, &m, &c);
+  if (s == LEAP_OK) *out = m + c;
+  return s;
 }

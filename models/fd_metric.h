@@ -38,6 +38,12 @@ leap_status lp_trace_sqrt_product(const double *s1, const double *s2, int d,
 /* The Frechet distance between N(mu1, cov1) and N(mu2, cov2). */
 leap_status lp_fd(const double *mu1, const double *cov1, const double *mu2,
                   const double *cov2, int d, double *out);
+/* Its two terms: mean_term = |mu1 - mu2|^2 (where the sets sit) and
+ * cov_term = tr(S1 + S2 - 2 sqrtm(S1 S2)) (how they spread); FD is their
+ * sum. */
+leap_status lp_fd_parts(const double *mu1, const double *cov1, const double *mu2,
+                        const double *cov2, int d, double *mean_term,
+                        double *cov_term);
 
 #ifdef __cplusplus
 }

@@ -363,6 +363,69 @@ TEST_CASE("leap eval --samples scores given images", "[eval]") {
   CHECK(out.find("samples") != std::string::npos);
 }
 
+static void write_samples(const std::string &path, const float *x, int n) {
+  lp_st_writer *w = nullptr;
+  REQUIRE(lp_st_writer_create(path.c_str(), &w) == LEAP_OK);
+  const int64_t shape[4] = {n, 1, 28, 28};
+  REQUIRE(lp_st_writer_add(w, "samples", LEAP_F32, 4, shape, x) == LEAP_OK);
+  REQUIRE(lp_st_writer_finish(w) == LEAP_OK);
+}
+
+TEST_CASE("leap eval splits FD into its mean and covariance terms and --against compares two sets", "[eval]") {
+  Shipped s;
+  TempDir dir;
+  // Two disjoint slices of the test set stand for an approximate run and
+  // the run it approximates; the reference is the first 2000 test images.
+  const int n = 400, ref_n = 2000, per = 28 * 28;
+  const std::string a = dir / "a.safetensors", b = dir / "b.safetensors", small = dir / "small.safetensors";
+  write_samples(a, s.test.images + (size_t)2000 * per, n);
+  write_samples(b, s.test.images + (size_t)5000 * per, n);
+  write_samples(small, s.test.images, n / 2);
+  const int d = s.c->arch.hidden;
+  std::vector<double> mua(d), ca((size_t)d * d), mub(d), cb((size_t)d * d), mur(d), cr((size_t)d * d);
+  REQUIRE(lp_fd_stats(s.c, s.test.images + (size_t)2000 * per, n, mua.data(), ca.data()) == LEAP_OK);
+  REQUIRE(lp_fd_stats(s.c, s.test.images + (size_t)5000 * per, n, mub.data(), cb.data()) == LEAP_OK);
+  REQUIRE(lp_fd_stats(s.c, s.test.images, ref_n, mur.data(), cr.data()) == LEAP_OK);
+  double fd = 0, mean_term = 0, cov_term = 0, fd_ab = 0, fd_b = 0;
+  REQUIRE(lp_fd(mua.data(), ca.data(), mur.data(), cr.data(), d, &fd) == LEAP_OK);
+  REQUIRE(lp_fd_parts(mua.data(), ca.data(), mur.data(), cr.data(), d, &mean_term, &cov_term) == LEAP_OK);
+  REQUIRE(lp_fd(mua.data(), ca.data(), mub.data(), cb.data(), d, &fd_ab) == LEAP_OK);
+  REQUIRE(lp_fd(mub.data(), cb.data(), mur.data(), cr.data(), d, &fd_b) == LEAP_OK);
+  double dist = 0, shift = 0, off = 0, dot = 0, spread = 0, spread_b = 0;
+  for (int i = 0; i < d; i++) {
+    dist += (mua[i] - mur[i]) * (mua[i] - mur[i]);
+    shift += (mua[i] - mub[i]) * (mua[i] - mub[i]);
+    off += (mub[i] - mur[i]) * (mub[i] - mur[i]);
+    dot += (mua[i] - mub[i]) * (mub[i] - mur[i]);
+    spread += ca[(size_t)i * d + i], spread_b += cb[(size_t)i * d + i];
+  }
+  CHECK(mean_term == Approx(dist).epsilon(1e-12));
+  CHECK(cov_term > 0);
+  CHECK(mean_term + cov_term == Approx(fd).epsilon(1e-12));
+
+  std::string out;
+  const std::string common = " --classifier '" + kShipped + "' --reference-n " + std::to_string(ref_n) + " --json";
+  REQUIRE(run_cli(dir, "eval --samples '" + a + "' --against '" + b + "'" + common, &out) == 0);
+  INFO(out);
+  CHECK(number_after(out, "\"fd\": ") == Approx(fd).epsilon(1e-4));
+  CHECK(number_after(out, "\"fd_mean\": ") == Approx(mean_term).epsilon(1e-4));
+  CHECK(number_after(out, "\"fd_cov\": ") == Approx(cov_term).epsilon(1e-4));
+  CHECK(number_after(out, "\"against_fd\": ") == Approx(fd_ab).epsilon(1e-4));
+  CHECK(number_after(out, "\"against_fd_ref\": ") == Approx(fd_b).epsilon(1e-4));
+  CHECK(number_after(out, "\"shift\": ") == Approx(std::sqrt(shift)).epsilon(1e-4));
+  CHECK(number_after(out, "\"shift_cos\": ") == Approx(dot / std::sqrt(shift * off)).margin(1e-5));
+  CHECK(number_after(out, "\"spread\": ") == Approx(spread).epsilon(1e-6));
+  CHECK(number_after(out, "\"against_spread\": ") == Approx(spread_b).epsilon(1e-6));
+  // A set against itself: nothing moved.
+  REQUIRE(run_cli(dir, "eval --samples '" + a + "' --against '" + a + "'" + common, &out) == 0);
+  CHECK(number_after(out, "\"against_fd\": ") < 1e-6 * fd);
+  CHECK(number_after(out, "\"shift\": ") == 0);
+  // Sets of different sizes are refused with both sizes named.
+  CHECK(run_cli(dir, "eval --samples '" + a + "' --against '" + small + "'" + common, &out) == 1);
+  CHECK(out.find("200 samples") != std::string::npos);
+  CHECK(out.find("400") != std::string::npos);
+}
+
 TEST_CASE("leap eval --steps LIST scores each step count as its own run would", "[eval]") {
   TempDir dir;
   const std::string model = std::string(LEAP_TEST_DATA) + "/../../models/default/leap-fmnist.safetensors";

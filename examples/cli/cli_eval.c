@@ -26,7 +26,7 @@
 enum { MAX_N = 100000 };
 
 typedef struct eval_opts {
-  const char *model, *samples, *classifier, *reference, *labels;
+  const char *model, *samples, *against, *classifier, *reference, *labels;
   int32_t *label_list;
   int label_count;
   int n, reference_n, steps, batch, threads, json, quiet;
@@ -70,6 +70,13 @@ void cli_eval_help(FILE *out) {
       "                     shipped models/classifier/" LEAP_CLASSIFIER_FILE ")\n"
       "  --reference SPEC   reference images (default fashion-mnist:test)\n"
       "  --reference-n N    only the first N reference images (quick checks)\n"
+      "  --against PATH     also compare with the samples of this file (same N,\n"
+      "                     e.g. full compute from the same seeds when these are\n"
+      "                     a cached or otherwise approximate run): the FD\n"
+      "                     between the two sets, how far the feature mean\n"
+      "                     moved, and the cosine between that move and the\n"
+      "                     other set's offset from the reference (> 0: away\n"
+      "                     from the reference, < 0: towards it)\n"
       "  --json             also print one JSON line with the results\n"
       "  --quiet            only the result lines\n");
 }
@@ -126,16 +133,16 @@ static leap_status parse_meta_labels(const char *path, const char *text, int n,
   return LEAP_OK;
 }
 
-static leap_status read_samples(const eval_opts *o, const lp_classifier *cls,
+static leap_status read_samples(const eval_opts *o, const char *path, const lp_classifier *cls,
                                 eval_set *e) {
   lp_st_file *f;
-  leap_status s = lp_st_open(o->samples, &f);
+  leap_status s = lp_st_open(path, &f);
   if (s != LEAP_OK) return s;
   const lp_st_tensor *t;
   s = lp_st_get(f, "samples", 0, NULL, &t);
   if (s == LEAP_OK && (t->ndim != 4 || t->shape[0] < 2 || t->shape[0] > MAX_N))
     s = lp_error(LEAP_ERR_FORMAT, "%s: tensor 'samples' must be [N,C,H,W] with "
-                 "2 <= N <= %d", o->samples, MAX_N);
+                 "2 <= N <= %d", path, MAX_N);
   if (s == LEAP_OK) {
     e->n = (int)t->shape[0];
     e->c = (int)t->shape[1];
@@ -149,7 +156,7 @@ static leap_status read_samples(const eval_opts *o, const lp_classifier *cls,
     if (o->label_list)
       s = cycle_labels(o, cls->arch.num_classes, e->n, &e->labels);
     else
-      s = parse_meta_labels(o->samples, lp_st_meta(f, "labels"),
+      s = parse_meta_labels(path, lp_st_meta(f, "labels"),
                             (int)t->shape[0], &e->labels);
   }
   lp_st_close(f);
@@ -240,12 +247,54 @@ static leap_status load_reference(const eval_opts *o, const lp_classifier *cls, 
   return s;
 }
 
+/* --against: the other set's FD to the reference, the FD between the two
+ * sets, and the move of the feature mean from the other set (|dmu|) with
+ * its cosine to the other set's offset from the reference. Why: a cached
+ * run can land below full compute's FD by moving in a lucky direction
+ * (its FD to the test set then says nothing about fidelity); this shows
+ * the size and the direction of the move apart, and the spread of the
+ * features (tr cov: diversity) of both sets. */
+typedef struct eval_against {
+  double fd, fd_ref, shift, cos;
+  double spread, spread_against; /* tr cov of the features */
+} eval_against;
+
+static leap_status compare_against(const eval_opts *o, const lp_classifier *cls, const eval_set *e,
+                                   const double *mu, const double *cov, const eval_ref *ref,
+                                   eval_against *out) {
+  eval_set b = {0};
+  const int d = cls->arch.hidden;
+  double *mu2 = malloc((size_t)d * sizeof *mu2), *c2 = malloc((size_t)d * d * sizeof *c2);
+  leap_status s = mu2 && c2 ? read_samples(o, o->against, cls, &b) : lp_error(LEAP_ERR_NOMEM, "out of memory");
+  if (s == LEAP_OK && (b.n != e->n || b.c != e->c || b.h != e->h || b.w != e->w))
+    s = lp_error(LEAP_ERR_INVALID_ARG, "--against %s: %d samples [%d,%d,%d], the evaluated set has %d [%d,%d,%d]",
+                 o->against, b.n, b.c, b.h, b.w, e->n, e->c, e->h, e->w);
+  if (s == LEAP_OK) s = lp_fd_stats(cls, b.x, b.n, mu2, c2);
+  if (s == LEAP_OK) s = lp_fd(mu, cov, mu2, c2, d, &out->fd);
+  if (s == LEAP_OK) s = lp_fd(mu2, c2, ref->mu, ref->cov, d, &out->fd_ref);
+  if (s == LEAP_OK) {
+    double dd = 0, oo = 0, dot = 0;
+    out->spread = out->spread_against = 0;
+    for (int i = 0; i < d; i++) {
+      out->spread += cov[(size_t)i * d + i], out->spread_against += c2[(size_t)i * d + i];
+      const double shift = mu[i] - mu2[i], off = mu2[i] - ref->mu[i];
+      dd += shift * shift, oo += off * off, dot += shift * off;
+    }
+    out->shift = sqrt(dd);
+    out->cos = dd > 0 && oo > 0 ? dot / sqrt(dd * oo) : 0.0;
+  }
+  free(mu2);
+  free(c2);
+  eval_set_free(&b);
+  return s;
+}
+
 /* Samples (or reads) one set, scores it and prints the result lines. */
 static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, const char *cpath,
                                 eval_ref *ref) {
   eval_set e = {0};
   double sample_s = 0, fd = NAN, acc = NAN;
-  leap_status s = o->samples ? read_samples(o, cls, &e) : sample_images(o, cls, &e, &sample_s);
+  leap_status s = o->samples ? read_samples(o, o->samples, cls, &e) : sample_images(o, cls, &e, &sample_s);
   const lp_classifier_arch *a = &cls->arch;
   if (s == LEAP_OK && (e.c != a->channels || e.h != a->height || e.w != a->width))
     s = lp_error(LEAP_ERR_INVALID_ARG, "samples are [%d,%d,%d] but the "
@@ -263,21 +312,29 @@ static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, co
   const int d = a->hidden;
   double *mu1 = malloc((size_t)d * sizeof *mu1), *c1 = malloc((size_t)d * d * sizeof *c1);
   if (s == LEAP_OK && (!mu1 || !c1)) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
+  double fd_mean = NAN, fd_cov = NAN;
   if (s == LEAP_OK) s = lp_fd_stats(cls, e.x, e.n, mu1, c1);
-  if (s == LEAP_OK) s = lp_fd(mu1, c1, ref->mu, ref->cov, d, &fd);
+  if (s == LEAP_OK) s = lp_fd_parts(mu1, c1, ref->mu, ref->cov, d, &fd_mean, &fd_cov);
+  if (s == LEAP_OK) fd = fd_mean + fd_cov;
+  eval_against ag = {.fd = NAN};
+  if (s == LEAP_OK && o->against) s = compare_against(o, cls, &e, mu1, c1, ref, &ag);
   if (s == LEAP_OK && e.labels)
     s = lp_classifier_accuracy(cls, e.x, e.labels, e.n, &acc);
   if (s == LEAP_OK) {
     const char *src = o->samples ? o->samples : o->model;
-    printf("FD %.4f", fd);
+    printf("FD %.4f (means %.4f + covariances %.4f)", fd, fd_mean, fd_cov);
     if (e.labels) printf("  conditional accuracy %.4f", acc);
     printf("  (%d samples of %s vs %d of %s", e.n, src, ref->set.n, o->reference);
     if (!o->samples)
       printf("; %s %d steps, cfg %g, seed %llu, %.1f s", leap_solver_name(o->solver),
              o->steps, o->cfg, (unsigned long long)o->seed, sample_s);
     printf(")\n");
+    if (o->against)
+      printf("against %s: FD %.4f between the sets; its own FD %.4f; feature mean moved %.4f, "
+             "cosine %+.3f with its offset from the reference; feature spread %.2f vs its %.2f\n",
+             o->against, ag.fd, ag.fd_ref, ag.shift, ag.cos, ag.spread, ag.spread_against);
     if (o->json) {
-      printf("{\"fd\": %.6f, \"cond_accuracy\": ", fd);
+      printf("{\"fd\": %.6f, \"fd_mean\": %.6f, \"fd_cov\": %.6f, \"cond_accuracy\": ", fd, fd_mean, fd_cov);
       if (e.labels) printf("%.6f", acc); else printf("null");
       printf(", \"n\": %d, \"reference_n\": %d", e.n, ref->set.n);
       if (!o->samples)
@@ -287,6 +344,10 @@ static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, co
                (unsigned long long)o->seed, sample_s);
       else
         printf(", \"samples\": \"%s\"", o->samples);
+      if (o->against)
+        printf(", \"against\": \"%s\", \"against_fd\": %.6f, \"against_fd_ref\": %.6f, "
+               "\"shift\": %.6f, \"shift_cos\": %.6f, \"spread\": %.6f, \"against_spread\": %.6f",
+               o->against, ag.fd, ag.fd_ref, ag.shift, ag.cos, ag.spread, ag.spread_against);
       printf(", \"classifier\": \"%s\"}\n", cpath);
     }
     fflush(stdout);
@@ -328,6 +389,7 @@ int cli_eval_main(int argc, char **argv) {
   while (cli_next(&a)) {
     if (cli_opt_str(&a, "--model", &o.model)) continue;
     if (cli_opt_str(&a, "--samples", &o.samples)) continue;
+    if (cli_opt_str(&a, "--against", &o.against)) continue;
     if (cli_opt_str(&a, "--classifier", &o.classifier)) continue;
     if (cli_opt_str(&a, "--reference", &o.reference)) continue;
     if (cli_opt_str(&a, "--labels", &o.labels)) continue;
