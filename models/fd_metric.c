@@ -167,3 +167,14 @@ leap_status lp_fd(const double *mu1, const double *cov1, const double *mu2,
   if (s == LEAP_OK) *out = m + c;
   return s;
 }
+
+void lp_fd_drift(const double *mu, const double *mu_base, const double *mu_ref, int d,
+                 double *dist, double *cos) {
+  double mm = 0, oo = 0, mo = 0;
+  for (int i = 0; i < d; i++) {
+    const double move = mu[i] - mu_base[i], off = mu_base[i] - mu_ref[i];
+    mm += move * move, oo += off * off, mo += move * off;
+  }
+  if (dist) *dist = sqrt(mm);
+  if (cos) *cos = mm > 0 && oo > 0 ? mo / sqrt(mm * oo) : 0.0;
+}

@@ -45,6 +45,17 @@ leap_status lp_fd_parts(const double *mu1, const double *cov1, const double *mu2
                         const double *cov2, int d, double *mean_term,
                         double *cov_term);
 
+/* How far the mean mu moved from a base set's mean mu_base (|mu -
+ * mu_base| into *dist) and in which direction relative to the base set's
+ * own offset from a reference mean mu_ref: *cos = cos(mu - mu_base, mu_base
+ * - mu_ref), +1 straight away from the reference, -1 straight towards it,
+ * 0 when either vector is zero. Why: an approximation of the base run
+ * (a cached sampler) can score a lower FD to the reference than the base
+ * itself by moving in a lucky direction; this tells size and direction
+ * apart. */
+void lp_fd_drift(const double *mu, const double *mu_base, const double *mu_ref, int d,
+                 double *dist, double *cos);
+
 #ifdef __cplusplus
 }
 #endif

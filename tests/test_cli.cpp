@@ -489,7 +489,7 @@ TEST_CASE("cli: bench erta gives the cache's own cost, the baselines and ERTA's 
                   dir);
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
-  CHECK(r.out.find("| FD | FD to full | hook time |") != std::string::npos);
+  CHECK(r.out.find("| FD | FD to full | drift dir. | hook time |") != std::string::npos);
   // Nothing reused: every step computed, the images are full compute's.
   const size_t own = r.out.find("| cache on, nothing reused (its cost) |");
   REQUIRE(own != std::string::npos);

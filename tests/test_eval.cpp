@@ -400,6 +400,18 @@ TEST_CASE("leap eval splits FD into its mean and covariance terms and --against 
     spread += ca[(size_t)i * d + i], spread_b += cb[(size_t)i * d + i];
   }
   CHECK(mean_term == Approx(dist).epsilon(1e-12));
+  double moved = 0, cosine = 0;
+  lp_fd_drift(mua.data(), mub.data(), mur.data(), d, &moved, &cosine);
+  CHECK(moved == Approx(std::sqrt(shift)).epsilon(1e-12));
+  CHECK(cosine == Approx(dot / std::sqrt(shift * off)).epsilon(1e-12));
+  // Straight away from the reference and straight towards it.
+  std::vector<double> away(d), toward(d);
+  for (int i = 0; i < d; i++) away[i] = mub[i] + 0.5 * (mub[i] - mur[i]), toward[i] = mub[i] - 0.25 * (mub[i] - mur[i]);
+  lp_fd_drift(away.data(), mub.data(), mur.data(), d, &moved, &cosine);
+  CHECK(cosine == Approx(1.0).epsilon(1e-12));
+  CHECK(moved == Approx(0.5 * std::sqrt(off)).epsilon(1e-12));
+  lp_fd_drift(toward.data(), mub.data(), mur.data(), d, nullptr, &cosine);
+  CHECK(cosine == Approx(-1.0).epsilon(1e-12));
   CHECK(cov_term > 0);
   CHECK(mean_term + cov_term == Approx(fd).epsilon(1e-12));
 

@@ -14,7 +14,11 @@
  * FD against the full-compute images of the same seeds ("FD to full": 0
  * when the cache changes nothing; it measures how far the cache moves the
  * sample distribution, where FD against data also rewards moves that
- * happen to land nearer the data). "hook time" is the host time inside
+ * happen to land nearer the data), and the direction of that move: "drift
+ * dir." is the cosine between the move of the feature mean from full
+ * compute and full compute's own offset from the test set (+1: straight
+ * away from the data, -1: straight towards it; `leap eval --against` gives
+ * the same for any two sample files). "hook time" is the host time inside
  * the cache's calls (leap_cache_stats.overhead_seconds): leap_sample
  * records the cache's ops into each step's one program, so their device
  * time is measured by the row "cache on, nothing reused", which keeps every
@@ -103,16 +107,18 @@ static double ssim(const float *a, const float *b, int h, int w) {
 }
 
 /* FD of the images x against the reference set and against the
- * full-compute images (when their statistics are in b; else NAN). With
- * keep set, x's statistics become the full-compute ones. */
-static leap_status fd_of(bench *b, const float *x, double *fd, double *fd_full, int keep) {
-  *fd = *fd_full = NAN;
+ * full-compute images, and the drift direction (when their statistics
+ * are in b; else NAN). With keep set, x's statistics become the
+ * full-compute ones. */
+static leap_status fd_of(bench *b, const float *x, double *fd, double *fd_full, double *dir, int keep) {
+  *fd = *fd_full = *dir = NAN;
   if (!b->cls) return LEAP_OK;
   const int d = b->cls->arch.hidden;
   double *mu = malloc((size_t)d * sizeof *mu), *cov = malloc((size_t)d * d * sizeof *cov);
   leap_status s = mu && cov ? lp_fd_stats(b->cls, x, b->d.n, mu, cov) : lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK) s = lp_fd(mu, cov, b->ref_mu, b->ref_cov, d, fd);
   if (s == LEAP_OK && b->full_mu) s = lp_fd(mu, cov, b->full_mu, b->full_cov, d, fd_full);
+  if (s == LEAP_OK && b->full_mu) lp_fd_drift(mu, b->full_mu, b->ref_mu, d, NULL, dir);
   if (s == LEAP_OK && keep) {
     free(b->full_mu), free(b->full_cov);
     b->full_mu = mu, b->full_cov = cov;
@@ -137,13 +143,13 @@ static leap_status run(bench *b, leap_cache *cache, float *x, double *sec, int *
 static leap_status row(bench *b, const char *name, const leap_cache_desc *cd, double t_full, float *x) {
   leap_cache *cache = NULL;
   leap_status s = leap_cache_create(b->ctx, cd, &cache);
-  double sec = 0, fd = NAN, fd_full = NAN;
+  double sec = 0, fd = NAN, fd_full = NAN, dir = NAN;
   int computed = 0;
   if (s == LEAP_OK) s = run(b, cache, x, &sec, &computed);
   leap_cache_stats st = {.struct_size = sizeof st};
   if (s == LEAP_OK) s = leap_cache_get_stats(cache, &st);
   leap_cache_destroy(cache);
-  if (s == LEAP_OK) s = fd_of(b, x, &fd, &fd_full, 0);
+  if (s == LEAP_OK) s = fd_of(b, x, &fd, &fd_full, &dir, 0);
   if (s != LEAP_OK) return s;
   const size_t per = (size_t)b->c * b->h * b->w;
   double p = 0, q = 0;
@@ -152,9 +158,9 @@ static leap_status row(bench *b, const char *name, const leap_cache_desc *cd, do
     for (int ch = 0; ch < b->c; ch++)
       q += ssim(b->full + i * per + (size_t)ch * b->h * b->w, x + i * per + (size_t)ch * b->h * b->w, b->h, b->w) / b->c;
   }
-  printf("| %-34s | %3d/%d | %5.2fx | %5.2fx | %6.2f | %.4f | %7.3f | %7.3f | %5.2f%% |\n", name, computed,
-         b->d.steps, (double)b->d.steps / computed, t_full / sec, p / b->d.n, q / b->d.n, fd, fd_full,
-         100.0 * st.overhead_seconds / sec);
+  printf("| %-34s | %3d/%d | %5.2fx | %5.2fx | %6.2f | %.4f | %7.3f | %7.3f | %+5.2f | %5.2f%% |\n", name,
+         computed, b->d.steps, (double)b->d.steps / computed, t_full / sec, p / b->d.n, q / b->d.n, fd, fd_full,
+         dir, 100.0 * st.overhead_seconds / sec);
   fflush(stdout);
   return LEAP_OK;
 }
@@ -227,22 +233,22 @@ int cli_bench_erta_main(int argc, char **argv) {
   b.d = leap_sample_desc_default();
   b.d.n = n, b.d.labels = info.num_classes > 0 ? labels : NULL, b.d.steps = prof.steps, b.d.solver = prof.solver;
   b.d.schedule = prof.schedule, b.d.shift = prof.shift, b.d.cfg = prof.cfg, b.d.seed = seed;
-  double t1 = 0, t2 = 0, fd_data = NAN, fd_unused = NAN;
+  double t1 = 0, t2 = 0, fd_data = NAN, fd_unused = NAN, dir_unused = NAN;
   int computed = 0;
   /* Warm-up (Vulkan compiles programs on first use), then full compute. */
   if (s == LEAP_OK) s = run(&b, NULL, b.full, &t1, &computed);
   if (s == LEAP_OK) s = run(&b, NULL, b.full, &t1, &computed);
-  if (s == LEAP_OK) s = fd_of(&b, b.full, &fd_data, &fd_unused, 1);
+  if (s == LEAP_OK) s = fd_of(&b, b.full, &fd_data, &fd_unused, &dir_unused, 1);
   if (s == LEAP_OK) {
     printf("model %s (id %s), %s, %d images (seed %llu; calibration seed %llu, %d images), %s %d steps, cfg %g\n",
            model, b.id, leap_context_device_name(b.ctx), n, (unsigned long long)seed,
            (unsigned long long)prof.calib_seed, prof.calib_images, leap_solver_name(prof.solver), prof.steps,
            prof.cfg);
     printf("full compute: %.2f s\n\n", t1);
-    printf("| setting | computed | NFE saving | speedup | PSNR dB | SSIM | FD | FD to full | hook time |\n");
-    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    printf("| %-34s | %3d/%d | %5.2fx | %5.2fx | %6s | %6s | %7.3f | %7.3f | %5.2f%% |\n", "full compute",
-           prof.steps, prof.steps, 1.0, 1.0, "inf", "1", fd_data, b.full_mu ? 0.0 : NAN, 0.0);
+    printf("| setting | computed | NFE saving | speedup | PSNR dB | SSIM | FD | FD to full | drift dir. | hook time |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    printf("| %-34s | %3d/%d | %5.2fx | %5.2fx | %6s | %6s | %7.3f | %7.3f | %5s | %5.2f%% |\n", "full compute",
+           prof.steps, prof.steps, 1.0, 1.0, "inf", "1", fd_data, b.full_mu ? 0.0 : NAN, "", 0.0);
   }
   leap_cache_desc base = leap_cache_desc_default();
   base.branches = info.num_classes > 0 && prof.cfg != 1.0 ? 2 : 1;

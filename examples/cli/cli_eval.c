@@ -273,15 +273,10 @@ static leap_status compare_against(const eval_opts *o, const lp_classifier *cls,
   if (s == LEAP_OK) s = lp_fd(mu, cov, mu2, c2, d, &out->fd);
   if (s == LEAP_OK) s = lp_fd(mu2, c2, ref->mu, ref->cov, d, &out->fd_ref);
   if (s == LEAP_OK) {
-    double dd = 0, oo = 0, dot = 0;
+    lp_fd_drift(mu, mu2, ref->mu, d, &out->shift, &out->cos);
     out->spread = out->spread_against = 0;
-    for (int i = 0; i < d; i++) {
+    for (int i = 0; i < d; i++)
       out->spread += cov[(size_t)i * d + i], out->spread_against += c2[(size_t)i * d + i];
-      const double shift = mu[i] - mu2[i], off = mu2[i] - ref->mu[i];
-      dd += shift * shift, oo += off * off, dot += shift * off;
-    }
-    out->shift = sqrt(dd);
-    out->cos = dd > 0 && oo > 0 ? dot / sqrt(dd * oo) : 0.0;
   }
   free(mu2);
   free(c2);
