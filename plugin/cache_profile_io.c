@@ -222,8 +222,8 @@ static void arr(rd *r, const lp_json *obj, const char *key, int n, double *d, fl
     return;
   }
   for (int i = 0; i < n; i++) {
-    if (v->items[i].type != LP_JSON_NUMBER) {
-      r->s = lp_error(LEAP_ERR_FORMAT, "%s: profile field '%s' item %d is not a number", r->path, key, i);
+    if (v->items[i].type != LP_JSON_NUMBER || !isfinite(v->items[i].number)) {
+      r->s = lp_error(LEAP_ERR_FORMAT, "%s: profile field '%s' item %d is not a finite number", r->path, key, i);
       return;
     }
     if (d) d[i] = v->items[i].number;
@@ -247,6 +247,13 @@ static void read_setting(rd *r, const lp_json *js, lp_cache_profile *p, lp_cache
   arr(r, js, "phi", S, s->phi, NULL);
   arr(r, js, "phi_norect", S, s->phi_norect, NULL);
   arr(r, js, "phi_paper", S, s->phi_paper, NULL);
+  /* phi scales a step's velocity (or its interval): at or below 0 it would
+   * stop or reverse time; the paper's phi is clipped to 0..1. */
+  for (int i = 0; r->s == LEAP_OK && i < S; i++)
+    if (!(s->phi[i] > 0) || !(s->phi_norect[i] > 0) || !(s->phi_paper[i] >= 0 && s->phi_paper[i] <= 1))
+      r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' step %d has phi %g / phi_norect %g (must be > 0) and "
+                      "phi_paper %g (must be in 0..1)", r->path, s->name, i, s->phi[i], s->phi_norect[i],
+                      s->phi_paper[i]);
   arr(r, js, "err_plain", S, s->err_plain, NULL);
   arr(r, js, "err_rect", S, s->err_rect, NULL);
   const lp_json *rc = field(r, js, "rectification", LP_JSON_OBJECT);

@@ -296,6 +296,58 @@ TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cach
     CHECK(std::string(leap_last_error()).find("version 1") != std::string::npos);
     CHECK(std::string(leap_last_error()).find("leap profile") != std::string::npos);
   }
+  // Every truncation of a valid profile is refused with a message naming
+  // the file (and leaves nothing allocated: the suite runs under ASan too).
+  {
+    lp_cache_profile t{};
+    t.steps = 5, t.branches = 2, t.channels = 3, t.calib_images = 2, t.window = 4, t.shift = 1, t.cfg = 3;
+    t.solver = LEAP_SOLVER_EULER, t.schedule = LEAP_SCHEDULE_DEFAULT, t.level = LEAP_CACHE_HIDDEN;
+    std::snprintf(t.model_id, sizeof t.model_id, "0123456789abcdef");
+    REQUIRE(lp_cache_profile_alloc(&t, 1) == LEAP_OK);
+    t.settings[0].computed = 4, t.settings[0].reuse[3] = 1, t.settings[0].phi[3] = 1.25;
+    REQUIRE(lp_cache_profile_write(&t, path.c_str()) == LEAP_OK);
+    lp_cache_profile_free(&t);
+    FILE *in = std::fopen(path.c_str(), "rb");
+    REQUIRE(in);
+    std::string text;
+    char buf[4096];
+    size_t got;
+    while ((got = std::fread(buf, 1, sizeof buf, in)) > 0) text.append(buf, got);
+    std::fclose(in);
+    REQUIRE(text.size() > 100);
+    const std::string cut = dir / "cut.json";
+    int refused = 0, tried = 0;
+    for (size_t len = 0; len < text.size(); len += 1 + len / 40) {
+      FILE *o = std::fopen(cut.c_str(), "wb");
+      std::fwrite(text.data(), 1, len, o);
+      std::fclose(o);
+      tried++;
+      lp_cache_profile u{};
+      if (lp_cache_profile_read(cut.c_str(), &u) != LEAP_OK &&
+          std::string(leap_last_error()).find(cut) != std::string::npos)
+        refused++;
+      else
+        lp_cache_profile_free(&u);
+    }
+    CHECK(refused == tried);
+    // Numbers JSON can carry but a profile cannot use: an infinite phi and
+    // a phi that would stop or reverse time.
+    for (const char *bad : {"1e999", "-0.5", "0"}) {
+      std::string t2 = text;
+      const size_t at = t2.find("1.25");
+      REQUIRE(at != std::string::npos);
+      t2.replace(at, 4, bad);
+      FILE *o = std::fopen(cut.c_str(), "wb");
+      std::fputs(t2.c_str(), o);
+      std::fclose(o);
+      lp_cache_profile u{};
+      INFO(bad);
+      const leap_status st = lp_cache_profile_read(cut.c_str(), &u);
+      CHECK(st == LEAP_ERR_FORMAT);
+      CHECK(std::string(leap_last_error()).find("phi") != std::string::npos);
+      if (st == LEAP_OK) lp_cache_profile_free(&u);
+    }
+  }
   // A file that is not a profile.
   FILE *f = std::fopen(path.c_str(), "w");
   std::fputs("{\"format\": \"something else\"}", f);
