@@ -186,8 +186,9 @@ static leap_status heun_step(run *r, int i) {
  * lambda = log(alpha/sigma): x' = (sigma'/sigma) x + alpha'(1 - e^-h) D,
  * where alpha'(1 - e^-h) = alpha' - alpha sigma'/sigma, and D is x0, or the
  * second-order extrapolation (1 + 1/2r) x0 - 1/2r x0_prev with r =
- * h_prev/h. First order on the first step, on the step to sigma = 0 and
- * after a point with alpha = 0 (lambda = -inf, so 1/2r = 0 in the limit). */
+ * h_prev/h. First order on the first step, on the step to sigma = 0,
+ * after a point with alpha = 0 (lambda = -inf, so 1/2r = 0 in the limit) and
+ * after a step of (almost) zero length (h_prev < h / 100). */
 static void dpmpp_2m_update(run *r, int i) {
   const lp_sched *sc = r->sc;
   double a = sc->alpha[i], s = sc->sigma[i];
@@ -196,7 +197,12 @@ static void dpmpp_2m_update(run *r, int i) {
   if (i > 0 && s2 > 0.0 && sc->alpha[i - 1] > 0.0) {
     double lam_prev = log(sc->alpha[i - 1] / sc->sigma[i - 1]);
     double lam = log(a / s), lam2 = log(a2 / s2);
-    c = (lam2 - lam) / (2.0 * (lam - lam_prev));
+    /* A previous step of zero length (a timestep adjustment can make one,
+     * up to rounding) gives no slope to extrapolate: 1/2r would amplify
+     * the rounding of x0 - x0_prev without bound. First order when the
+     * previous step is under 1% of this one (ordinary schedules keep r
+     * within about 0.5..2). */
+    if (lam - lam_prev > 0.01 * (lam2 - lam)) c = (lam2 - lam) / (2.0 * (lam - lam_prev));
   }
   double cx = s2 / s, cd = a2 - a * s2 / s;
   for (size_t k = 0; k < r->total; k++) {

@@ -523,6 +523,56 @@ TEST_CASE("solvers: finite at flow t = 1 and one-step exactness", "[samplers]") 
   }
 }
 
+// A step hook that re-budgets the schedule the way ERTACache's paper phi
+// does (t[i+1] = t[i] + phi (t[i+1] - t[i]), later points stretched to end
+// at 0), with phi = 0 (or almost) at one step: a zero-length interval.
+struct Collapse {
+  int at;
+  double phi;
+};
+
+leap_status collapse_step(void *user, int step, lp_sched *sc) {
+  const Collapse &c = *static_cast<Collapse *>(user);
+  if (step != c.at || !(sc->sigma[step + 1] > 0)) return LEAP_OK;
+  const double next = sc->sigma[step] + c.phi * (sc->sigma[step + 1] - sc->sigma[step]);
+  const double f = next / sc->sigma[step + 1];
+  for (int j = step + 1; j <= sc->steps; j++) {
+    sc->sigma[j] *= f;
+    sc->alpha[j] = 1.0 - sc->sigma[j];
+    sc->t_model[j] *= f;
+  }
+  return LEAP_OK;
+}
+
+leap_status shrink_model(void *, const float *x, int, double, float *pred, size_t total) {
+  for (size_t k = 0; k < total; k++) pred[k] = 0.5f * x[k] - 0.25f;
+  return LEAP_OK;
+}
+
+TEST_CASE("solvers: a zero-length step (paper phi = 0) keeps every solver finite", "[samplers]") {
+  // DPM-Solver++(2M) divided by the previous step's log-SNR change, which a
+  // zero-length step makes 0: the run became NaN two steps later (found by
+  // leap bench erta on a 20-step dpmpp_2m profile).
+  const int n = 2;
+  const size_t numel = 6;
+  for (leap_solver s : {LEAP_SOLVER_EULER, LEAP_SOLVER_DDIM, LEAP_SOLVER_EULER_ANCESTRAL, LEAP_SOLVER_DPMPP_2M}) {
+    for (Collapse col : {Collapse{0, 0.0}, Collapse{1, 0.0}, Collapse{3, 0.0}, Collapse{3, 1e-9}}) {
+      lp_sampler_cfg cfg = make_cfg(s, LEAP_SCHEDULE_FLOW, LEAP_PRED_FLOW_V, 8);
+      cfg.step_hook = collapse_step;
+      cfg.step_user = &col;
+      std::vector<float> x = noise(5, n, numel);
+      size_t total = (size_t)n * numel;
+      auto model = [](void *u, const float *xx, int p, double t, float *pred) -> leap_status {
+        return shrink_model(nullptr, xx, p, t, pred, *static_cast<size_t *>(u));
+      };
+      const leap_status st = lp_sample_run(&cfg, n, numel, x.data(), model, &total, nullptr, nullptr);
+      INFO(leap_solver_name(s) << " collapsed at step " << col.at << " (phi " << col.phi << "): " << leap_last_error());
+      CHECK(st == LEAP_OK);
+      for (float v : x) CHECK(std::isfinite(v));
+    }
+  }
+}
+
 TEST_CASE("solvers: stochastic samplers reproduce the target", "[samplers]") {
   // Mean and std over many samples within a few standard errors, plus an
   // allowance for the O(1/steps) discretisation bias: on this target the
