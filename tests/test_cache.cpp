@@ -279,19 +279,11 @@ TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cach
   // A version 1 profile (older leap, unvalidated rectification) is refused
   // with the way out.
   {
-    FILE *in = std::fopen(path.c_str(), "r");
-    REQUIRE(in);
-    std::string text;
-    char buf[4096];
-    size_t got;
-    while ((got = std::fread(buf, 1, sizeof buf, in)) > 0) text.append(buf, got);
-    std::fclose(in);
+    std::string text = lt::slurp(path);
     const size_t at = text.find("\"version\": 2");
     REQUIRE(at != std::string::npos);
     text.replace(at, 12, "\"version\": 1");
-    FILE *o = std::fopen(path.c_str(), "w");
-    std::fputs(text.c_str(), o);
-    std::fclose(o);
+    lt::write_text(path, text);
     CHECK(lp_cache_profile_read(path.c_str(), &q) == LEAP_ERR_FORMAT);
     CHECK(std::string(leap_last_error()).find("version 1") != std::string::npos);
     CHECK(std::string(leap_last_error()).find("leap profile") != std::string::npos);
@@ -307,20 +299,12 @@ TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cach
     t.settings[0].computed = 4, t.settings[0].reuse[3] = 1, t.settings[0].phi[3] = 1.25;
     REQUIRE(lp_cache_profile_write(&t, path.c_str()) == LEAP_OK);
     lp_cache_profile_free(&t);
-    FILE *in = std::fopen(path.c_str(), "rb");
-    REQUIRE(in);
-    std::string text;
-    char buf[4096];
-    size_t got;
-    while ((got = std::fread(buf, 1, sizeof buf, in)) > 0) text.append(buf, got);
-    std::fclose(in);
+    const std::string text = lt::slurp(path);
     REQUIRE(text.size() > 100);
     const std::string cut = dir / "cut.json";
     int refused = 0, tried = 0;
     for (size_t len = 0; len < text.size(); len += 1 + len / 40) {
-      FILE *o = std::fopen(cut.c_str(), "wb");
-      std::fwrite(text.data(), 1, len, o);
-      std::fclose(o);
+      lt::write_text(cut, text.substr(0, len));
       tried++;
       lp_cache_profile u{};
       if (lp_cache_profile_read(cut.c_str(), &u) != LEAP_OK &&
@@ -337,9 +321,7 @@ TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cach
       const size_t at = t2.find("1.25");
       REQUIRE(at != std::string::npos);
       t2.replace(at, 4, bad);
-      FILE *o = std::fopen(cut.c_str(), "wb");
-      std::fputs(t2.c_str(), o);
-      std::fclose(o);
+      lt::write_text(cut, t2);
       lp_cache_profile u{};
       INFO(bad);
       const leap_status st = lp_cache_profile_read(cut.c_str(), &u);

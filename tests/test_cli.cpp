@@ -33,12 +33,7 @@ const std::string kTiny = LEAP_TEST_DATA "/dit_tiny_f32.safetensors";
 
 using lt::TempDir;
 
-std::string slurp(const std::string &path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using lt::slurp;
 
 using lt::exists;
 

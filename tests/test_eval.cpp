@@ -39,10 +39,7 @@ int run_cli(const TempDir &dir, const std::string &args, std::string *out) {
   const std::string log = dir / "cli.txt";
   const std::string cmd = std::string("'") + LEAP_CLI_PATH + "' " + args + " > '" + log + "' 2>&1";
   int status = system(cmd.c_str());
-  std::ifstream f(log);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
+  *out = lt::slurp(log);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

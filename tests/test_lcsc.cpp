@@ -287,12 +287,7 @@ leap_status bowl_fitness(void *user, int count, const double *c, double *f) {
 
 int stop_at(void *user, int done, int, double, double, const double *) { return done >= *static_cast<int *>(user); }
 
-std::string slurp(const std::string &p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using lt::slurp;
 
 leap_lcsc_search_desc bowl_desc(Bowl &b, int budget) {
   leap_lcsc_search_desc d = leap_lcsc_search_desc_default();

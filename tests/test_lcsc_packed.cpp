@@ -456,10 +456,7 @@ TEST_CASE("leap lcsc combine --backend vulkan --measure: both comparisons, as li
                           " " + in[1].path + " --coef 0.25 0.75 --dtype f16 --backend vulkan --measure --json --out " +
                           out + " > " + out + ".txt 2>&1";
   CHECK(std::system(cmd.c_str()) == 0);
-  std::ifstream f(out + ".txt");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string text = ss.str();
+  const std::string text = lt::slurp(out + ".txt");
   INFO(text);
   CHECK(text.find("end to end (files to file") != std::string::npos);
   CHECK(text.find("device only (") != std::string::npos);
