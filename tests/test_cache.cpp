@@ -408,14 +408,26 @@ TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample
   char id[17];
   REQUIRE(leap_model_id(m, id, sizeof id) == LEAP_OK);
   cd.model_id = id;
+  // One run of leap_sample with a fresh cache made from d; its stats into st.
+  auto sample_cached = [&](leap_context *cx, leap_model *mm, const leap_cache_desc &d, std::vector<float> &out,
+                           leap_cache_stats *st) {
+    leap_cache *c = nullptr;
+    REQUIRE(leap_cache_create(cx, &d, &c) == LEAP_OK);
+    leap_sample_desc one = sd;
+    one.cache = c;
+    INFO(leap_last_error());
+    const leap_status ran = leap_sample(mm, &one, out.data());
+    if (ran == LEAP_OK && st) {
+      st->struct_size = sizeof *st;
+      CHECK(leap_cache_get_stats(c, st) == LEAP_OK);
+    }
+    leap_cache_destroy(c);
+    REQUIRE(ran == LEAP_OK);
+  };
   SECTION("a cache that computes every step changes nothing") {
     cd.policy = LEAP_CACHE_UNIFORM, cd.uniform_computed = steps;
-    leap_cache *c = nullptr;
-    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
-    sd.cache = c;
-    REQUIRE(leap_sample(m, &sd, cached.data()) == LEAP_OK);
+    sample_cached(ctx, m, cd, cached, nullptr);
     CHECK(cached == full);
-    leap_cache_destroy(c);
   }
   SECTION("ERTACache reuses the profiled steps, deterministically, close to full compute") {
     leap_cache *c = nullptr;
@@ -435,22 +447,13 @@ TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample
   }
   SECTION("TeaCache-style (decides on the embedded input, two submissions a step)") {
     cd.policy = LEAP_CACHE_TEACACHE, cd.teacache_threshold = 0; // 0: nothing is ever reused
-    leap_cache *c = nullptr;
-    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
-    sd.cache = c;
-    REQUIRE(leap_sample(m, &sd, cached.data()) == LEAP_OK);
+    sample_cached(ctx, m, cd, cached, nullptr);
     CHECK(cached == full);
-    leap_cache_destroy(c);
     cd.teacache_threshold = lp_cache_tc_threshold_for(&prof, 5);
-    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
-    sd.cache = c;
-    REQUIRE(leap_sample(m, &sd, cached.data()) == LEAP_OK);
     leap_cache_stats st{};
-    st.struct_size = sizeof st;
-    REQUIRE(leap_cache_get_stats(c, &st) == LEAP_OK);
+    sample_cached(ctx, m, cd, cached, &st);
     CHECK(st.reused > 0);
     CHECK(lt::rel_l2(cached, full) < 0.2);
-    leap_cache_destroy(c);
   }
   SECTION("on Vulkan the one-program steps give the CPU's images (ERTA, TeaCache-style, nothing reused)") {
     leap_context *vctx = lt::context(LEAP_BACKEND_VULKAN);
@@ -461,17 +464,10 @@ TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample
       const double tc = lp_cache_tc_threshold_for(&prof, 5);
       for (int policy : {LEAP_CACHE_ERTA, LEAP_CACHE_TEACACHE, LEAP_CACHE_UNIFORM}) {
         cd.policy = (leap_cache_policy)policy, cd.teacache_threshold = tc, cd.uniform_computed = steps;
-        leap_cache *c = nullptr, *vc = nullptr;
-        REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
-        REQUIRE(leap_cache_create(vctx, &cd, &vc) == LEAP_OK);
-        sd.cache = c;
-        REQUIRE(leap_sample(m, &sd, cpu.data()) == LEAP_OK);
-        sd.cache = vc;
-        INFO("policy " << policy << ": " << leap_last_error());
-        REQUIRE(leap_sample(vm, &sd, vk.data()) == LEAP_OK);
+        INFO("policy " << policy);
+        sample_cached(ctx, m, cd, cpu, nullptr);
+        sample_cached(vctx, vm, cd, vk, nullptr);
         CHECK(lt::rel_l2(vk, cpu) < 1e-4);
-        leap_cache_destroy(c);
-        leap_cache_destroy(vc);
       }
       leap_model_destroy(vm);
       lt::finish(vctx);
