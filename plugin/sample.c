@@ -80,13 +80,7 @@ static leap_status cache_step_hook(void *user, int step, lp_sched *sc) {
   leap_status s = leap_cache_step_scale(g->cache, step, &phi, &in_time);
   if (s != LEAP_OK || !in_time || phi == 1.0 || !(sc->sigma[step + 1] > 0)) return s;
   if (!g->flow) return lp_error(LEAP_ERR_UNSUPPORTED, "leap_sample: timestep adjustment needs a flow model");
-  const double next = sc->sigma[step] + phi * (sc->sigma[step + 1] - sc->sigma[step]);
-  const double f = next / sc->sigma[step + 1];
-  for (int j = step + 1; j <= sc->steps; j++) {
-    sc->sigma[j] *= f;
-    sc->alpha[j] = 1.0 - sc->sigma[j];
-    sc->t_model[j] *= f;
-  }
+  lp_sched_adjust_step(sc, step, phi);
   return LEAP_OK;
 }
 

@@ -68,6 +68,12 @@ leap_status lp_sched_build(lp_sched *s, leap_schedule_kind kind,
                            leap_prediction pred, int steps, double shift,
                            double timestep_scale);
 void lp_sched_free(lp_sched *s);
+/* ERTACache's timestep adjustment in time on a flow schedule: the interval
+ * of `step` scaled by phi, sigma[step+1] = sigma[step] + phi (sigma[step+1]
+ * - sigma[step]), and the later points stretched by the same factor so the
+ * path still ends at 0 (alpha = 1 - sigma, t_model with them). Nothing
+ * changes when sigma[step+1] is 0 (the last step). */
+void lp_sched_adjust_step(lp_sched *s, int step, double phi);
 
 /* --------------------------------------------------------------- solvers */
 

@@ -96,6 +96,17 @@ static double karras_s(int i, int steps, double s_min, double s_max) {
   return pow(a + ramp * (b - a), KARRAS_RHO);
 }
 
+void lp_sched_adjust_step(lp_sched *s, int step, double phi) {
+  if (!(s->sigma[step + 1] > 0)) return;
+  const double next = s->sigma[step] + phi * (s->sigma[step + 1] - s->sigma[step]);
+  const double f = next / s->sigma[step + 1];
+  for (int j = step + 1; j <= s->steps; j++) {
+    s->sigma[j] *= f;
+    s->alpha[j] = 1.0 - s->sigma[j];
+    s->t_model[j] *= f;
+  }
+}
+
 void lp_sched_free(lp_sched *s) {
   if (!s) return;
   free(s->t_model);

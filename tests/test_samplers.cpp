@@ -300,6 +300,27 @@ TEST_CASE("schedule: fractional VP timesteps interpolate log(sigma/alpha)",
   lp_sched_free(&b);
 }
 
+TEST_CASE("schedule: the timestep adjustment scales one interval and stretches the rest to 0", "[samplers]") {
+  lp_sched sc;
+  REQUIRE(lp_sched_build(&sc, LEAP_SCHEDULE_FLOW, LEAP_PRED_FLOW_V, 8, 1.0, 1000.0) == LEAP_OK);
+  std::vector<double> before(sc.sigma, sc.sigma + 9);
+  lp_sched_adjust_step(&sc, 2, 0.5);
+  CHECK(sc.sigma[2] == before[2]);
+  CHECK(sc.sigma[3] == Approx(before[2] + 0.5 * (before[3] - before[2])));
+  const double f = sc.sigma[3] / before[3];
+  for (int j = 3; j <= 8; j++) {
+    CHECK(sc.sigma[j] == Approx(before[j] * f));
+    CHECK(sc.alpha[j] == Approx(1.0 - sc.sigma[j]));
+    CHECK(sc.t_model[j] == Approx(1000.0 * sc.sigma[j]));
+  }
+  CHECK(sc.sigma[8] == 0.0);
+  // The last step (to sigma = 0) has nothing to stretch.
+  std::vector<double> now(sc.sigma, sc.sigma + 9);
+  lp_sched_adjust_step(&sc, 7, 0.5);
+  for (int j = 0; j <= 8; j++) CHECK(sc.sigma[j] == now[j]);
+  lp_sched_free(&sc);
+}
+
 TEST_CASE("schedule: karras sigmas", "[samplers]") {
   const int steps = 12;
   lp_sched lin;
@@ -523,9 +544,9 @@ TEST_CASE("solvers: finite at flow t = 1 and one-step exactness", "[samplers]") 
   }
 }
 
-// A step hook that re-budgets the schedule the way ERTACache's paper phi
-// does (t[i+1] = t[i] + phi (t[i+1] - t[i]), later points stretched to end
-// at 0), with phi = 0 (or almost) at one step: a zero-length interval.
+// A step hook that re-budgets the schedule as ERTACache's paper phi does
+// (lp_sched_adjust_step, what leap_sample's hook calls), with phi = 0 (or
+// almost) at one step: a zero-length interval.
 struct Collapse {
   int at;
   double phi;
@@ -533,14 +554,7 @@ struct Collapse {
 
 leap_status collapse_step(void *user, int step, lp_sched *sc) {
   const Collapse &c = *static_cast<Collapse *>(user);
-  if (step != c.at || !(sc->sigma[step + 1] > 0)) return LEAP_OK;
-  const double next = sc->sigma[step] + c.phi * (sc->sigma[step + 1] - sc->sigma[step]);
-  const double f = next / sc->sigma[step + 1];
-  for (int j = step + 1; j <= sc->steps; j++) {
-    sc->sigma[j] *= f;
-    sc->alpha[j] = 1.0 - sc->sigma[j];
-    sc->t_model[j] *= f;
-  }
+  if (step == c.at) lp_sched_adjust_step(sc, step, c.phi);
   return LEAP_OK;
 }
 
