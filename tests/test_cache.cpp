@@ -288,8 +288,9 @@ TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cach
     CHECK(std::string(leap_last_error()).find("version 1") != std::string::npos);
     CHECK(std::string(leap_last_error()).find("leap profile") != std::string::npos);
   }
-  // Every truncation of a valid profile is refused with a message naming
-  // the file (and leaves nothing allocated: the suite runs under ASan too).
+  // Truncations of a valid profile (every length up to 40 bytes, then
+  // steps of 2.5%) are refused with a message naming the file (and leave
+  // nothing allocated: the suite runs under ASan too).
   {
     lp_cache_profile t{};
     t.steps = 5, t.branches = 2, t.channels = 3, t.calib_images = 2, t.window = 4, t.shift = 1, t.cfg = 3;
