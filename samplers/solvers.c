@@ -205,8 +205,12 @@ static void dpmpp_2m_update(run *r, int i) {
     if (lam - lam_prev > 0.01 * (lam2 - lam)) c = (lam2 - lam) / (2.0 * (lam - lam_prev));
   }
   double cx = s2 / s, cd = a2 - a * s2 / s;
+  /* First order reads no previous x0: before the first step's memcpy
+   * below x0b is uninitialised, and 0 * NaN is NaN (a flaky failure of the
+   * convergence test, depending on what malloc handed back). */
+  const double *prev = c != 0.0 ? r->x0b : r->x0;
   for (size_t k = 0; k < r->total; k++) {
-    double d = (1.0 + c) * r->x0[k] - c * r->x0b[k];
+    double d = (1.0 + c) * r->x0[k] - c * prev[k];
     r->x[k] = cx * r->x[k] + cd * d;
   }
   memcpy(r->x0b, r->x0, r->total * sizeof(double)); /* the previous x0 */
