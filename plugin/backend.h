@@ -100,6 +100,7 @@ typedef enum lp_op_kind {
 
 typedef struct lp_op {
   lp_op_kind kind;
+  int32_t reserved; /* 0: no implicit padding (prog_cache.c compares ops bytewise) */
   lp_view in[3];
   lp_view out;
   int32_t i[6];

@@ -6,6 +6,16 @@
 #include "error.h"
 #include "prog_cache.h"
 
+/* Op lists are compared bytewise below, so an op has no implicit padding:
+ * a struct copy or a designated initialiser need not preserve or zero
+ * padding bytes. Before lp_op.reserved, an op returned by value
+ * (lp_op_axpby into leap_cache_end's op) reached the comparison with 4
+ * uninitialised bytes after kind (valgrind), so the same op could miss its
+ * kept program and be recorded again. */
+_Static_assert(sizeof(lp_op) == sizeof(lp_op_kind) + sizeof(int32_t) + 4 * sizeof(lp_view) + 6 * sizeof(int32_t) +
+                                    2 * sizeof(float),
+               "lp_op must have no implicit padding");
+
 uint64_t lp_buf_new_serial(void) {
   static atomic_uint_fast64_t next;
   return (uint64_t)atomic_fetch_add(&next, 1) + 1;
