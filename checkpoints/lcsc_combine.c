@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "context.h"
+#include "alloc.h"
 #include "dtype.h"
 #include "error.h"
 #include "lcsc.h"
@@ -115,7 +116,7 @@ static void text_add(text *t, const char *s) {
   if (t->len + n + 1 > t->cap) {
     size_t cap = t->cap ? 2 * t->cap : 256;
     while (cap < t->len + n + 1) cap *= 2;
-    char *d = realloc(t->s, cap);
+    char *d = lp_realloc(t->s, cap);
     if (!d) {
       t->oom = 1;
       return;
@@ -189,9 +190,9 @@ static leap_status plan(combine_job *j) {
     if (is_sum_dtype((int)lp_st_at(f0, i)->dtype)) out_dtype = (int)lp_st_at(f0, i)->dtype;
   if (out_dtype < 0) out_dtype = LEAP_F32;
   j->out_dtype = (leap_dtype)out_dtype;
-  j->out = calloc((size_t)n + 1, sizeof *j->out);
-  j->mkeys = calloc((size_t)lp_st_meta_count(f0) + 2, sizeof *j->mkeys);
-  j->mvals = calloc((size_t)lp_st_meta_count(f0) + 2, sizeof *j->mvals);
+  j->out = lp_calloc((size_t)n + 1, sizeof *j->out);
+  j->mkeys = lp_calloc((size_t)lp_st_meta_count(f0) + 2, sizeof *j->mkeys);
+  j->mvals = lp_calloc((size_t)lp_st_meta_count(f0) + 2, sizeof *j->mvals);
   if (!j->out || !j->mkeys || !j->mvals) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", d->out_path);
   for (int i = 0; i < n; i++) {
     const lp_st_tensor *t = lp_st_at(f0, i);
@@ -327,10 +328,10 @@ leap_status lp_lcsc_combine_ex(const leap_lcsc_combine_desc *d, leap_lcsc_combin
   combine_job j;
   memset(&j, 0, sizeof j);
   j.d = d;
-  j.files = calloc((size_t)d->count, sizeof *j.files);
-  j.coefs = calloc((size_t)d->count, sizeof *j.coefs);
-  j.src = calloc(2 * (size_t)d->count, sizeof *j.src);
-  j.dtypes = calloc((size_t)d->count, sizeof *j.dtypes);
+  j.files = lp_calloc((size_t)d->count, sizeof *j.files);
+  j.coefs = lp_calloc((size_t)d->count, sizeof *j.coefs);
+  j.src = lp_calloc(2 * (size_t)d->count, sizeof *j.src);
+  j.dtypes = lp_calloc((size_t)d->count, sizeof *j.dtypes);
   if (!j.files || !j.coefs || !j.src || !j.dtypes)
     s = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", d->out_path);
   else

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "file_write.h"
 #include "lcsc.h"
 #include "safetensors.h"
@@ -27,10 +28,10 @@ leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const cha
   if (count < 1 || !paths || !out_path || !bytes_read || !seconds)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_copy_baseline: bad argument");
   const double t0 = lp_now_seconds();
-  lp_st_file **files = calloc((size_t)count, sizeof *files);
-  unsigned char *buf = malloc(COPY_CHUNK);
+  lp_st_file **files = lp_calloc((size_t)count, sizeof *files);
+  unsigned char *buf = lp_malloc(COPY_CHUNK);
   size_t tl = strlen(out_path) + 64;
-  char *tmp = malloc(tl);
+  char *tmp = lp_malloc(tl);
   leap_status s = files && buf && tmp ? LEAP_OK : lp_error(LEAP_ERR_NOMEM, "lcsc copy: out of memory");
   int fd = -1;
   if (s == LEAP_OK) {

@@ -1,6 +1,7 @@
 /* lcsc_fitness.c - see lcsc_fitness.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "lcsc_fitness.h"
+#include "alloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ leap_status lp_lcsc_fd_create(const lp_lcsc_fd_setup *setup, lp_lcsc_fd **out) {
       !setup->reference || setup->n < 2 || setup->steps < 1 || !setup->ctx)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_fd_create: bad setup (n >= 2, steps >= 1, paths and ctx set)");
   *out = NULL;
-  lp_lcsc_fd *f = calloc(1, sizeof *f);
+  lp_lcsc_fd *f = lp_calloc(1, sizeof *f);
   if (!f) return lp_error(LEAP_ERR_NOMEM, "lcsc fitness: out of memory");
   f->s = *setup;
   if (f->s.batch < 1) f->s.batch = 250;
@@ -62,13 +63,13 @@ leap_status lp_lcsc_fd_create(const lp_lcsc_fd_setup *setup, lp_lcsc_fd **out) {
   }
   if (s == LEAP_OK) {
     const size_t d = (size_t)f->d;
-    f->ref_mu = malloc(d * sizeof(double));
-    f->mu = malloc(d * sizeof(double));
-    f->ref_cov = malloc(d * d * sizeof(double));
-    f->cov = malloc(d * d * sizeof(double));
-    f->labels = malloc((size_t)setup->n * sizeof *f->labels);
-    f->noise = malloc((size_t)setup->n * f->per * sizeof(float));
-    f->images = malloc((size_t)setup->n * f->per * sizeof(float));
+    f->ref_mu = lp_malloc(d * sizeof(double));
+    f->mu = lp_malloc(d * sizeof(double));
+    f->ref_cov = lp_malloc(d * d * sizeof(double));
+    f->cov = lp_malloc(d * d * sizeof(double));
+    f->labels = lp_malloc((size_t)setup->n * sizeof *f->labels);
+    f->noise = lp_malloc((size_t)setup->n * f->per * sizeof(float));
+    f->images = lp_malloc((size_t)setup->n * f->per * sizeof(float));
     if (!f->ref_mu || !f->mu || !f->ref_cov || !f->cov || !f->labels || !f->noise || !f->images)
       s = lp_error(LEAP_ERR_NOMEM, "lcsc fitness: out of memory");
   }

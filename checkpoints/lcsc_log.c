@@ -1,6 +1,7 @@
 /* lcsc_log.c - writing and resuming the LCSC search log (lcsc_log.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "lcsc_log.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,11 +43,11 @@ void lp_lcsc_log_close(lp_lcsc_log *log) {
 
 static leap_status read_all(const char *path, FILE *f, char **out, size_t *len) {
   size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
+  char *buf = lp_malloc(cap);
   if (!buf) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   for (;;) {
     if (n == cap) {
-      char *b = realloc(buf, cap *= 2);
+      char *b = lp_realloc(buf, cap *= 2);
       if (!b) {
         free(buf);
         return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
@@ -97,7 +98,7 @@ static leap_status parse_candidate(lp_lcsc_log *log, const lp_json *c, int line)
     return lp_error(LEAP_ERR_FORMAT, "%s: line %d has no fitness", log->path, line);
   if (!co || co->type != LP_JSON_ARRAY || co->count != log->count)
     return lp_error(LEAP_ERR_FORMAT, "%s: line %d does not have %d coefs", log->path, line, log->count);
-  double *coefs = malloc((size_t)log->count * sizeof *coefs);
+  double *coefs = lp_malloc((size_t)log->count * sizeof *coefs);
   if (!coefs) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", log->path);
   for (int k = 0; k < log->count; k++) {
     if (co->items[k].type != LP_JSON_NUMBER) {
@@ -120,7 +121,7 @@ static leap_status resume(lp_lcsc_log *log, const leap_lcsc_search_desc *d, cons
   *valid = end;
   int lines = 0;
   for (size_t i = 0; i < end; i++) lines += text[i] == '\n';
-  log->done = calloc((size_t)lines + 1, sizeof *log->done);
+  log->done = lp_calloc((size_t)lines + 1, sizeof *log->done);
   if (!log->done) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", log->path);
   size_t pos = 0;
   int line = 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "lcsc.h"
 #include "lcsc_log.h"
 #include "sampler.h"
@@ -223,9 +224,9 @@ leap_status leap_lcsc_search(const leap_lcsc_search_desc *d, double *best_coefs,
   s.d = d;
   s.best_fitness = INFINITY;
   lp_rng_seed(&s.rng, d->seed, 0);
-  member *pop = calloc((size_t)P, sizeof *pop), *next = calloc((size_t)P, sizeof *next);
-  double *store = calloc((size_t)2 * P * n, sizeof *store);
-  s.best = calloc((size_t)n, sizeof *s.best);
+  member *pop = lp_calloc((size_t)P, sizeof *pop), *next = lp_calloc((size_t)P, sizeof *next);
+  double *store = lp_calloc((size_t)2 * P * n, sizeof *store);
+  s.best = lp_calloc((size_t)n, sizeof *s.best);
   if (!pop || !next || !store || !s.best) {
     st = lp_error(LEAP_ERR_NOMEM, "leap_lcsc_search: out of memory");
     goto done;

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "alloc.h"
 #include "dtype.h"
 #include "error.h"
 #include "lcsc.h"
@@ -316,8 +317,8 @@ static leap_status slots_init(lp_lcsc_vk *v) {
   vbuf pair[2];
   for (int k = 0; k < 2; k++) {
     slot *s = &v->slots[k];
-    s->segs = calloc(v->max_seg, sizeof *s->segs);
-    s->ent = calloc((size_t)v->max_seg * 4 * (size_t)v->count, sizeof *s->ent);
+    s->segs = lp_calloc(v->max_seg, sizeof *s->segs);
+    s->ent = lp_calloc((size_t)v->max_seg * 4 * (size_t)v->count, sizeof *s->ent);
     if (!s->segs || !s->ent) return lp_error(LEAP_ERR_NOMEM, "lcsc: out of memory");
     s->data_end = v->table_cap;
   }
@@ -401,7 +402,7 @@ leap_status lp_lcsc_vk_create(lp_backend *be, int count, const float *coefs, lea
     return lp_error(LEAP_ERR_INVALID_ARG, "lcsc: output dtype %s is not F32, F16 or BF16", lp_dtype_name(out_dtype));
   if (!chunk_bytes) chunk_bytes = env_chunk_bytes();
   if (!chunk_bytes) chunk_bytes = LP_LCSC_VK_CHUNK_BYTES;
-  lp_lcsc_vk *v = calloc(1, sizeof *v);
+  lp_lcsc_vk *v = lp_calloc(1, sizeof *v);
   if (!v) return lp_error(LEAP_ERR_NOMEM, "lcsc: out of memory");
   v->vb = vb;
   v->count = count;
@@ -412,8 +413,8 @@ leap_status lp_lcsc_vk_create(lp_backend *be, int count, const float *coefs, lea
   const char *trace = getenv("LEAP_LCSC_TRACE");
   v->trace = trace && *trace && strcmp(trace, "0") != 0;
   v->t_start = lp_now_seconds();
-  v->coefs = malloc((size_t)count * sizeof *v->coefs);
-  v->at = malloc((size_t)count * sizeof *v->at);
+  v->coefs = lp_malloc((size_t)count * sizeof *v->coefs);
+  v->at = lp_malloc((size_t)count * sizeof *v->at);
   if (!v->coefs || !v->at) {
     lp_lcsc_vk_destroy(v);
     return lp_error(LEAP_ERR_NOMEM, "lcsc: out of memory");
@@ -801,7 +802,7 @@ leap_status lp_lcsc_vk_run_bench(lp_backend *be, int count, const leap_dtype *dt
   for (int k = 1; k < count; k++)
     if (dtype_code(dtypes[k]) != in_code) in_code = 3;
   /* the table: one segment; input k's elements placed one after another */
-  uint32_t *table = calloc((size_t)(table_bytes / 4), 4);
+  uint32_t *table = lp_calloc((size_t)(table_bytes / 4), 4);
   if (!table) return lp_error(LEAP_ERR_NOMEM, "lcsc bench: out of memory");
   uint64_t pos = table_bytes;
   for (uint64_t k = 0; k < K; k++) {
@@ -888,7 +889,7 @@ leap_status lp_lcsc_vk_bench_files(leap_context *ctx, int count, const char *con
   if (!ctx || ctx->kind != LEAP_BACKEND_VULKAN)
     return lp_error(LEAP_ERR_INVALID_ARG, "lcsc bench: needs a Vulkan context");
   if (count < 1 || !paths) return lp_error(LEAP_ERR_INVALID_ARG, "lcsc bench: no checkpoints");
-  leap_dtype *dts = calloc((size_t)count, sizeof *dts);
+  leap_dtype *dts = lp_calloc((size_t)count, sizeof *dts);
   if (!dts) return lp_error(LEAP_ERR_NOMEM, "lcsc bench: out of memory");
   leap_status s = LEAP_OK;
   for (int i = 0; i < count && s == LEAP_OK; i++) {

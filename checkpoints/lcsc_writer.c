@@ -5,6 +5,7 @@
  * reservation lets the caller compute its bytes straight into it. */
 #define _POSIX_C_SOURCE 200809L
 #include "lcsc_writer.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,13 +54,13 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, i
   if (!path || !*path) return lp_error(LEAP_ERR_INVALID_ARG, "lcsc: empty output path");
   if (count < 0 || (count && !t) || meta_count < 0)
     return lp_error(LEAP_ERR_INVALID_ARG, "%s: bad tensor or metadata list", path);
-  lp_lcsc_writer *w = calloc(1, sizeof *w);
+  lp_lcsc_writer *w = lp_calloc(1, sizeof *w);
   if (!w) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   w->fd = -1;
   size_t tl = strlen(path) + 64;
-  w->path = strdup(path);
-  w->tmp = malloc(tl);
-  w->buf = malloc(WRITE_BUFFER);
+  w->path = lp_strdup(path);
+  w->tmp = lp_malloc(tl);
+  w->buf = lp_malloc(WRITE_BUFFER);
   if (!w->path || !w->tmp || !w->buf) {
     free(w->tmp);
     w->tmp = NULL;

@@ -3,6 +3,7 @@
  * that every tensor handed out afterwards lies inside the mapping. */
 #define _POSIX_C_SOURCE 200809L
 #include "safetensors.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +43,7 @@ typedef struct span {
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
-  char *d = malloc(n);
+  char *d = lp_malloc(n);
   if (d) memcpy(d, s, n);
   return d;
 }
@@ -80,8 +81,8 @@ static leap_status read_metadata(lp_st_file *f, const lp_json *m) {
     return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ is a %s, not an object",
                     f->path, lp_json_type_name(m->type));
   if (m->count == 0) return LEAP_OK;
-  f->meta_keys = calloc((size_t)m->count, sizeof *f->meta_keys);
-  f->meta_vals = calloc((size_t)m->count, sizeof *f->meta_vals);
+  f->meta_keys = lp_calloc((size_t)m->count, sizeof *f->meta_keys);
+  f->meta_vals = lp_calloc((size_t)m->count, sizeof *f->meta_vals);
   if (!f->meta_keys || !f->meta_vals)
     return lp_error(LEAP_ERR_NOMEM, "%s: out of memory for metadata", f->path);
   for (int i = 0; i < m->count; i++) {
@@ -179,15 +180,15 @@ static leap_status read_header(lp_st_file *f, const lp_json *h, const char *data
                     f->path, lp_json_type_name(h->type));
   int n = 0;
   for (int i = 0; i < h->count; i++) n += strcmp(h->keys[i], "__metadata__") != 0;
-  span *spans = calloc((size_t)n + 1, sizeof *spans);
-  f->tensors = calloc((size_t)n + 1, sizeof *f->tensors);
-  f->by_name = calloc((size_t)n + 1, sizeof *f->by_name);
+  span *spans = lp_calloc((size_t)n + 1, sizeof *spans);
+  f->tensors = lp_calloc((size_t)n + 1, sizeof *f->tensors);
+  f->by_name = lp_calloc((size_t)n + 1, sizeof *f->by_name);
   if (!spans || !f->tensors || !f->by_name) {
     free(spans);
     return lp_error(LEAP_ERR_NOMEM, "%s: out of memory for %d tensors", f->path, n);
   }
   leap_status st = LEAP_OK;
-  lp_st_tensor *tmp = calloc((size_t)n + 1, sizeof *tmp);
+  lp_st_tensor *tmp = lp_calloc((size_t)n + 1, sizeof *tmp);
   if (!tmp) st = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", f->path);
   int k = 0;
   for (int i = 0; st == LEAP_OK && i < h->count; i++) {
@@ -273,7 +274,7 @@ leap_status lp_st_open(const char *path, lp_st_file **out) {
     close(fd);
     return lp_error(LEAP_ERR_UNSUPPORTED, "%s: too large to map", path);
   }
-  lp_st_file *f = calloc(1, sizeof *f);
+  lp_st_file *f = lp_calloc(1, sizeof *f);
   if (!f || !(f->path = dup_str(path))) {
     free(f);
     close(fd);

@@ -3,6 +3,7 @@
  * rename over the target. A crash or error never leaves a half-written PATH. */
 #define _POSIX_C_SOURCE 200809L
 #include "safetensors.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +39,7 @@ static atomic_uint g_tmp_counter;
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
-  char *d = malloc(n);
+  char *d = lp_malloc(n);
   if (d) memcpy(d, s, n);
   return d;
 }
@@ -79,7 +80,7 @@ leap_status lp_st_writer_create(const char *path, lp_st_writer **out) {
   *out = NULL;
   if (!path || !*path)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_create: empty path");
-  lp_st_writer *w = calloc(1, sizeof *w);
+  lp_st_writer *w = lp_calloc(1, sizeof *w);
   if (!w || !(w->path = dup_str(path))) {
     free(w);
     return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
@@ -117,9 +118,9 @@ leap_status lp_st_writer_meta(lp_st_writer *w, const char *key, const char *valu
                       w->path, key);
   if (w->meta_count == w->meta_cap) {
     int nc = w->meta_cap ? 2 * w->meta_cap : 16;
-    char **k = realloc(w->meta_keys, (size_t)nc * sizeof *k);
+    char **k = lp_realloc(w->meta_keys, (size_t)nc * sizeof *k);
     if (k) w->meta_keys = k;
-    char **v = k ? realloc(w->meta_vals, (size_t)nc * sizeof *v) : NULL;
+    char **v = k ? lp_realloc(w->meta_vals, (size_t)nc * sizeof *v) : NULL;
     if (v) w->meta_vals = v;
     if (!k || !v) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
     w->meta_cap = nc;
@@ -167,14 +168,14 @@ leap_status lp_st_writer_add(lp_st_writer *w, const char *name, leap_dtype dtype
       return lp_error(LEAP_ERR_INVALID_ARG, "%s: tensor '%s' added twice", w->path, name);
   if (w->count == w->cap) {
     int nc = w->cap ? 2 * w->cap : 32;
-    entry *t = realloc(w->tensors, (size_t)nc * sizeof *t);
+    entry *t = lp_realloc(w->tensors, (size_t)nc * sizeof *t);
     if (!t) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
     w->tensors = t;
     w->cap = nc;
   }
   entry e = {0};
   e.name = dup_str(name);
-  e.data = malloc(bytes ? bytes : 1);
+  e.data = lp_malloc(bytes ? bytes : 1);
   if (!e.name || !e.data) {
     free(e.name);
     free(e.data);
@@ -276,9 +277,9 @@ static leap_status write_file(const lp_st_writer *w, entry **order, int n,
 leap_status lp_st_writer_finish(lp_st_writer *w) {
   if (!w) return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_finish: writer is NULL");
   leap_status st = LEAP_OK;
-  entry **order = malloc(((size_t)w->count + 1) * sizeof *order);
+  entry **order = lp_malloc(((size_t)w->count + 1) * sizeof *order);
   size_t tmp_len = strlen(w->path) + 64;
-  char *tmp = malloc(tmp_len);
+  char *tmp = lp_malloc(tmp_len);
   lp_strbuf hdr = {0};
   if (!order || !tmp) {
     st = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "classifier.h"
+#include "alloc.h"
 #include "classifier_internal.h"
 #include "error.h"
 #include "safetensors.h"
@@ -59,11 +60,11 @@ static leap_status check_arch(const lp_classifier_arch *a, const char *where) {
 static leap_status alloc_classifier(const lp_classifier_arch *a, lp_classifier **out) {
   cls_tensor t[8];
   layout(a, t);
-  lp_classifier *c = calloc(1, sizeof *c);
+  lp_classifier *c = lp_calloc(1, sizeof *c);
   if (!c) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   c->arch = *a;
   for (int i = 0; i < 8; i++) c->num_params += numel(&t[i]);
-  c->params = calloc(c->num_params, sizeof *c->params);
+  c->params = lp_calloc(c->num_params, sizeof *c->params);
   if (!c->params) {
     free(c);
     return lp_error(LEAP_ERR_NOMEM, "out of memory");
@@ -231,7 +232,7 @@ leap_status lp_classifier_accuracy(const lp_classifier *c, const float *images,
   if (!c || !images || !labels || n <= 0 || !acc)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_classifier_accuracy: bad argument");
   const int K = c->arch.num_classes;
-  float *logits = malloc((size_t)n * K * sizeof *logits);
+  float *logits = lp_malloc((size_t)n * K * sizeof *logits);
   if (!logits) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   leap_status s = lp_classifier_infer(c, images, n, NULL, logits);
   int right = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "classifier.h"
+#include "alloc.h"
 #include "classifier_internal.h"
 #include "error.h"
 
@@ -52,7 +53,7 @@ void lp_cls_ws_free(lp_cls_ws *w) {
 leap_status lp_cls_ws_create(const lp_classifier_arch *a, int batch,
                              int backward, lp_cls_ws **out) {
   *out = NULL;
-  lp_cls_ws *w = calloc(1, sizeof *w);
+  lp_cls_ws *w = lp_calloc(1, sizeof *w);
   if (!w) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   w->cap = batch;
   size_t s[9];
@@ -61,17 +62,17 @@ leap_status lp_cls_ws_create(const lp_classifier_arch *a, int batch,
   float **fwd[] = {&w->x, &w->col1, &w->a1, &w->p1, &w->col2, &w->a2, &w->p2,
                    &w->h3, &w->logits};
   int ok = 1;
-  for (int i = 0; i < 9; i++) ok &= (*fwd[i] = malloc(B * s[i] * sizeof(float))) != NULL;
-  ok &= (w->idx1 = malloc(B * s[3] * sizeof(int32_t))) != NULL;
-  ok &= (w->idx2 = malloc(B * s[6] * sizeof(int32_t))) != NULL;
+  for (int i = 0; i < 9; i++) ok &= (*fwd[i] = lp_malloc(B * s[i] * sizeof(float))) != NULL;
+  ok &= (w->idx1 = lp_malloc(B * s[3] * sizeof(int32_t))) != NULL;
+  ok &= (w->idx2 = lp_malloc(B * s[6] * sizeof(int32_t))) != NULL;
   if (backward) {
-    ok &= (w->dlogits = malloc(B * s[8] * sizeof(float))) != NULL;
-    ok &= (w->dh3 = malloc(B * s[7] * sizeof(float))) != NULL;
-    ok &= (w->dp2 = malloc(B * s[6] * sizeof(float))) != NULL;
-    ok &= (w->da2 = malloc(B * s[5] * sizeof(float))) != NULL;
-    ok &= (w->dcol2 = malloc(B * s[4] * sizeof(float))) != NULL;
-    ok &= (w->dp1 = malloc(B * s[3] * sizeof(float))) != NULL;
-    ok &= (w->da1 = malloc(B * s[2] * sizeof(float))) != NULL;
+    ok &= (w->dlogits = lp_malloc(B * s[8] * sizeof(float))) != NULL;
+    ok &= (w->dh3 = lp_malloc(B * s[7] * sizeof(float))) != NULL;
+    ok &= (w->dp2 = lp_malloc(B * s[6] * sizeof(float))) != NULL;
+    ok &= (w->da2 = lp_malloc(B * s[5] * sizeof(float))) != NULL;
+    ok &= (w->dcol2 = lp_malloc(B * s[4] * sizeof(float))) != NULL;
+    ok &= (w->dp1 = lp_malloc(B * s[3] * sizeof(float))) != NULL;
+    ok &= (w->da1 = lp_malloc(B * s[2] * sizeof(float))) != NULL;
   }
   if (!ok) {
     lp_cls_ws_free(w);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "classifier.h"
+#include "alloc.h"
 #include "classifier_internal.h"
 #include "error.h"
 #include "sampler.h"
@@ -63,10 +64,10 @@ leap_status lp_classifier_train(lp_classifier *c, const lp_dataset *d,
   lp_cls_ws *w = NULL;
   leap_status s = lp_cls_ws_create(a, B, 1, &w);
   if (s != LEAP_OK) return s;
-  float *x = malloc((size_t)B * per * sizeof *x);
-  int32_t *y = malloc((size_t)B * sizeof *y);
-  float *g = malloc(P * sizeof *g), *m = calloc(P, sizeof *m), *v = calloc(P, sizeof *v);
-  int *order = malloc((size_t)d->n * sizeof *order);
+  float *x = lp_malloc((size_t)B * per * sizeof *x);
+  int32_t *y = lp_malloc((size_t)B * sizeof *y);
+  float *g = lp_malloc(P * sizeof *g), *m = lp_calloc(P, sizeof *m), *v = lp_calloc(P, sizeof *v);
+  int *order = lp_malloc((size_t)d->n * sizeof *order);
   if (!x || !y || !g || !m || !v || !order) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   for (int i = 0; s == LEAP_OK && i < d->n; i++) order[i] = i;
 

@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "dataset.h"
+#include "alloc.h"
 #include "error.h"
 
 #define FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
@@ -88,8 +89,8 @@ static leap_status read_labels(const char *path, int expect_n, int32_t **out,
                     dims[0], expect_n);
   }
   const int n = (int)dims[0];
-  unsigned char *raw = malloc((size_t)n);
-  int32_t *labels = malloc((size_t)n * sizeof *labels);
+  unsigned char *raw = lp_malloc((size_t)n);
+  int32_t *labels = lp_malloc((size_t)n * sizeof *labels);
   if (!raw || !labels) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK) s = read_exact(g, path, raw, (size_t)n, "label data");
   if (s == LEAP_OK) s = check_end(g, path);
@@ -122,8 +123,8 @@ static leap_status read_images(const char *path, int n, float **out) {
                     dims[1], dims[2], n, FMNIST_SIDE, FMNIST_SIDE);
   }
   const size_t count = (size_t)n * FMNIST_SIDE * FMNIST_SIDE;
-  unsigned char *raw = malloc(count);
-  float *img = malloc(count * sizeof *img);
+  unsigned char *raw = lp_malloc(count);
+  float *img = lp_malloc(count * sizeof *img);
   if (!raw || !img) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK) s = read_exact(g, path, raw, count, "image data");
   if (s == LEAP_OK) s = check_end(g, path);

@@ -19,6 +19,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #endif
 #include "stb_image.h"
+#include "alloc.h"
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
@@ -76,7 +77,7 @@ static leap_status list_dir(const char *dir, int want_dirs, name_list *out) {
       continue;
     if (out->n == out->cap) {
       int cap = out->cap ? 2 * out->cap : 64;
-      char **v = realloc(out->v, (size_t)cap * sizeof *v);
+      char **v = lp_realloc(out->v, (size_t)cap * sizeof *v);
       if (!v) {
         s = lp_error(LEAP_ERR_NOMEM, "out of memory");
         break;
@@ -84,7 +85,7 @@ static leap_status list_dir(const char *dir, int want_dirs, name_list *out) {
       out->v = v;
       out->cap = cap;
     }
-    if (!(out->v[out->n] = strdup(e->d_name)))
+    if (!(out->v[out->n] = lp_strdup(e->d_name)))
       s = lp_error(LEAP_ERR_NOMEM, "out of memory");
     else
       out->n++;
@@ -104,10 +105,10 @@ static leap_status append_image(lp_dataset *ds, int *cap, const unsigned char *p
   const size_t per = (size_t)ds->channels * ds->height * ds->width;
   if (ds->n == *cap) {
     int ncap = *cap ? 2 * *cap : 256;
-    float *img = realloc(ds->images, (size_t)ncap * per * sizeof *img);
+    float *img = lp_realloc(ds->images, (size_t)ncap * per * sizeof *img);
     if (!img) return lp_error(LEAP_ERR_NOMEM, "out of memory");
     ds->images = img;
-    int32_t *lab = realloc(ds->labels, (size_t)ncap * sizeof *lab);
+    int32_t *lab = lp_realloc(ds->labels, (size_t)ncap * sizeof *lab);
     if (!lab) return lp_error(LEAP_ERR_NOMEM, "out of memory");
     ds->labels = lab;
     *cap = ncap;

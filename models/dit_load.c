@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dit.h"
+#include "alloc.h"
 #include "error.h"
 #include "safetensors.h"
 
@@ -129,7 +130,7 @@ static leap_status load_weight(lp_dit *m, const lp_st_file *f, const char *name,
   const lp_st_tensor *t;
   leap_status s = lp_st_get(f, name, ndim, shape, &t);
   if (s != LEAP_OK) return s;
-  float *tmp = malloc((size_t)t->numel * sizeof(float));
+  float *tmp = lp_malloc((size_t)t->numel * sizeof(float));
   if (!tmp) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory reading '%s'", lp_st_path(f), name);
   s = lp_st_read_f32(f, t, tmp);
   for (int64_t i = 0; s == LEAP_OK && i < t->numel; i++)
@@ -169,7 +170,7 @@ leap_status lp_dit_load_weights(lp_dit *m, const lp_st_file *f) {
   W(f_ada_b, "final_layer.adaLN_modulation.1.bias", 1, 2 * D);
   W(f_w, "final_layer.linear.weight", 2, P, D);
   W(f_b, "final_layer.linear.bias", 1, P);
-  m->blocks = calloc((size_t)d->depth, sizeof *m->blocks);
+  m->blocks = lp_calloc((size_t)d->depth, sizeof *m->blocks);
   if (!m->blocks) return lp_error(LEAP_ERR_NOMEM, "model: out of memory");
   char name[160];
   for (int i = 0; i < d->depth; i++) {

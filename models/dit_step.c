@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dit_step.h"
+#include "alloc.h"
 #include "error.h"
 
 /* The caller's programs (a cache's: they name its buffers), or the plan's. */
@@ -29,7 +30,7 @@ static leap_status upload(lp_dit *m, const lp_dit_step *st, const float *x, floa
   const int rows = rows_of(st);
   lp_backend *be = m->be;
   const size_t img = (size_t)st->images * d->in_channels * d->input_size * d->input_size;
-  float *tt = malloc((size_t)rows * sizeof *tt), *temb = malloc((size_t)rows * LP_DIT_FREQ_DIM * sizeof *temb);
+  float *tt = lp_malloc((size_t)rows * sizeof *tt), *temb = lp_malloc((size_t)rows * LP_DIT_FREQ_DIM * sizeof *temb);
   leap_status s = tt && temb ? LEAP_OK : lp_error(LEAP_ERR_NOMEM, "sampling step: out of memory");
   if (s == LEAP_OK) {
     for (int r = 0; r < rows; r++) tt[r] = t;
@@ -55,7 +56,7 @@ static void add(ops *o, const lp_op *src, int n) {
   if (o->s != LEAP_OK || n <= 0) return;
   if (o->n + n > o->cap) {
     const int cap = 2 * (o->n + n);
-    lp_op *v = realloc(o->v, (size_t)cap * sizeof *v);
+    lp_op *v = lp_realloc(o->v, (size_t)cap * sizeof *v);
     if (!v) {
       o->s = lp_error(LEAP_ERR_NOMEM, "sampling step: out of memory");
       return;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "fd_metric.h"
 
 leap_status lp_fd_stats_features(const float *feat, int n, int d, double *mu,
@@ -14,7 +15,7 @@ leap_status lp_fd_stats_features(const float *feat, int n, int d, double *mu,
   if (!feat || !mu || !cov || n < 2 || d < 1)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd_stats: need at least 2 "
                     "feature rows (got %d) of dimension >= 1 (got %d)", n, d);
-  double *x = malloc((size_t)n * d * sizeof *x);
+  double *x = lp_malloc((size_t)n * d * sizeof *x);
   if (!x) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   memset(mu, 0, (size_t)d * sizeof *mu);
   for (int i = 0; i < n; i++)
@@ -45,7 +46,7 @@ leap_status lp_fd_stats(const lp_classifier *c, const float *images, int n,
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd_stats: need a classifier "
                     "and at least 2 images (got %d)", n);
   const int d = c->arch.hidden;
-  float *feat = malloc((size_t)n * d * sizeof *feat);
+  float *feat = lp_malloc((size_t)n * d * sizeof *feat);
   if (!feat) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   leap_status s = lp_classifier_infer(c, images, n, feat, NULL);
   if (s == LEAP_OK) s = lp_fd_stats_features(feat, n, d, mu, cov);
@@ -71,9 +72,9 @@ static leap_status eig_sym(const double *a, int d, double *w, double *v) {
 leap_status lp_sqrtm_psd(const double *a, int d, double *out) {
   if (!a || !out || d < 1)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_sqrtm_psd: bad argument");
-  double *w = malloc((size_t)d * sizeof *w);
-  double *v = malloc((size_t)d * d * sizeof *v);
-  double *vs = malloc((size_t)d * d * sizeof *vs);
+  double *w = lp_malloc((size_t)d * sizeof *w);
+  double *v = lp_malloc((size_t)d * d * sizeof *v);
+  double *vs = lp_malloc((size_t)d * d * sizeof *vs);
   leap_status s = w && v && vs ? eig_sym(a, d, w, v)
                                : lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK) {
@@ -107,9 +108,9 @@ leap_status lp_trace_sqrt_product(const double *s1, const double *s2, int d,
   if (!s1 || !s2 || !out || d < 1)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_trace_sqrt_product: bad argument");
   const size_t dd = (size_t)d * d;
-  double *a = malloc(dd * sizeof *a), *t = malloc(dd * sizeof *t);
-  double *m = malloc(dd * sizeof *m), *v = malloc(dd * sizeof *v);
-  double *w = malloc((size_t)d * sizeof *w);
+  double *a = lp_malloc(dd * sizeof *a), *t = lp_malloc(dd * sizeof *t);
+  double *m = lp_malloc(dd * sizeof *m), *v = lp_malloc(dd * sizeof *v);
+  double *w = lp_malloc((size_t)d * sizeof *w);
   leap_status s = a && t && m && v && w ? lp_sqrtm_psd(s1, d, a)
                                         : lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK) {

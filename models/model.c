@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dit.h"
+#include "alloc.h"
 #include "error.h"
 #include "model_internal.h"
 
@@ -28,7 +29,7 @@ leap_status leap_model_load(leap_context *ctx, const char *path, leap_model **ou
   lp_st_file *f;
   leap_status s = lp_st_open(path, &f);
   if (s != LEAP_OK) return s;
-  leap_model *m = calloc(1, sizeof *m);
+  leap_model *m = lp_calloc(1, sizeof *m);
   if (!m) {
     lp_st_close(f);
     return lp_error(LEAP_ERR_NOMEM, "leap_model_load: out of memory");
@@ -81,7 +82,7 @@ leap_status leap_model_embed(leap_model *m, int n, const float *x, const float *
   leap_status s = lp_dit_plan_ensure(d, n);
   if (s != LEAP_OK) return s;
   const size_t img = (size_t)n * info->in_channels * info->input_size * info->input_size;
-  float *temb = malloc((size_t)n * LP_DIT_FREQ_DIM * sizeof(float));
+  float *temb = lp_malloc((size_t)n * LP_DIT_FREQ_DIM * sizeof(float));
   if (!temb) return lp_error(LEAP_ERR_NOMEM, "leap_model_embed: out of memory");
   lp_dit_timestep_features(n, t, temb);
   lp_backend *be = d->be;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "safetensors.h"
 #include "train.h"
 
@@ -64,7 +65,7 @@ static leap_status add_tensors(lp_st_writer *w, const lp_tlayout *L, const char 
     snprintf(name, sizeof name, "%s%s", prefix, p->name);
     leap_status s;
     if (dtype == LEAP_F16) {
-      uint16_t *h = malloc(p->numel * sizeof *h);
+      uint16_t *h = lp_malloc(p->numel * sizeof *h);
       if (!h) return lp_error(LEAP_ERR_NOMEM, "train: out of memory writing '%s'", name);
       for (size_t k = 0; k < p->numel; k++) h[k] = lp_f32_to_f16(src[p->off + k]);
       s = lp_st_writer_add(w, name, LEAP_F16, p->ndim, p->shape, h);

@@ -32,7 +32,7 @@ void NM(lp_tws_free)(NM(lp_tws) *w) {
 leap_status NM(lp_tws_create)(const lp_tlayout *L, int batch, NM(lp_tws) **out) {
   *out = NULL;
   if (batch < 1) return lp_error(LEAP_ERR_INVALID_ARG, "train: batch %d must be >= 1", batch);
-  NM(lp_tws) *w = calloc(1, sizeof *w);
+  NM(lp_tws) *w = lp_calloc(1, sizeof *w);
   if (!w) return lp_error(LEAP_ERR_NOMEM, "train: out of memory");
   w->L = L;
   w->cap = batch;
@@ -41,8 +41,8 @@ leap_status NM(lp_tws_create)(const lp_tlayout *L, int batch, NM(lp_tws) **out) 
   /* Two passes over the same list: the first sums the sizes, the second
    * hands out pointers into one allocation. */
   enum { PER_BLOCK = 15 };
-  w->ptrs = calloc((size_t)depth * PER_BLOCK, sizeof(real *));
-  w->y = calloc(B, sizeof(int32_t));
+  w->ptrs = lp_calloc((size_t)depth * PER_BLOCK, sizeof(real *));
+  w->y = lp_calloc(B, sizeof(int32_t));
   if (!w->ptrs || !w->y) {
     NM(lp_tws_free)(w);
     return lp_error(LEAP_ERR_NOMEM, "train: out of memory");
@@ -66,7 +66,7 @@ leap_status NM(lp_tws_create)(const lp_tlayout *L, int batch, NM(lp_tws) **out) 
   size_t total = 0;
   for (size_t i = 0; i < nflat; i++) total += flat[i].n;
   for (int k = 0; k < PER_BLOCK; k++) total += blk_sz[k] * depth;
-  w->mem = malloc(total * sizeof(real));
+  w->mem = lp_malloc(total * sizeof(real));
   if (!w->mem) {
     NM(lp_tws_free)(w);
     return lp_error(LEAP_ERR_NOMEM, "train: out of memory for the activations of batch %d "

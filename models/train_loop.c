@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "train.h"
 
 /* RNG stream of epoch e's shuffle (stream 0 is the weight init and the
@@ -66,7 +67,7 @@ leap_status lp_trainer_alloc(const lp_train_cfg *cfg, lp_trainer **out) {
   *out = NULL;
   leap_status s = check_cfg(cfg);
   if (s != LEAP_OK) return s;
-  lp_trainer *t = calloc(1, sizeof *t);
+  lp_trainer *t = lp_calloc(1, sizeof *t);
   if (!t) return lp_error(LEAP_ERR_NOMEM, "train: out of memory");
   t->cfg = *cfg;
   t->perm_epoch = -1;
@@ -76,19 +77,19 @@ leap_status lp_trainer_alloc(const lp_train_cfg *cfg, lp_trainer **out) {
   }
   const size_t P = t->L.total, B = (size_t)cfg->batch;
   const size_t img = (size_t)cfg->arch.in_channels * cfg->arch.input_size * cfg->arch.input_size;
-  t->params = calloc(P, sizeof(float));
-  t->grads = calloc(P, sizeof(float));
-  t->adam_m = calloc(P, sizeof(float));
-  t->adam_v = calloc(P, sizeof(float));
-  t->ema = calloc(P, sizeof(float));
-  t->x0 = malloc(B * img * sizeof(float));
-  t->noise = malloc(B * img * sizeof(float));
-  t->xt = malloc(B * img * sizeof(float));
-  t->target = malloc(B * img * sizeof(float));
-  t->out = malloc(B * img * sizeof(float));
-  t->dout = malloc(B * img * sizeof(float));
-  t->tin = malloc(B * sizeof(float));
-  t->y = calloc(B, sizeof(int32_t));
+  t->params = lp_calloc(P, sizeof(float));
+  t->grads = lp_calloc(P, sizeof(float));
+  t->adam_m = lp_calloc(P, sizeof(float));
+  t->adam_v = lp_calloc(P, sizeof(float));
+  t->ema = lp_calloc(P, sizeof(float));
+  t->x0 = lp_malloc(B * img * sizeof(float));
+  t->noise = lp_malloc(B * img * sizeof(float));
+  t->xt = lp_malloc(B * img * sizeof(float));
+  t->target = lp_malloc(B * img * sizeof(float));
+  t->out = lp_malloc(B * img * sizeof(float));
+  t->dout = lp_malloc(B * img * sizeof(float));
+  t->tin = lp_malloc(B * sizeof(float));
+  t->y = lp_calloc(B, sizeof(int32_t));
   if (!t->params || !t->grads || !t->adam_m || !t->adam_v || !t->ema || !t->x0 || !t->noise ||
       !t->xt || !t->target || !t->out || !t->dout || !t->tin || !t->y) {
     lp_trainer_destroy(t);
@@ -138,7 +139,7 @@ static leap_status image_index(lp_trainer *t, int n, int64_t k, int *out) {
   if (t->perm_epoch != epoch || t->perm_n != n) {
     if (t->perm_n != n) {
       free(t->perm);
-      t->perm = malloc((size_t)n * sizeof *t->perm);
+      t->perm = lp_malloc((size_t)n * sizeof *t->perm);
       if (!t->perm) {
         t->perm_n = 0;
         return lp_error(LEAP_ERR_NOMEM, "train: out of memory shuffling %d images", n);

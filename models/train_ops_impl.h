@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "train_dit.h"
 
 /* Loops over fewer elements than lp_train_par_min (train_dit.h) run on one
@@ -209,7 +210,7 @@ leap_status NM(lp_top_attn_fwd)(int B, int T, int D, int H, const real *qkv, rea
   int failed = 0;
 #pragma omp parallel PAR_IF((size_t)B * H * T * T * hd / 32)
   {
-    real *S = malloc((size_t)T * T * sizeof(real));
+    real *S = lp_malloc((size_t)T * T * sizeof(real));
     if (!S) {
 #pragma omp atomic write
       failed = 1;
@@ -236,7 +237,7 @@ leap_status NM(lp_top_attn_bwd)(int B, int T, int D, int H, const real *qkv, con
   int failed = 0;
 #pragma omp parallel PAR_IF((size_t)B * H * T * T * hd / 32)
   {
-    real *S = malloc((size_t)2 * T * T * sizeof(real));
+    real *S = lp_malloc((size_t)2 * T * T * sizeof(real));
     if (!S) {
 #pragma omp atomic write
       failed = 1;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "sampler.h"
 #include "train_dit.h"
 
@@ -56,8 +57,8 @@ leap_status lp_tlayout_init(lp_tlayout *L, const lp_dit_arch *a) {
   L->hd = (int)(D / a->heads);
   if (L->F < 1) return lp_error(LEAP_ERR_INVALID_ARG, "train: mlp_ratio %g gives no MLP", a->mlp_ratio);
   const int64_t F = L->F, T = L->T, P = L->cpp;
-  L->p = calloc((size_t)(12 + 10 * a->depth), sizeof *L->p);
-  L->blk = calloc((size_t)a->depth, sizeof *L->blk);
+  L->p = lp_calloc((size_t)(12 + 10 * a->depth), sizeof *L->p);
+  L->blk = lp_calloc((size_t)a->depth, sizeof *L->blk);
   if (!L->p || !L->blk) {
     lp_tlayout_free(L);
     return lp_error(LEAP_ERR_NOMEM, "train: out of memory");

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "prog_cache.h"
+#include "alloc.h"
 #include "clock.h"
 #include "cache_profile.h"
 #include "context.h"
@@ -97,16 +98,16 @@ leap_status leap_cache_create(leap_context *ctx, const leap_cache_desc *desc, le
   if (needs_profile && !d->profile)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_cache_create: the %s policy needs a profile (leap profile)",
                     d->policy == LEAP_CACHE_ERTA ? "ERTA" : "TeaCache");
-  leap_cache *c = calloc(1, sizeof *c);
+  leap_cache *c = lp_calloc(1, sizeof *c);
   if (!c) return lp_error(LEAP_ERR_NOMEM, "leap_cache_create: out of memory");
   c->ctx = ctx;
   c->d = *d;
   c->ex.be = c->steps.be = ctx->be;
   leap_status s = LEAP_OK;
-  c->reuse = calloc((size_t)d->steps, 1);
+  c->reuse = lp_calloc((size_t)d->steps, 1);
   if (!c->reuse) s = lp_error(LEAP_ERR_NOMEM, "leap_cache_create: out of memory");
   if (s == LEAP_OK && needs_profile) {
-    c->profile_path = strdup(d->profile);
+    c->profile_path = lp_strdup(d->profile);
     c->d.profile = c->profile_path;
     c->d.model_id = NULL; /* checked now; not kept */
     if (!c->profile_path) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
@@ -190,7 +191,7 @@ static leap_status check_tensor(leap_cache *c, const leap_tensor *t, int rows, c
     if (s == LEAP_OK) s = be->vt->buf_alloc(be, total * (size_t)L * 4, &c->saved);
     if (s == LEAP_OK) s = be->vt->buf_alloc(be, (size_t)c->d.branches * 2 * (size_t)C * 4, &c->coef);
     if (s == LEAP_OK) s = be->vt->buf_alloc(be, total * 2 * 4, &c->l1);
-    if (s == LEAP_OK && !(c->l1_host = malloc(total * 2 * sizeof(float))))
+    if (s == LEAP_OK && !(c->l1_host = lp_malloc(total * 2 * sizeof(float))))
       s = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", fn);
     if (s != LEAP_OK) return s;
     c->L = L, c->C = C, c->inner = inner;

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "cache_calibrate.h"
+#include "alloc.h"
 #include "prog_cache.h"
 #include "error.h"
 #include "model_internal.h"
@@ -370,7 +371,7 @@ int lp_cache_policy_walk(const double *dist, int steps, int window, double lambd
 }
 
 double lp_cache_lambda_for(const double *dist, int steps, int window, int target) {
-  unsigned char *tmp = malloc((size_t)steps);
+  unsigned char *tmp = lp_malloc((size_t)steps);
   if (!tmp) return 0;
   double best = 0;
   int best_gap = steps + 1, best_count = steps;
@@ -551,21 +552,21 @@ leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_
   p->calib_images = c.n, p->calib_seed = cfg->seed, p->window = c.W;
   if (s == LEAP_OK) s = lp_cache_profile_alloc(p, cfg->nlambdas + cfg->ntargets);
   const size_t nh = (size_t)c.nb * c.L, nv = (size_t)c.n * c.numel;
-  c.labels = calloc((size_t)c.nb, sizeof *c.labels);
-  c.xin = malloc((size_t)c.nb * c.numel * sizeof(float));
-  c.t = malloc((size_t)c.nb * sizeof(float));
-  c.out = malloc((size_t)c.nb * c.out_numel * sizeof(float));
-  c.l1h = malloc((size_t)c.nb * 2 * sizeof(float));
-  c.rt_h = malloc(nh * sizeof(float)), c.rc_h = malloc(nh * sizeof(float));
-  c.v = malloc(nv * sizeof(float)), c.vt = malloc(nv * sizeof(float));
-  c.vtil = malloc(nv * sizeof(float)), c.vprev = malloc(nv * sizeof(float));
-  c.dist = calloc((size_t)c.S * c.S, sizeof(double));
-  c.rstats = malloc((size_t)c.n * c.D * 5 * sizeof(double));
-  c.kb = malloc((size_t)(c.folds + 1) * 2 * c.D * sizeof(float));
-  c.coef_rows = malloc((size_t)c.nb * 2 * c.D * sizeof(float));
-  c.xref = malloc(nv * sizeof(float));
-  double *score = malloc((size_t)ncand * c.n * sizeof(double));
-  float *x = malloc(nv * sizeof(float));
+  c.labels = lp_calloc((size_t)c.nb, sizeof *c.labels);
+  c.xin = lp_malloc((size_t)c.nb * c.numel * sizeof(float));
+  c.t = lp_malloc((size_t)c.nb * sizeof(float));
+  c.out = lp_malloc((size_t)c.nb * c.out_numel * sizeof(float));
+  c.l1h = lp_malloc((size_t)c.nb * 2 * sizeof(float));
+  c.rt_h = lp_malloc(nh * sizeof(float)), c.rc_h = lp_malloc(nh * sizeof(float));
+  c.v = lp_malloc(nv * sizeof(float)), c.vt = lp_malloc(nv * sizeof(float));
+  c.vtil = lp_malloc(nv * sizeof(float)), c.vprev = lp_malloc(nv * sizeof(float));
+  c.dist = lp_calloc((size_t)c.S * c.S, sizeof(double));
+  c.rstats = lp_malloc((size_t)c.n * c.D * 5 * sizeof(double));
+  c.kb = lp_malloc((size_t)(c.folds + 1) * 2 * c.D * sizeof(float));
+  c.coef_rows = lp_malloc((size_t)c.nb * 2 * c.D * sizeof(float));
+  c.xref = lp_malloc(nv * sizeof(float));
+  double *score = lp_malloc((size_t)ncand * c.n * sizeof(double));
+  float *x = lp_malloc(nv * sizeof(float));
   if (s == LEAP_OK && (!c.labels || !c.xin || !c.t || !c.out || !c.l1h || !c.rt_h || !c.rc_h || !c.v || !c.vt ||
                        !c.vtil || !c.vprev || !c.dist || !c.rstats || !c.kb || !c.coef_rows || !c.xref || !score ||
                        !x))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "model_internal.h"
 
 static uint64_t fnv(uint64_t h, const void *data, size_t n) {
@@ -41,7 +42,7 @@ leap_status leap_model_id(leap_model *m, char *out, size_t size) {
   uint64_t h = fnv(0xcbf29ce484222325ULL, desc, sizeof desc);
   h = fnv(h, &in->timestep_scale, sizeof in->timestep_scale);
   const size_t cap = 1 << 16;
-  float *tmp = malloc(cap * sizeof *tmp);
+  float *tmp = lp_malloc(cap * sizeof *tmp);
   if (!tmp) return lp_error(LEAP_ERR_NOMEM, "leap_model_id: out of memory");
   lp_buf *w[] = {d->x_w, d->x_b, d->pos, d->t_w0, d->t_b0, d->t_w2, d->t_b2,
                  d->y_table, d->f_ada_w, d->f_ada_b, d->f_w, d->f_b};

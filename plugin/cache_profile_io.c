@@ -1,6 +1,6 @@
 /* cache_profile_io.c - ERTACache profiles as JSON: a small writer (numbers
  * with 9 significant digits, enough for float coefficients) and a reader
- * over checkpoints/json.h that checks every field it uses. */
+ * over core/json.h that checks every field it uses. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cache_profile.h"
+#include "alloc.h"
 #include "error.h"
 #include "json.h"
 
@@ -19,13 +20,13 @@ static size_t coef_count(const lp_cache_profile *p) {
 leap_status lp_cache_setting_alloc(const lp_cache_profile *p, lp_cache_setting *s) {
   const size_t S = (size_t)p->steps;
   memset(s, 0, sizeof *s);
-  s->reuse = calloc(S, 1);
-  s->phi = malloc(S * sizeof(double));
-  s->phi_norect = malloc(S * sizeof(double));
-  s->phi_paper = malloc(S * sizeof(double));
-  s->err_plain = calloc(S, sizeof(double));
-  s->err_rect = calloc(S, sizeof(double));
-  s->coef = calloc(coef_count(p) ? coef_count(p) : 1, sizeof(float));
+  s->reuse = lp_calloc(S, 1);
+  s->phi = lp_malloc(S * sizeof(double));
+  s->phi_norect = lp_malloc(S * sizeof(double));
+  s->phi_paper = lp_malloc(S * sizeof(double));
+  s->err_plain = lp_calloc(S, sizeof(double));
+  s->err_rect = lp_calloc(S, sizeof(double));
+  s->coef = lp_calloc(coef_count(p) ? coef_count(p) : 1, sizeof(float));
   if (!s->reuse || !s->phi || !s->phi_norect || !s->phi_paper || !s->coef || !s->err_plain || !s->err_rect) {
     lp_cache_setting_free(s);
     return lp_error(LEAP_ERR_NOMEM, "cache profile: out of memory");
@@ -45,10 +46,10 @@ void lp_cache_setting_free(lp_cache_setting *s) {
 
 leap_status lp_cache_profile_alloc(lp_cache_profile *p, int nsettings) {
   const size_t S = (size_t)p->steps;
-  p->calib_labels = calloc((size_t)(p->calib_images > 0 ? p->calib_images : 1), sizeof *p->calib_labels);
-  p->rel_change = calloc(S, sizeof(double));
-  p->tc_indicator = calloc(S, sizeof(double));
-  p->settings = calloc((size_t)(nsettings > 0 ? nsettings : 1), sizeof *p->settings);
+  p->calib_labels = lp_calloc((size_t)(p->calib_images > 0 ? p->calib_images : 1), sizeof *p->calib_labels);
+  p->rel_change = lp_calloc(S, sizeof(double));
+  p->tc_indicator = lp_calloc(S, sizeof(double));
+  p->settings = lp_calloc((size_t)(nsettings > 0 ? nsettings : 1), sizeof *p->settings);
   if (!p->calib_labels || !p->rel_change || !p->tc_indicator || !p->settings)
     return lp_error(LEAP_ERR_NOMEM, "cache profile: out of memory");
   p->nsettings = nsettings;
@@ -134,7 +135,7 @@ static void write_setting(FILE *f, const lp_cache_profile *p, const lp_cache_set
 
 leap_status lp_cache_profile_write(const lp_cache_profile *p, const char *path) {
   size_t len = strlen(path);
-  char *tmp = malloc(len + 16);
+  char *tmp = lp_malloc(len + 16);
   if (!tmp) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   snprintf(tmp, len + 16, "%s.tmp%d", path, (int)getpid());
   FILE *f = fopen(tmp, "w");
@@ -236,7 +237,7 @@ static void read_setting(rd *r, const lp_json *js, lp_cache_profile *p, lp_cache
   snprintf(s->name, sizeof s->name, "%s", str(r, js, "name"));
   s->lambda = num(r, js, "lambda");
   s->computed = inum(r, js, "computed", 1, S);
-  double *reuse = malloc((size_t)S * sizeof *reuse);
+  double *reuse = lp_malloc((size_t)S * sizeof *reuse);
   if (!reuse) {
     r->s = lp_error(LEAP_ERR_NOMEM, "out of memory");
     return;
@@ -307,7 +308,7 @@ leap_status lp_cache_profile_read(const char *path, lp_cache_profile *p) {
   fseek(f, 0, SEEK_END);
   long len = ftell(f);
   fseek(f, 0, SEEK_SET);
-  char *text = len > 0 ? malloc((size_t)len) : NULL;
+  char *text = len > 0 ? lp_malloc((size_t)len) : NULL;
   size_t got = text ? fread(text, 1, (size_t)len, f) : 0;
   fclose(f);
   if (!text || got != (size_t)len) {
@@ -356,7 +357,7 @@ leap_status lp_cache_profile_read(const char *path, lp_cache_profile *p) {
     r.s = lp_error(LEAP_ERR_FORMAT, "%s: the profile has no settings", path);
   if (r.s == LEAP_OK) r.s = lp_cache_profile_alloc(p, settings->count);
   if (r.s == LEAP_OK && cal) {
-    double *lab = malloc((size_t)p->calib_images * sizeof *lab);
+    double *lab = lp_malloc((size_t)p->calib_images * sizeof *lab);
     if (!lab) r.s = lp_error(LEAP_ERR_NOMEM, "out of memory");
     arr(&r, cal, "labels", p->calib_images, lab, NULL);
     for (int i = 0; r.s == LEAP_OK && i < p->calib_images; i++) p->calib_labels[i] = (int32_t)lab[i];

@@ -1,5 +1,6 @@
 /* context.c - leap_context: one backend (CPU or Vulkan) and its device. */
 #include "context.h"
+#include "alloc.h"
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ leap_context_desc leap_context_desc_default(leap_backend_kind backend) {
 }
 
 static leap_status context_wrap(leap_backend_kind kind, lp_backend *be, leap_context **out) {
-  leap_context *ctx = calloc(1, sizeof *ctx);
+  leap_context *ctx = lp_calloc(1, sizeof *ctx);
   if (!ctx) {
     be->vt->destroy(be);
     return lp_error(LEAP_ERR_NOMEM, "context: out of memory");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "alloc.h"
 #include "error.h"
 
 struct lp_buf {
@@ -22,10 +23,10 @@ void *lp_cpu_buf_data(lp_buf *b) { return b->data; }
 
 static leap_status cpu_alloc(lp_backend *be, size_t bytes, lp_buf **out) {
   (void)be;
-  lp_buf *b = calloc(1, sizeof *b);
+  lp_buf *b = lp_calloc(1, sizeof *b);
   /* 64-byte alignment for vector loads; never zero bytes. */
   size_t rounded = (bytes + 63) & ~(size_t)63;
-  if (b) b->data = aligned_alloc(64, rounded ? rounded : 64);
+  if (b) b->data = lp_aligned_alloc(64, rounded ? rounded : 64);
   if (!b || !b->data) {
     free(b);
     return lp_error(LEAP_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes", bytes);
@@ -40,7 +41,7 @@ static leap_status cpu_alloc(lp_backend *be, size_t bytes, lp_buf **out) {
 
 leap_status lp_cpu_buf_wrap(lp_backend *be, void *data, size_t bytes, lp_buf **out) {
   (void)be;
-  lp_buf *b = calloc(1, sizeof *b);
+  lp_buf *b = lp_calloc(1, sizeof *b);
   if (!b) return lp_error(LEAP_ERR_NOMEM, "cpu backend: out of memory");
   b->head.serial = lp_buf_new_serial();
   b->data = data;
@@ -100,7 +101,7 @@ static const lp_backend_vt cpu_vt = {
 };
 
 leap_status lp_cpu_backend_create(int threads, lp_backend **out) {
-  cpu_backend *cb = calloc(1, sizeof *cb);
+  cpu_backend *cb = lp_calloc(1, sizeof *cb);
   if (!cb) return lp_error(LEAP_ERR_NOMEM, "cpu backend: out of memory");
   cb->base.vt = &cpu_vt;
   cb->threads = threads;
@@ -111,7 +112,7 @@ leap_status lp_cpu_backend_create(int threads, lp_backend **out) {
 leap_status lp_prog_push(lp_prog *p, const lp_op *op) {
   if (p->n == p->cap) {
     int cap = p->cap ? p->cap * 2 : 64;
-    lp_op *ops = realloc(p->ops, (size_t)cap * sizeof *ops);
+    lp_op *ops = lp_realloc(p->ops, (size_t)cap * sizeof *ops);
     if (!ops) return lp_error(LEAP_ERR_NOMEM, "program: out of memory");
     p->ops = ops;
     p->cap = cap;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "alloc.h"
 #include "error.h"
 #include "fast_math.h"
 
@@ -168,7 +169,7 @@ static leap_status op_attention(const lp_op *op) {
   int failed = 0;
 #pragma omp parallel reduction(| : failed)
   {
-    float *S = malloc((size_t)T * T * sizeof(float));
+    float *S = lp_malloc((size_t)T * T * sizeof(float));
     failed = S == NULL;
 #pragma omp for schedule(dynamic)
     for (int job = 0; job < B * H; job++) {

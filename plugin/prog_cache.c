@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "prog_cache.h"
 
 /* Op lists are compared bytewise below, so an op has no implicit padding:
@@ -36,7 +37,7 @@ static void drop(lp_prog_cache *pc, int slot) {
 
 leap_status lp_prog_cache_run(lp_prog_cache *pc, const lp_op *ops, int n) {
   if (n < 1) return lp_error(LEAP_ERR_INVALID_ARG, "lp_prog_cache_run: empty op list");
-  uint64_t *now = malloc((size_t)n * 4 * sizeof *now);
+  uint64_t *now = lp_malloc((size_t)n * 4 * sizeof *now);
   if (!now) return lp_error(LEAP_ERR_NOMEM, "lp_prog_cache_run: out of memory");
   serials_of(ops, n, now);
   int slot = -1;

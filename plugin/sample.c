@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cache_internal.h"
+#include "alloc.h"
 #include "dit_step.h"
 #include "error.h"
 #include "model_internal.h"
@@ -153,8 +154,8 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
   g.numel = (size_t)info->in_channels * info->input_size * info->input_size;
   g.out_numel = (size_t)info->out_channels * info->input_size * info->input_size;
   const int nb = g.guided ? 2 * g.n : g.n;
-  g.labels = calloc((size_t)nb, sizeof *g.labels);
-  if (g.out_numel != g.numel) g.out = malloc((size_t)g.n * g.out_numel * sizeof(float));
+  g.labels = lp_calloc((size_t)nb, sizeof *g.labels);
+  if (g.out_numel != g.numel) g.out = lp_malloc((size_t)g.n * g.out_numel * sizeof(float));
   leap_status s = LEAP_OK;
   if (!g.labels || (g.out_numel != g.numel && !g.out)) s = lp_error(LEAP_ERR_NOMEM, "leap_sample: out of memory");
   for (int b = 0; s == LEAP_OK && b < g.n; b++) {

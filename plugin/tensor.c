@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "alloc.h"
 #include "error.h"
 #include "safetensors.h"
 #include "vk_backend.h"
@@ -21,7 +22,7 @@ static leap_status tensor_header(leap_context *ctx, leap_dtype dtype, int ndim,
       return lp_error(LEAP_ERR_INVALID_ARG, "tensor: bad dimension %d = %lld", i, (long long)shape[i]);
     numel *= shape[i];
   }
-  leap_tensor *t = calloc(1, sizeof *t);
+  leap_tensor *t = lp_calloc(1, sizeof *t);
   if (!t) return lp_error(LEAP_ERR_NOMEM, "tensor: out of memory");
   t->ctx = ctx;
   t->dtype = dtype;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "leap_shaders.h"
 #include "vk_internal.h"
 
@@ -85,13 +86,13 @@ leap_status lp_vk_backend_init_common(vk_backend *vb) {
                                      .pPushConstantRanges = &range};
   r = f->vkCreatePipelineLayout(vb->device, &plci, NULL, &vb->pipe_layout);
   if (r != VK_SUCCESS) return lp_vk_fail(r, "vkCreatePipelineLayout");
-  vb->modules = calloc(leap_shader_count > 0 ? (size_t)leap_shader_count : 1, sizeof *vb->modules);
+  vb->modules = lp_calloc(leap_shader_count > 0 ? (size_t)leap_shader_count : 1, sizeof *vb->modules);
   if (!vb->modules) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
 
   /* Timestamps around each program, when the queue family has them. */
   uint32_t nq = 0;
   f->vkGetPhysicalDeviceQueueFamilyProperties(vb->phys, &nq, NULL);
-  VkQueueFamilyProperties *q = calloc(nq ? nq : 1, sizeof *q);
+  VkQueueFamilyProperties *q = lp_calloc(nq ? nq : 1, sizeof *q);
   if (!q) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
   f->vkGetPhysicalDeviceQueueFamilyProperties(vb->phys, &nq, q);
   const uint32_t bits = vb->family < nq ? q[vb->family].timestampValidBits : 0;
@@ -160,7 +161,7 @@ static leap_status create_device(vk_backend *vb) {
 leap_status lp_vk_backend_create(const char *device, int validation, lp_backend **out) {
   if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "lp_vk_backend_create: NULL out");
   *out = NULL;
-  vk_backend *vb = calloc(1, sizeof *vb);
+  vk_backend *vb = lp_calloc(1, sizeof *vb);
   if (!vb) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
   vb->base.vt = &vk_vt;
   if (validation < 0) validation = env_validation();
@@ -186,7 +187,7 @@ leap_status lp_vk_backend_create_external(const leap_vulkan_external *ext, lp_ba
   if (!ext->instance || !ext->physical_device || !ext->device || !ext->queue)
     return lp_error(LEAP_ERR_INVALID_ARG,
                     "leap_vulkan_external: instance, physical_device, device and queue are required");
-  vk_backend *vb = calloc(1, sizeof *vb);
+  vk_backend *vb = lp_calloc(1, sizeof *vb);
   if (!vb) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
   vb->base.vt = &vk_vt;
   /* Adopted objects: owns_instance = owns_device = 0, never destroyed. */

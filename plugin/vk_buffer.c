@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "vk_internal.h"
 
 #define STAGING_CHUNK ((VkDeviceSize)64 << 20)
@@ -175,7 +176,7 @@ static leap_status xfer_end_submit(vk_backend *vb) {
 
 leap_status lp_vk_buf_alloc(lp_backend *be, size_t bytes, lp_buf **out) {
   vk_backend *vb = (vk_backend *)be;
-  lp_buf *b = calloc(1, sizeof *b);
+  lp_buf *b = lp_calloc(1, sizeof *b);
   if (!b) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
   /* Never zero bytes (Vulkan forbids it); whole 16-byte units. */
   const VkDeviceSize size = bytes ? ((VkDeviceSize)bytes + 15) & ~(VkDeviceSize)15 : 16;
@@ -212,7 +213,7 @@ leap_status lp_vk_buf_wrap(lp_backend *be, uint64_t vk_buffer, uint64_t byte_off
   if (byte_offset % 4)
     return lp_error(LEAP_ERR_INVALID_ARG, "lp_vk_buf_wrap: byte offset %llu is not a multiple of 4",
                     (unsigned long long)byte_offset);
-  lp_buf *b = calloc(1, sizeof *b);
+  lp_buf *b = lp_calloc(1, sizeof *b);
   if (!b) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
   b->head.serial = lp_buf_new_serial();
   b->buffer = (VkBuffer)(uintptr_t)vk_buffer;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "vk_internal.h"
 
 static leap_status open_devices(lp_vk_fns *f, lp_vk_instance *inst, VkPhysicalDevice **pd, int *n) {
@@ -35,7 +36,7 @@ leap_status leap_vulkan_device_count(int *count) {
 static int has_device_ext(lp_vk_fns *f, VkPhysicalDevice pd, const char *name) {
   uint32_t n = 0;
   if (f->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || !n) return 0;
-  VkExtensionProperties *e = calloc(n, sizeof *e);
+  VkExtensionProperties *e = lp_calloc(n, sizeof *e);
   int found = 0;
   if (e && f->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, e) == VK_SUCCESS)
     for (uint32_t k = 0; k < n && !found; k++) found = !strcmp(e[k].extensionName, name);
@@ -100,7 +101,7 @@ static void fill_info(lp_vk_fns *f, VkPhysicalDevice pd, leap_device_info *o) {
   if (family >= 0) {
     uint32_t n = 0;
     f->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
-    VkQueueFamilyProperties *q = calloc(n, sizeof *q);
+    VkQueueFamilyProperties *q = lp_calloc(n, sizeof *q);
     if (q) {
       f->vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, q);
       o->has_timestamps = (uint32_t)family < n && q[family].timestampValidBits > 0 &&

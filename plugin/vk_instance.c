@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "vk_internal.h"
 
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
@@ -28,7 +29,7 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlag
 static int has_layer(lp_vk_fns *f, const char *name) {
   uint32_t n = 0;
   if (f->vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || !n) return 0;
-  VkLayerProperties *l = calloc(n, sizeof *l);
+  VkLayerProperties *l = lp_calloc(n, sizeof *l);
   int found = 0;
   if (l && f->vkEnumerateInstanceLayerProperties(&n, l) == VK_SUCCESS)
     for (uint32_t k = 0; k < n && !found; k++) found = !strcmp(l[k].layerName, name);
@@ -39,7 +40,7 @@ static int has_layer(lp_vk_fns *f, const char *name) {
 static int has_instance_ext(lp_vk_fns *f, const char *layer, const char *name) {
   uint32_t n = 0;
   if (f->vkEnumerateInstanceExtensionProperties(layer, &n, NULL) != VK_SUCCESS || !n) return 0;
-  VkExtensionProperties *e = calloc(n, sizeof *e);
+  VkExtensionProperties *e = lp_calloc(n, sizeof *e);
   int found = 0;
   if (e && f->vkEnumerateInstanceExtensionProperties(layer, &n, e) == VK_SUCCESS)
     for (uint32_t k = 0; k < n && !found; k++) found = !strcmp(e[k].extensionName, name);
@@ -128,7 +129,7 @@ leap_status lp_vk_physical_devices(lp_vk_fns *f, VkInstance inst, VkPhysicalDevi
   VkResult r = f->vkEnumeratePhysicalDevices(inst, &count, NULL);
   if (r != VK_SUCCESS) return lp_vk_fail(r, "vkEnumeratePhysicalDevices");
   if (!count) return LEAP_OK;
-  VkPhysicalDevice *pd = calloc(count, sizeof *pd);
+  VkPhysicalDevice *pd = lp_calloc(count, sizeof *pd);
   if (!pd) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory listing devices");
   r = f->vkEnumeratePhysicalDevices(inst, &count, pd);
   if (r != VK_SUCCESS && r != VK_INCOMPLETE) {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "vk_internal.h"
+#include "alloc.h"
 
 typedef struct names {
   char **v;
@@ -31,11 +32,11 @@ static int collect(struct dl_phdr_info *info, size_t size, void *user) {
   if (!info->dlpi_name || !info->dlpi_name[0]) return 0; /* the main program, the vDSO */
   if (l->n == l->cap) {
     const size_t cap = l->cap ? 2 * l->cap : 64;
-    char **v = realloc(l->v, cap * sizeof *v);
+    char **v = lp_realloc(l->v, cap * sizeof *v);
     if (!v) return l->failed = 1;
     l->v = v, l->cap = cap;
   }
-  if (!(l->v[l->n] = strdup(info->dlpi_name))) return l->failed = 1;
+  if (!(l->v[l->n] = lp_strdup(info->dlpi_name))) return l->failed = 1;
   l->n++;
   return 0;
 }
@@ -47,7 +48,7 @@ static void names_free(names *l) {
 }
 
 void *lp_vk_pin_begin(void) {
-  names *l = calloc(1, sizeof *l);
+  names *l = lp_calloc(1, sizeof *l);
   if (!l) return NULL;
   dl_iterate_phdr(collect, l);
   if (l->failed) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "leap_shaders.h"
 #include "vk_internal.h"
 
@@ -40,7 +41,7 @@ leap_status lp_vk_pipeline_get(vk_backend *vb, const char *shader, const uint32_
   if (nspec > LP_VK_MAX_SPEC) return lp_error(LEAP_ERR_INVALID_ARG, "vulkan: too many spec constants");
   if (vb->npipes == vb->cap_pipes) {
     const int cap = vb->cap_pipes ? 2 * vb->cap_pipes : 16;
-    lp_vk_pipeline *p = realloc(vb->pipes, (size_t)cap * sizeof *p);
+    lp_vk_pipeline *p = lp_realloc(vb->pipes, (size_t)cap * sizeof *p);
     if (!p) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
     vb->pipes = p;
     vb->cap_pipes = cap;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "alloc.h"
 #include "error.h"
 #include "vk_internal.h"
 
@@ -38,7 +39,7 @@ int lp_vk_profile_row(vk_backend *vb, const char *label) {
     if (!strcmp(vb->prof[k].label, label)) return k;
   if (vb->nprof == vb->cap_prof) {
     const int cap = vb->cap_prof ? 2 * vb->cap_prof : 16;
-    lp_vk_prof_row *p = realloc(vb->prof, (size_t)cap * sizeof *p);
+    lp_vk_prof_row *p = lp_realloc(vb->prof, (size_t)cap * sizeof *p);
     if (!p) return -1;
     vb->prof = p;
     vb->cap_prof = cap;
@@ -78,7 +79,7 @@ leap_status lp_vk_profile_pool(vk_backend *vb, int nops, VkQueryPool *out) {
 leap_status lp_vk_profile_collect(vk_backend *vb, VkQueryPool pool, const int *rows, int nops) {
   if (!pool || nops <= 0) return LEAP_OK;
   const uint32_t nq = 3u * (uint32_t)nops;
-  uint64_t *t = malloc(nq * sizeof *t);
+  uint64_t *t = lp_malloc(nq * sizeof *t);
   if (!t) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory (LEAP_VK_PROFILE)");
   VkResult r = vb->vk.vkGetQueryPoolResults(vb->device, pool, 0, nq, nq * sizeof *t, t, sizeof *t,
                                             VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);

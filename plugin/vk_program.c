@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "vk_internal.h"
 
 struct lp_prog_exec {
@@ -86,9 +87,9 @@ static leap_status track(hazards *h, const binding *bd, const lp_vk_plan *plan, 
   *need_barrier = need;
   if (h->nr + nr > h->cap || h->nw + 1 > h->cap) {
     const int cap = h->cap ? 2 * h->cap + 8 : 64;
-    span *r = realloc(h->reads, (size_t)cap * sizeof *r);
+    span *r = lp_realloc(h->reads, (size_t)cap * sizeof *r);
     if (r) h->reads = r;
-    span *ws = realloc(h->writes, (size_t)cap * sizeof *ws);
+    span *ws = lp_realloc(h->writes, (size_t)cap * sizeof *ws);
     if (ws) h->writes = ws;
     if (!r || !ws) return lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
     h->cap = cap;
@@ -171,11 +172,11 @@ static void exec_free(vk_backend *vb, lp_prog_exec *ex) {
 static leap_status compile(vk_backend *vb, const lp_prog *prog, lp_prog_exec **out) {
   lp_vk_fns *f = &vb->vk;
   const int n = prog->n;
-  lp_vk_plan *plans = calloc((size_t)n, sizeof *plans);
-  binding *bds = calloc((size_t)n, sizeof *bds);
-  VkDescriptorSetLayout *layouts = calloc((size_t)n, sizeof *layouts);
-  VkDescriptorSet *sets = calloc((size_t)n, sizeof *sets);
-  lp_prog_exec *ex = calloc(1, sizeof *ex);
+  lp_vk_plan *plans = lp_calloc((size_t)n, sizeof *plans);
+  binding *bds = lp_calloc((size_t)n, sizeof *bds);
+  VkDescriptorSetLayout *layouts = lp_calloc((size_t)n, sizeof *layouts);
+  VkDescriptorSet *sets = lp_calloc((size_t)n, sizeof *sets);
+  lp_prog_exec *ex = lp_calloc(1, sizeof *ex);
   leap_status s = LEAP_OK;
   if (!plans || !bds || !layouts || !sets || !ex) s = lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
   for (int k = 0; k < n && s == LEAP_OK; k++) {
@@ -227,7 +228,7 @@ static leap_status compile(vk_backend *vb, const lp_prog *prog, lp_prog_exec **o
   }
   if (s == LEAP_OK && vb->profile) {
     s = lp_vk_profile_pool(vb, n, &ex->prof_pool);
-    ex->prof_rows = calloc((size_t)n, sizeof *ex->prof_rows);
+    ex->prof_rows = lp_calloc((size_t)n, sizeof *ex->prof_rows);
     if (s == LEAP_OK && !ex->prof_rows) s = lp_error(LEAP_ERR_NOMEM, "vulkan: out of memory");
     for (int k = 0; k < n && s == LEAP_OK; k++) ex->prof_rows[k] = lp_vk_profile_op_row(vb, &prog->ops[k]);
   }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "sampler.h"
 
 #define T_TRAIN LP_VP_TRAIN_STEPS
@@ -161,10 +162,10 @@ leap_status lp_sched_build(lp_sched *s, leap_schedule_kind kind,
                     "model", timestep_scale);
 
   size_t np = (size_t)steps + 1;
-  s->t_model = malloc(np * sizeof(double));
-  s->alpha = malloc(np * sizeof(double));
-  s->sigma = malloc(np * sizeof(double));
-  double *log_s = flow ? NULL : malloc(T_TRAIN * sizeof(double));
+  s->t_model = lp_malloc(np * sizeof(double));
+  s->alpha = lp_malloc(np * sizeof(double));
+  s->sigma = lp_malloc(np * sizeof(double));
+  double *log_s = flow ? NULL : lp_malloc(T_TRAIN * sizeof(double));
   if (!s->t_model || !s->alpha || !s->sigma || (!flow && !log_s)) {
     free(log_s);
     lp_sched_free(s);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "alloc.h"
 #include "sampler.h"
 
 typedef struct run {
@@ -322,21 +323,21 @@ leap_status lp_sample_run(const lp_sampler_cfg *cfg, int n, size_t numel,
                    !((cfg->solver == LEAP_SOLVER_DDIM || cfg->solver == LEAP_SOLVER_EULER_ANCESTRAL) &&
                      cfg->eta > 0.0));
   size_t nd = r.total * sizeof(double), nf = r.total * sizeof(float);
-  r.xf = malloc(nf);
-  r.pf = malloc(nf);
-  r.x = malloc(nd);
-  r.x0 = malloc(nd);
-  r.eps = malloc(nd);
+  r.xf = lp_malloc(nf);
+  r.pf = lp_malloc(nf);
+  r.x = lp_malloc(nd);
+  r.x0 = lp_malloc(nd);
+  r.eps = lp_malloc(nd);
   /* Only the buffers the solver uses: video states can be large. */
   int heun = cfg->solver == LEAP_SOLVER_HEUN;
   int multistep = cfg->solver == LEAP_SOLVER_DPMPP_2M;
-  if (heun || multistep) r.x0b = malloc(nd);
+  if (heun || multistep) r.x0b = lp_malloc(nd);
   if (heun) {
-    r.epsb = malloc(nd);
-    r.xb = malloc(nd);
-    r.v1 = malloc(nd);
+    r.epsb = lp_malloc(nd);
+    r.xb = lp_malloc(nd);
+    r.v1 = lp_malloc(nd);
   }
-  r.rng = malloc((size_t)n * sizeof(lp_rng));
+  r.rng = lp_malloc((size_t)n * sizeof(lp_rng));
   if (!r.xf || !r.pf || !r.x || !r.x0 || !r.eps || !r.rng ||
       ((heun || multistep) && !r.x0b) ||
       (heun && (!r.epsb || !r.xb || !r.v1))) {

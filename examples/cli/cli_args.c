@@ -2,6 +2,7 @@
  * Every bad value is reported here, naming the option, so the commands
  * only say what they accept. */
 #include "cli_args.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -242,7 +243,7 @@ int cli_parse_labels(const char *cmd, const char *what, const char *s,
       p++;
     }
     if (pass == 0) {
-      *out = malloc((size_t)n * sizeof **out);
+      *out = lp_malloc((size_t)n * sizeof **out);
       if (!*out) {
         fprintf(stderr, "leap %s: out of memory\n", cmd);
         return 0;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cache_calibrate.h"
+#include "alloc.h"
 #include "cache_profile.h"
 #include "classifier.h"
 #include "cli.h"
@@ -114,7 +115,7 @@ static leap_status fd_of(bench *b, const float *x, double *fd, double *fd_full, 
   *fd = *fd_full = *dir = NAN;
   if (!b->cls) return LEAP_OK;
   const int d = b->cls->arch.hidden;
-  double *mu = malloc((size_t)d * sizeof *mu), *cov = malloc((size_t)d * d * sizeof *cov);
+  double *mu = lp_malloc((size_t)d * sizeof *mu), *cov = lp_malloc((size_t)d * d * sizeof *cov);
   leap_status s = mu && cov ? lp_fd_stats(b->cls, x, b->d.n, mu, cov) : lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK) s = lp_fd(mu, cov, b->ref_mu, b->ref_cov, d, fd);
   if (s == LEAP_OK && b->full_mu) s = lp_fd(mu, cov, b->full_mu, b->full_cov, d, fd_full);
@@ -211,9 +212,9 @@ int cli_bench_erta_main(int argc, char **argv) {
   if (s == LEAP_OK) {
     b.c = info.in_channels, b.h = b.w = info.input_size;
     b.count = (size_t)n * b.c * b.h * b.w;
-    labels = malloc((size_t)n * sizeof *labels);
-    b.full = malloc(b.count * sizeof(float));
-    x = malloc(b.count * sizeof(float));
+    labels = lp_malloc((size_t)n * sizeof *labels);
+    b.full = lp_malloc(b.count * sizeof(float));
+    x = lp_malloc(b.count * sizeof(float));
     if (!labels || !b.full || !x) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   }
   for (int i = 0; s == LEAP_OK && i < n; i++) labels[i] = info.num_classes > 0 ? i % info.num_classes : 0;
@@ -225,7 +226,7 @@ int cli_bench_erta_main(int argc, char **argv) {
     if (s == LEAP_OK) s = lp_dataset_load(reference, &ref);
     const int d = s == LEAP_OK ? b.cls->arch.hidden : 0;
     if (s == LEAP_OK) {
-      b.ref_mu = malloc((size_t)d * sizeof(double)), b.ref_cov = malloc((size_t)d * d * sizeof(double));
+      b.ref_mu = lp_malloc((size_t)d * sizeof(double)), b.ref_cov = lp_malloc((size_t)d * d * sizeof(double));
       s = b.ref_mu && b.ref_cov ? lp_fd_stats(b.cls, ref.images, ref.n, b.ref_mu, b.ref_cov)
                                 : lp_error(LEAP_ERR_NOMEM, "out of memory");
     }

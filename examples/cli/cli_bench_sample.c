@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backend_choice.h"
+#include "alloc.h"
 #include "cli.h"
 #include "cli_args.h"
 #include "default_model.h"
@@ -97,13 +98,13 @@ int cli_bench_sample_main(int argc, char **argv) {
     printf("| batch | best s | median s | images/s | model evals/s |\n| --- | --- | --- | --- | --- |\n");
     fflush(stdout);
   }
-  double *times = malloc((size_t)repeat * sizeof *times);
+  double *times = lp_malloc((size_t)repeat * sizeof *times);
   if (!times) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   for (int b = 0; s == LEAP_OK && b < nb; b++) {
     const int n = batches[b];
     const size_t count = (size_t)n * info.in_channels * info.input_size * info.input_size;
-    float *x = malloc(count * sizeof *x);
-    int32_t *labels = malloc((size_t)n * sizeof *labels);
+    float *x = lp_malloc(count * sizeof *x);
+    int32_t *labels = lp_malloc((size_t)n * sizeof *labels);
     if (!x || !labels) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
     for (int i = 0; s == LEAP_OK && i < n; i++) labels[i] = info.num_classes > 0 ? i % info.num_classes : 0;
     leap_sample_desc d = leap_sample_desc_default();

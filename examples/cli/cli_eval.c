@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "classifier.h"
+#include "alloc.h"
 #include "cli.h"
 #include "cli_args.h"
 #include "dataset.h"
@@ -97,7 +98,7 @@ static void eval_set_free(eval_set *e) {
 /* Labels cycled from the list (or 0..classes-1) over n. */
 static leap_status cycle_labels(const eval_opts *o, int classes, int n,
                                 int32_t **out) {
-  *out = malloc((size_t)n * sizeof **out);
+  *out = lp_malloc((size_t)n * sizeof **out);
   if (!*out) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   for (int i = 0; i < n; i++)
     (*out)[i] = o->label_list ? o->label_list[i % o->label_count] : i % classes;
@@ -109,7 +110,7 @@ static leap_status parse_meta_labels(const char *path, const char *text, int n,
                                      int32_t **out) {
   *out = NULL;
   if (!text || strcmp(text, "none") == 0) return LEAP_OK;
-  int32_t *l = malloc((size_t)n * sizeof *l);
+  int32_t *l = lp_malloc((size_t)n * sizeof *l);
   if (!l) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   const char *p = text;
   for (int i = 0; i < n; i++) {
@@ -149,7 +150,7 @@ static leap_status read_samples(const eval_opts *o, const char *path, const lp_c
     e->h = (int)t->shape[2];
     e->w = (int)t->shape[3];
     if (o->n > 0 && o->n < e->n) e->n = o->n; /* --n: the first N */
-    e->x = malloc((size_t)t->numel * sizeof *e->x);
+    e->x = lp_malloc((size_t)t->numel * sizeof *e->x);
     s = e->x ? lp_st_read_f32(f, t, e->x) : lp_error(LEAP_ERR_NOMEM, "out of memory");
   }
   if (s == LEAP_OK) {
@@ -189,8 +190,8 @@ static leap_status sample_images(const eval_opts *o, const lp_classifier *cls,
     e->c = info.in_channels;
     e->h = e->w = info.input_size;
     const size_t per = (size_t)e->c * e->h * e->w;
-    e->x = malloc((size_t)e->n * per * sizeof *e->x);
-    noise = malloc((size_t)e->n * per * sizeof *noise);
+    e->x = lp_malloc((size_t)e->n * per * sizeof *e->x);
+    noise = lp_malloc((size_t)e->n * per * sizeof *noise);
     s = e->x && noise ? cycle_labels(o, info.num_classes, e->n, &e->labels)
                       : lp_error(LEAP_ERR_NOMEM, "out of memory");
     /* All the initial noise up front, so --batch does not change it. */
@@ -238,8 +239,8 @@ static leap_status load_reference(const eval_opts *o, const lp_classifier *cls, 
                  r->set.width, e->c, e->h, e->w);
   const int d = cls->arch.hidden;
   if (s == LEAP_OK) {
-    r->mu = malloc((size_t)d * sizeof *r->mu);
-    r->cov = malloc((size_t)d * d * sizeof *r->cov);
+    r->mu = lp_malloc((size_t)d * sizeof *r->mu);
+    r->cov = lp_malloc((size_t)d * d * sizeof *r->cov);
     if (!r->mu || !r->cov) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   }
   if (s == LEAP_OK) s = lp_fd_stats(cls, r->set.images, r->set.n, r->mu, r->cov);
@@ -264,7 +265,7 @@ static leap_status compare_against(const eval_opts *o, const lp_classifier *cls,
                                    eval_against *out) {
   eval_set b = {0};
   const int d = cls->arch.hidden;
-  double *mu2 = malloc((size_t)d * sizeof *mu2), *c2 = malloc((size_t)d * d * sizeof *c2);
+  double *mu2 = lp_malloc((size_t)d * sizeof *mu2), *c2 = lp_malloc((size_t)d * d * sizeof *c2);
   leap_status s = mu2 && c2 ? read_samples(o, o->against, cls, &b) : lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK && (b.n != e->n || b.c != e->c || b.h != e->h || b.w != e->w))
     s = lp_error(LEAP_ERR_INVALID_ARG, "--against %s: %d samples [%d,%d,%d], the evaluated set has %d [%d,%d,%d]",
@@ -305,7 +306,7 @@ static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, co
                    "class of the classifier", (int)e.labels[i], i);
   if (s == LEAP_OK) s = load_reference(o, cls, &e, ref);
   const int d = a->hidden;
-  double *mu1 = malloc((size_t)d * sizeof *mu1), *c1 = malloc((size_t)d * d * sizeof *c1);
+  double *mu1 = lp_malloc((size_t)d * sizeof *mu1), *c1 = lp_malloc((size_t)d * d * sizeof *c1);
   if (s == LEAP_OK && (!mu1 || !c1)) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   double fd_mean = NAN, fd_cov = NAN;
   if (s == LEAP_OK) s = lp_fd_stats(cls, e.x, e.n, mu1, c1);

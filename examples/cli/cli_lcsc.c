@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "alloc.h"
 #include "cli_args.h"
 #include "default_model.h"
 #include "error.h"
@@ -366,7 +367,7 @@ static int search(lcsc_opts *o, const char *cmd) {
   leap_context *ctx = NULL;
   lp_lcsc_fd *fd = NULL;
   leap_status s = fd_setup(o, work, o->steps, &ctx, &fd);
-  double *best = calloc((size_t)o->nckpt, sizeof *best);
+  double *best = lp_calloc((size_t)o->nckpt, sizeof *best);
   double best_fd = NAN;
   progress_state ps = {.quiet = o->quiet, .t0 = cli_now(), .count = o->nckpt};
   if (s == LEAP_OK && !best) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
@@ -461,7 +462,7 @@ static int eval(lcsc_opts *o, const char *cmd) {
   const char *names[MODELS] = {"lcsc", "last", "uniform", "ema"};
   char paths[MODELS][4200];
   int nmodels = o->ema ? 4 : 3;
-  double *c = calloc((size_t)n, sizeof *c);
+  double *c = lp_calloc((size_t)n, sizeof *c);
   if (!c) return cli_fail(lp_error(LEAP_ERR_NOMEM, "out of memory"));
   for (int m = 0; m < 3 && s == LEAP_OK; m++) {
     if (!want[m]) continue;

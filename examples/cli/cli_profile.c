@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cache_calibrate.h"
+#include "alloc.h"
 #include "cli.h"
 #include "backend_choice.h"
 #include "cli_args.h"
@@ -173,7 +174,7 @@ int cli_profile_main(int argc, char **argv) {
       code = CLI_EXIT_USAGE;
       goto done;
     }
-    labels = malloc((size_t)images * sizeof *labels);
+    labels = lp_malloc((size_t)images * sizeof *labels);
     if (!labels) {
       code = cli_fail(lp_error(LEAP_ERR_NOMEM, "out of memory"));
       goto done;

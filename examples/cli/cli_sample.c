@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "alloc.h"
 #include "backend_choice.h"
 #include "cli_args.h"
 #include "interrupt.h"
@@ -226,7 +227,7 @@ static int resolve_labels(const sample_opts *o, const leap_model_info *info,
   *n = o->n > 0 ? o->n : count > 0 ? (count < MAX_N ? count : MAX_N)
                                    : DEFAULT_UNCOND_N;
   if (count == 0) return -1; /* unconditional */
-  *labels = malloc((size_t)*n * sizeof **labels);
+  *labels = lp_malloc((size_t)*n * sizeof **labels);
   if (!*labels) return cli_fail(lp_error(LEAP_ERR_NOMEM, "out of memory"));
   /* Without --labels the list is 0..classes-1, so label i is i % classes. */
   for (int i = 0; i < *n; i++) (*labels)[i] = list ? list[i % count] : i % count;
@@ -241,7 +242,7 @@ static int on_progress(void *user, int step, int steps) {
 /* Fails early (before minutes of sampling) when an output's folder is
  * missing or not writable. */
 static leap_status check_writable(const char *path) {
-  char *copy = strdup(path);
+  char *copy = lp_strdup(path);
   if (!copy) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   const char *dir = dirname(copy);
   leap_status s = LEAP_OK;
@@ -265,9 +266,9 @@ static leap_status check_finite(const float *x, size_t count) {
 
 /* "0,1,2" (or "none" without labels) for the metadata. */
 static char *labels_text(const int32_t *labels, int n) {
-  if (!labels) return strdup("none");
+  if (!labels) return lp_strdup("none");
   size_t cap = (size_t)n * 12 + 1, len = 0;
-  char *s = malloc(cap);
+  char *s = lp_malloc(cap);
   if (!s) return NULL;
   s[0] = 0;
   for (int i = 0; i < n; i++)
@@ -401,10 +402,10 @@ static int run(const sample_opts *o, leap_context *ctx, leap_model *m, const cha
                              model_path, r.c));
   }
   const size_t count = (size_t)n * r.c * r.h * r.w;
-  float *noise = NULL, *x = malloc(count * sizeof *x);
+  float *noise = NULL, *x = lp_malloc(count * sizeof *x);
   if (!x) code = cli_fail(lp_error(LEAP_ERR_NOMEM, "out of memory"));
   if (code < 0 && o->noise) {
-    noise = malloc(count * sizeof *noise);
+    noise = lp_malloc(count * sizeof *noise);
     s = noise ? cli_read_noise(o->noise, n, r.c, r.h, r.w, noise)
               : lp_error(LEAP_ERR_NOMEM, "out of memory");
     if (s != LEAP_OK) code = cli_fail(s);

@@ -1,6 +1,7 @@
 /* png_grid.c - PNG grid writer over libpng; see png_grid.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "png_grid.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -132,7 +133,7 @@ leap_status png_grid_write_temp(const char *path, const float *images, int n,
                     path, c);
   int cols, rows, width, height;
   png_grid_layout(n, h, w, &cols, &rows, &width, &height);
-  png_byte *row = malloc((size_t)width * (size_t)c);
+  png_byte *row = lp_malloc((size_t)width * (size_t)c);
   if (!row) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   FILE *f = open_temp(path, tmp, tmp_size);
   if (!f) {

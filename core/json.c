@@ -1,6 +1,7 @@
 /* json.c - recursive-descent JSON parser. Nesting is capped so that a
  * hostile header cannot overflow the stack. */
 #include "json.h"
+#include "alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ static int sbuf_put(sbuf *b, const char *src, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 32;
     while (cap < b->len + n + 1) cap *= 2;
-    char *d = realloc(b->data, cap);
+    char *d = lp_realloc(b->data, cap);
     if (!d) return 0;
     b->data = d;
     b->cap = cap;
@@ -234,11 +235,11 @@ static int parse_value(parser *p, lp_json *v, int depth);
 static int grow(parser *p, lp_json *v, int *cap, int with_keys) {
   if (v->count < *cap) return 1;
   int nc = *cap ? *cap * 2 : 8;
-  lp_json *items = realloc(v->items, (size_t)nc * sizeof *items);
+  lp_json *items = lp_realloc(v->items, (size_t)nc * sizeof *items);
   if (!items) return fail(p, "out of memory");
   v->items = items;
   if (with_keys) {
-    char **keys = realloc(v->keys, (size_t)nc * sizeof *keys);
+    char **keys = lp_realloc(v->keys, (size_t)nc * sizeof *keys);
     if (!keys) return fail(p, "out of memory");
     v->keys = keys;
   }
@@ -332,7 +333,7 @@ void lp_json_free(lp_json *v) {
 
 lp_json *lp_json_parse(const char *text, size_t len, char *err, size_t errlen) {
   parser p = {text, len, 0, err, errlen, 0};
-  lp_json *v = calloc(1, sizeof *v);
+  lp_json *v = lp_calloc(1, sizeof *v);
   if (!v) {
     snprintf(err, errlen, "out of memory");
     return NULL;

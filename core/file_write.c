@@ -1,6 +1,7 @@
 /* file_write.c - see file_write.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "file_write.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,7 @@ void lp_strbuf_put(lp_strbuf *b, const char *s, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 1024;
     while (cap < b->len + n + 1) cap *= 2;
-    char *d = realloc(b->data, cap);
+    char *d = lp_realloc(b->data, cap);
     if (!d) {
       b->oom = 1;
       return;
@@ -70,7 +71,7 @@ int lp_write_all(int fd, const void *p, size_t n) {
 }
 
 void lp_sync_folder(const char *path) {
-  char *copy = strdup(path);
+  char *copy = lp_strdup(path);
   if (!copy) return;
   int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
