@@ -539,8 +539,9 @@ static leap_status finish(lp_lcsc_vk *v, slot *s, lp_lcsc_writer *w) {
   if (bad != 0xffffffffu) {
     uint32_t g = 0;
     while (g + 1 < s->nseg && s->segs[g + 1].start <= bad) g++;
-    return lp_error(LEAP_ERR_NUMERIC, "tensor '%s' element %llu is not finite after combining", s->segs[g].name,
-                    (unsigned long long)(s->segs[g].elem0 + (bad - s->segs[g].start)));
+    return lp_error(LEAP_ERR_NUMERIC, "tensor '%s' element %llu is not finite as %s after combining; nothing written",
+                    s->segs[g].name, (unsigned long long)(s->segs[g].elem0 + (bad - s->segs[g].start)),
+                    v->out_code == 0 ? "F32" : v->out_code == 1 ? "F16" : "BF16");
   }
   const double t1 = v->trace ? lp_now_seconds() : 0;
   /* large pieces go to the file straight from the read-back memory */

@@ -162,7 +162,8 @@ size_t mismatches(const std::vector<uint32_t> &a, const std::vector<uint32_t> &b
 
 }  // namespace
 
-TEST_CASE("lcsc host kernel: encodes bit-identically to dtype.h and reports the first non-finite sum", "[lcsc]") {
+TEST_CASE("lcsc host kernel: encodes bit-identically to dtype.h and reports the first sum the dtype cannot hold",
+          "[lcsc]") {
   // every kind of float32: random bits over the whole range, ties and
   // boundaries of F16 / BF16, subnormals
   std::mt19937 g(3);
@@ -182,11 +183,30 @@ TEST_CASE("lcsc host kernel: encodes bit-identically to dtype.h and reports the 
     EnvVar e("LEAP_LCSC_SCALAR", scalar);
     for (leap_dtype out : {LEAP_F16, LEAP_BF16}) {
       INFO("scalar " << scalar << ", " << lp_dtype_name(out));
-      std::vector<uint16_t> got(x.size());
-      REQUIRE(lp_lcsc_sum_encode(1, src, dts, one, x.size(), out, got.data()) == x.size());
+      // the values the dtype holds (a sum that would encode as Inf is an
+      // error, below): every one encodes as dtype.h does
+      std::vector<float> in;
+      for (float v : x) {
+        const uint16_t h = to16(v, out);
+        if ((h & (out == LEAP_F16 ? 0x7c00u : 0x7f80u)) != (out == LEAP_F16 ? 0x7c00u : 0x7f80u)) in.push_back(v);
+      }
+      REQUIRE(in.size() > 30000);
+      const void *isrc[1] = {in.data()};
+      std::vector<uint16_t> got(in.size());
+      REQUIRE(lp_lcsc_sum_encode(1, isrc, dts, one, in.size(), out, got.data()) == in.size());
       size_t bad = 0;
-      for (size_t i = 0; i < x.size(); i++) bad += got[i] != to16(x[i], out);
+      for (size_t i = 0; i < in.size(); i++) bad += got[i] != to16(in[i], out);
       CHECK(bad == 0);
+      // the first value the dtype cannot hold (finite as F32) is reported,
+      // in a vector group and in the scalar tail
+      const float over = out == LEAP_F16 ? 65520.0f : 0x1.fffffep127f;
+      for (size_t at : {(size_t)12345, in.size() - 3}) {
+        std::vector<float> y = in;
+        y[at] = -over;
+        y[at + 1] = over;
+        const void *ysrc[1] = {y.data()};
+        CHECK(lp_lcsc_sum_encode(1, ysrc, dts, one, y.size(), out, got.data()) == at);
+      }
     }
   }
   // mixed dtypes, 5 inputs, odd length: the vector and scalar paths agree
