@@ -94,6 +94,19 @@ leap_status lp_trainer_save_model(const lp_trainer *t, const char *path, int ema
                                   leap_dtype dtype);
 /* Weights, Adam m and v, EMA, step, RNG state and config. */
 leap_status lp_trainer_save_state(const lp_trainer *t, const char *path);
+/* The three files of checkpoint `step` under prefix. */
+typedef struct lp_train_paths {
+  char step[4200], ema[4200], state[4200];
+} lp_train_paths;
+void lp_trainer_checkpoint_paths(const char *prefix, int step, lp_train_paths *p);
+/* A checkpoint as one unit: PREFIX_step%06d (the weights), PREFIX_ema and
+ * PREFIX_state, all written and synced before any lands (the state last),
+ * so a failure while saving (a full disk, NaN weights, Ctrl-C) leaves the
+ * previous checkpoint's files all at one step. resumed (may be NULL): the
+ * state file this run resumed from, superseded by the new state, an input
+ * of the weight files. */
+leap_status lp_trainer_save_checkpoint(const lp_trainer *t, const char *prefix, leap_dtype dtype,
+                                       const char *resumed);
 /* A trainer continuing from a state file. */
 leap_status lp_trainer_resume(const char *path, lp_trainer **out);
 
