@@ -62,7 +62,7 @@ static void print_help(FILE *out) {
           "  1    runtime error (the message is on stderr, after \"leap: \")\n"
           "  2    usage error (bad or unknown option or argument)\n"
           "  3    no Vulkan device (when the Vulkan backend was asked for)\n"
-          "  130  interrupted by Ctrl-C (nothing was written)\n"
+          "  130  interrupted by Ctrl-C or SIGTERM (nothing was written)\n"
           "\n"
           "environment:\n"
           "  LEAP_DEVICE          Vulkan device (index or name substring)\n"
