@@ -298,7 +298,12 @@ typedef struct leap_lcsc_combine_desc {
   int count;                 /* number of checkpoints (>= 1) */
   const char *const *paths;  /* [count] safetensors files (F32/F16/BF16) */
   const double *coefs;       /* [count] any finite values (need not sum to 1) */
-  const char *out_path;      /* written atomically (temporary + rename) */
+  /* Written atomically (a unique temporary + rename). Never one of paths
+   * (compared by identity: ./A, a symlink or a hard link to A is A), and an
+   * existing file is replaced only when it is an earlier combination leap
+   * wrote; otherwise LEAP_ERR_INVALID_ARG naming it, nothing read. A sum
+   * that out_dtype cannot hold (Inf) is LEAP_ERR_NUMERIC, no file. */
+  const char *out_path;
   int out_dtype;             /* LEAP_F32, LEAP_F16, LEAP_BF16; -1 = first file's */
   /* Where the sum runs: NULL = the host (fused, straight from the files);
    * a Vulkan context = on its device. */
@@ -351,7 +356,8 @@ typedef struct leap_lcsc_search_desc {
   uint64_t seed;
   /* JSON-lines log (a header line, then one line per candidate). An
    * existing log with the same settings is resumed: its candidates are not
-   * evaluated again. NULL = no log. */
+   * evaluated again; an existing file that is no search log (a folder, a
+   * model) is LEAP_ERR_INVALID_ARG and left alone. NULL = no log. */
   const char *log_path;
   leap_lcsc_fitness_fn fitness;
   void *fitness_user;
