@@ -271,34 +271,37 @@ static void read_rect(rd *r, const lp_json *rect, lp_cache_profile *p, lp_cache_
                     "steps", r->path, s->name, rect->count, reused);
     return;
   }
+  unsigned char *seen = lp_calloc((size_t)S, 1);
+  if (!seen) {
+    r->s = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", r->path);
+    return;
+  }
   for (int k = 0; r->s == LEAP_OK && k < rect->count; k++) {
     const lp_json *e = &rect->items[k];
     if (e->type != LP_JSON_OBJECT) {
       r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' rect entry %d is not an object", r->path, s->name, k);
-      return;
+      break;
     }
     const int i = inum(r, e, "step", 0, S - 1);
     const lp_json *ab[2] = {counted(r, e, "a", p->branches), counted(r, e, "b", p->branches)};
-    if (r->s != LEAP_OK) return;
+    if (r->s != LEAP_OK) break;
     if (!s->reuse[i]) {
       r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' has a rect entry for step %d, which it computes", r->path,
                       s->name, i);
-      return;
+      break;
     }
-    for (int m = 0; m < k; m++)
-      if (rect->items[m].type == LP_JSON_OBJECT && lp_json_get(&rect->items[m], "step")->integer == i) {
-        r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' has two rect entries for step %d", r->path, s->name, i);
-        return;
-      }
-    for (int w = 0; w < 2; w++)
-      for (int br = 0; br < p->branches; br++)
-        if (ab[w]->items[br].type != LP_JSON_ARRAY || ab[w]->items[br].count != C) {
+    if (seen[i]++) {
+      r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' has two rect entries for step %d", r->path, s->name, i);
+      break;
+    }
+    for (int w = 0; w < 2 && r->s == LEAP_OK; w++)
+      for (int br = 0; br < p->branches && r->s == LEAP_OK; br++)
+        if (ab[w]->items[br].type != LP_JSON_ARRAY || ab[w]->items[br].count != C)
           r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' rect of step %d: %s[%d] is not %d numbers", r->path,
                           s->name, i, w ? "b" : "a", br, C);
-          return;
-        }
   }
-  if ((r->s = setting_alloc_coef(p, s)) != LEAP_OK) return;
+  free(seen);
+  if (r->s != LEAP_OK || (r->s = setting_alloc_coef(p, s)) != LEAP_OK) return;
   for (int k = 0; r->s == LEAP_OK && k < rect->count; k++) {
     const lp_json *e = &rect->items[k];
     const int i = (int)lp_json_get(e, "step")->integer;
