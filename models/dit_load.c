@@ -11,6 +11,10 @@
 #include "error.h"
 #include "safetensors.h"
 
+/* The largest integer a model's __metadata__ (or a shape it is checked
+ * against) may hold. */
+#define META_INT_MAX 1000000
+
 static leap_status meta_int(const lp_st_file *f, const char *key, int fallback, int *out) {
   const char *v = lp_st_meta(f, key);
   if (!v) {
@@ -22,7 +26,7 @@ static leap_status meta_int(const lp_st_file *f, const char *key, int fallback, 
   }
   char *end;
   long x = strtol(v, &end, 10);
-  if (end == v || *end || x < 0 || x > 1000000)
+  if (end == v || *end || x < 0 || x > META_INT_MAX)
     return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ '%s' = '%s' is not a valid integer",
                     lp_st_path(f), key, v);
   *out = (int)x;
@@ -69,6 +73,15 @@ static leap_status read_description(const lp_st_file *f, leap_model_info *info) 
     if (!lp_st_find(f, name)) break;
     depth++;
   }
+  /* Dimensions within the metadata's own range before they become ints
+   * (and grid * p below cannot overflow). */
+  for (int d = 0; d < 4; d++)
+    if (xw->shape[d] > META_INT_MAX || (d < 3 && pos->shape[d] > META_INT_MAX) ||
+        (ytab && d < ytab->ndim && ytab->shape[d] > META_INT_MAX))
+      return lp_error(LEAP_ERR_FORMAT, "%s: a dimension of x_embedder, pos_embed or y_embedder is over %d",
+                      lp_st_path(f), META_INT_MAX);
+  if (ytab && ytab->ndim < 1)
+    return lp_error(LEAP_ERR_FORMAT, "%s: 'y_embedder.embedding_table.weight' is a scalar", lp_st_path(f));
   const int hidden = (int)xw->shape[0], cin = (int)xw->shape[1], p = (int)xw->shape[2];
   const int tokens = (int)pos->shape[1];
   const int grid = (int)lround(sqrt((double)tokens));
@@ -108,7 +121,7 @@ static leap_status read_description(const lp_st_file *f, leap_model_info *info) 
                     lp_st_path(f), d->hidden_size, d->in_channels, d->patch_size, d->depth, hidden,
                     cin, p, depth);
   if (d->patch_size < 1 || d->input_size % d->patch_size ||
-      (d->input_size / d->patch_size) * (d->input_size / d->patch_size) != tokens)
+      (int64_t)(d->input_size / d->patch_size) * (d->input_size / d->patch_size) != tokens)
     return lp_error(LEAP_ERR_FORMAT, "%s: input_size %d with patch %d does not give the %d tokens of pos_embed",
                     lp_st_path(f), d->input_size, d->patch_size, tokens);
   if (d->num_heads < 1 || d->hidden_size % d->num_heads)

@@ -273,8 +273,8 @@ TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cach
   REQUIRE(lp_cache_profile_write(&q, path.c_str()) == LEAP_OK);
   lp_cache_profile_free(&q);
   REQUIRE(lp_cache_profile_read(path.c_str(), &q) == LEAP_OK);
-  CHECK(q.settings[0].coef[(size_t)2 * 2 * 3 * 2 + 5] == 0.0f);
-  CHECK(q.settings[0].coef[(size_t)2 * 2 * 3 * 2 + 0] == 1.0f);
+  // (no table is sized for it: NULL stands for the identity)
+  CHECK(q.settings[0].coef == nullptr);
   lp_cache_profile_free(&q);
   // A version 1 profile (older leap, unvalidated rectification) is refused
   // with the way out.
