@@ -265,8 +265,7 @@ static void push(vk_backend *vb, VkCommandBuffer cb, uint32_t n, int count, uint
 
 static uint32_t groups_for(const vk_backend *vb, uint32_t n) {
   const uint64_t span = 8 * (uint64_t)runs_of_8(vb), inv = ((uint64_t)n + span - 1) / span, g = (inv + WG - 1) / WG;
-  const uint64_t cap = vb->props.limits.maxComputeWorkGroupCount[0];
-  return (uint32_t)(g < 1 ? 1 : g > cap ? cap : g);
+  return lp_vk_grid_groups(vb, g, vb->props.limits.maxComputeWorkGroupCount[0]);
 }
 
 /* ----------------------------------------------------------------- the path */
@@ -740,11 +739,10 @@ static leap_status bench_once(bench_ctx *b, int what, double *ms) {
     f->vkCmdCopyBuffer(b->cb, b->src.buffer, b->dst.buffer, 1, &region);
   } else if (what == 2) {
     const uint64_t n4 = b->copy_size / 16, g = (n4 + WG - 1) / WG;
-    const uint64_t cap = vb->props.limits.maxComputeWorkGroupCount[0];
     f->vkCmdBindPipeline(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->copy_pipe);
     f->vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipe_layout, 0, 1, &b->copy_set, 0, NULL);
     push(vb, b->cb, (uint32_t)n4, 0, 0);
-    f->vkCmdDispatch(b->cb, (uint32_t)(g > cap ? cap : g), 1, 1);
+    f->vkCmdDispatch(b->cb, lp_vk_grid_groups(vb, g, vb->props.limits.maxComputeWorkGroupCount[0]), 1, 1);
   } else {
     f->vkCmdBindPipeline(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->pipe);
     f->vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipe_layout, 0, 1, &b->set, 0, NULL);
