@@ -15,7 +15,7 @@ leap_status lp_dit_weights(const leap_model_info *d, lp_weight_list *L) {
   const int64_t F = (int64_t)lround(D * d->mlp_ratio), P = p * p * d->out_channels;
   lp_weights_add(L, "x_embedder.proj.weight", -1, LP_DIT_X_W, "patch embed", LP_WINIT_XAVIER, 4, S(D, C, p, p));
   lp_weights_add(L, "x_embedder.proj.bias", -1, LP_DIT_X_B, "patch embed", LP_WINIT_ZERO, 1, S(D));
-  lp_weights_add(L, "pos_embed", -1, LP_DIT_POS, "position (fixed)", LP_WINIT_SINCOS_2D, 3, S(1, T, D));
+  lp_weights_add(L, "pos_embed", -1, LP_DIT_POS, "position", LP_WINIT_SINCOS_2D, 3, S(1, T, D));
   lp_weights_add(L, "t_embedder.mlp.0.weight", -1, LP_DIT_T_W0, "timestep MLP", LP_WINIT_NORMAL, 2,
                  S(D, LP_DIT_FREQ_DIM));
   lp_weights_add(L, "t_embedder.mlp.0.bias", -1, LP_DIT_T_B0, "timestep MLP", LP_WINIT_ZERO, 1, S(D));

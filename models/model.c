@@ -1,6 +1,7 @@
 /* model.c - the public leap_model API over an architecture (arch.h): the
  * file names its architecture, whose weight list says what to load. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,4 +95,28 @@ leap_status leap_model_forward(leap_model *m, int n, const float *x, const float
   if (s == LEAP_OK) s = leap_model_blocks(m);
   if (s == LEAP_OK) s = leap_model_final(m, out);
   return s;
+}
+
+leap_status leap_model_weight_count(const leap_model *m, int *count) {
+  if (!m || !count) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_weight_count: NULL argument");
+  *count = m->weights.count;
+  return LEAP_OK;
+}
+
+leap_status leap_model_weight(const leap_model *m, int index, leap_weight_info *out) {
+  if (!m || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_weight: NULL argument");
+  if (index < 0 || index >= m->weights.count)
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_weight: index %d outside 0..%d", index, m->weights.count - 1);
+  const lp_weight *w = &m->weights.w[index];
+  leap_weight_info wi;
+  memset(&wi, 0, sizeof wi);
+  wi.struct_size = sizeof wi;
+  snprintf(wi.name, sizeof wi.name, "%s", w->name);
+  wi.ndim = w->ndim;
+  memcpy(wi.shape, w->shape, sizeof wi.shape);
+  wi.block = w->block;
+  snprintf(wi.role, sizeof wi.role, "%s", w->role_name ? w->role_name : "");
+  wi.trainable = w->trainable;
+  *out = wi;
+  return LEAP_OK;
 }

@@ -13,7 +13,7 @@
 #include "leap.h"
 
 #define LP_WEIGHT_MAX_DIMS 4
-#define LP_WEIGHT_NAME_MAX 64
+#define LP_WEIGHT_NAME_MAX LEAP_WEIGHT_NAME_MAX
 
 /* How the trainer initialises a tensor. */
 typedef enum lp_winit {
