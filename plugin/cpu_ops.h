@@ -25,6 +25,8 @@ LP_CPU_OP_BUILDS(silu)
 LP_CPU_OP_BUILDS(ln_modulate)
 LP_CPU_OP_BUILDS(attention)
 LP_CPU_OP_BUILDS(gated_add)
+LP_CPU_OP_BUILDS(block_attention)
+LP_CPU_OP_BUILDS(kv_append)
 
 leap_status lp_cpu_cache_axpby(const lp_op *op);
 leap_status lp_cpu_cache_apply(const lp_op *op);

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "fast_math.h"
+#include "kv_cache.h"
 
 #define P(v) ((float *)lp_cpu_buf_data((v).buf) + (v).off)
 
@@ -205,5 +206,75 @@ leap_status LP_CPU_FN(gated_add)(const lp_op *op) {
     const float *g = gate + (size_t)(r / T) * gs;
     for (int d = 0; d < D; d++) out[(size_t)r * D + d] += g[d] * y[(size_t)r * D + d];
   }
+  return LEAP_OK;
+}
+
+/* The new keys a query of new token t may see: those up to the end of its
+ * chunk (BLOCK_ATTENTION, backend.h), at most Tn. */
+static inline int block_key_limit(int t, int Tn, int P, int F, int Nc) {
+  const int64_t frame = (int64_t)Nc * F + t / P, end = (frame / F + 1) * F - (int64_t)Nc * F;
+  return end * P < Tn ? (int)(end * P) : Tn;
+}
+
+/* Block-causal attention with BLAS GEMMs, one (batch item, head) per job
+ * as op_attention: scores of the new queries against the cached keys and
+ * the new keys side by side in a [Tn, Tc + Tn] scratch, each row's softmax
+ * over the keys its chunk may see (the rest zeroed), then O = P_c V_c +
+ * P_n V_n. The masked new keys' scores are computed and dropped: one GEMM
+ * over the whole block is cheaper than one per chunk at these sizes. */
+leap_status LP_CPU_FN(block_attention)(const lp_op *op) {
+  leap_status s = lp_block_attention_check(op, "cpu");
+  if (s != LEAP_OK) return s;
+  const int B = op->i[0], Tn = op->i[1], D = op->i[2], H = op->i[3], Pt = op->i[4], F = op->i[5];
+  const int Nc = op->i[6], cap = op->i[7];
+  const int hd = D / H, ld = 3 * D, ldc = 2 * D, Tc = Nc * F * Pt, L = Tc + Tn;
+  const float scale = op->f[0];
+  const float *qkv = P(op->in[0]);
+  const float *cache = Tc > 0 ? P(op->in[1]) : NULL;
+  float *out = P(op->out);
+  int failed = 0;
+#pragma omp parallel reduction(| : failed)
+  {
+    float *S = lp_malloc((size_t)Tn * L * sizeof(float));
+    failed = S == NULL;
+#pragma omp for schedule(dynamic)
+    for (int job = 0; job < B * H; job++) {
+      if (!S) continue;
+      const int b = job / H, h = job % H;
+      const float *q = qkv + (size_t)b * Tn * ld + h * hd;
+      float *o = out + (size_t)b * Tn * D + h * hd;
+      if (Tc > 0) {
+        const float *kc = cache + (size_t)b * cap * ldc + h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tn, Tc, hd, scale, q, ld, kc, ldc, 0.0f, S, L);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tn, Tn, hd, scale, q, ld, q + D, ld, 0.0f, S + Tc, L);
+      for (int r = 0; r < Tn; r++) {
+        const int n = Tc + block_key_limit(r, Tn, Pt, F, Nc);
+        float *row = S + (size_t)r * L;
+        softmax_row(row, n);
+        memset(row + n, 0, (size_t)(L - n) * sizeof(float));
+      }
+      if (Tc > 0) {
+        const float *vc = cache + (size_t)b * cap * ldc + D + h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tn, hd, Tc, 1.0f, S, L, vc, ldc, 0.0f, o, D);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tn, hd, Tn, 1.0f, S + Tc, L, q + 2 * D, ld,
+                  Tc > 0 ? 1.0f : 0.0f, o, D);
+    }
+    free(S);
+  }
+  return failed ? lp_error(LEAP_ERR_NOMEM, "block attention: out of memory for %d x %d scores", Tn, L) : LEAP_OK;
+}
+
+leap_status LP_CPU_FN(kv_append)(const lp_op *op) {
+  leap_status s = lp_kv_append_check(op, "cpu");
+  if (s != LEAP_OK) return s;
+  const int B = op->i[0], Tn = op->i[1], D = op->i[2], cap = op->i[3], start = op->i[4];
+  const float *qkv = P(op->in[0]);
+  float *cache = P(op->out);
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < Tn; t++)
+      memcpy(cache + ((size_t)b * cap + start + t) * 2 * D, qkv + ((size_t)b * Tn + t) * 3 * D + D,
+             2 * (size_t)D * sizeof(float));
   return LEAP_OK;
 }

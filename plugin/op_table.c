@@ -32,6 +32,8 @@ static const lp_op_info table[] = {
     [LP_OP_CACHE_AXPBY] =   {"CACHE_AXPBY",   1, 1, CPU_ONE(lp_cpu_cache_axpby), lp_vk_plan_cache_axpby},
     [LP_OP_CACHE_APPLY] =   {"CACHE_APPLY",   2, 5, CPU_ONE(lp_cpu_cache_apply), lp_vk_plan_cache_apply},
     [LP_OP_CACHE_L1] =      {"CACHE_L1",      2, 2, CPU_ONE(lp_cpu_cache_l1),    lp_vk_plan_cache_l1},
+    [LP_OP_BLOCK_ATTENTION] = {"BLOCK_ATTENTION", 1, 6, CPU_BUILDS(block_attention), lp_vk_plan_block_attention},
+    [LP_OP_KV_APPEND] =     {"KV_APPEND",     1, 4, CPU_BUILDS(kv_append),       lp_vk_plan_kv_append},
 };
 _Static_assert(sizeof table / sizeof table[0] == LP_OP_COUNT, "op_table.c: one row per lp_op_kind");
 

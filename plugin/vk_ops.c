@@ -13,6 +13,7 @@
 #include "vk_internal.h"
 #include "op_table.h"
 #include "vk_ops.h"
+#include "kv_cache.h"
 
 #define WG_ELEM 256u     /* elementwise kernels: invocations per workgroup */
 #define GEMM_TILE 64u    /* shaders/linear.comp: 64x64 output tile */
@@ -181,6 +182,40 @@ leap_status lp_vk_plan_gated_add(const vk_backend *vb, const lp_op *op, lp_vk_pl
   p->extent[0] = a * b * c, p->extent[3] = a * b * c;
   p->extent[1] = (a - 1) * d + c;
   p->out_read = 1;
+  return LEAP_OK;
+}
+
+/* B, Tn, D, heads, P, F, Nc, cap: the generic attention kernel's layout
+ * (a query per invocation, keys staged in shared memory, online softmax)
+ * over the cached keys and then the new ones up to the query's chunk. */
+leap_status lp_vk_plan_block_attention(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) {
+  leap_status s = lp_block_attention_check(op, "vulkan");
+  if (s != LEAP_OK) return s;
+  const uint64_t B = (uint64_t)op->i[0], Tn = (uint64_t)op->i[1], D = (uint64_t)op->i[2];
+  const uint64_t cached = (uint64_t)op->i[6] * (uint64_t)op->i[5] * (uint64_t)op->i[4], cap = (uint64_t)op->i[7];
+  const int hd = op->i[2] / op->i[3];
+  if (hd > ATTN_MAX_HD)
+    return lp_error(LEAP_ERR_UNSUPPORTED, "vulkan: BLOCK_ATTENTION head_dim %d > %d is not supported", hd,
+                    ATTN_MAX_HD);
+  uint32_t bkeys = hd <= 64 ? 32 : 16;
+  while (bkeys > 1 && 2u * bkeys * (uint32_t)hd * 4u > vb->props.limits.maxComputeSharedMemorySize) bkeys /= 2;
+  p->shader = "block_attention";
+  p->spec[0] = (uint32_t)hd, p->spec[1] = bkeys;
+  p->nspec = 2;
+  p->groups[0] = ceil_div(Tn, ATTN_QUERIES), p->groups[1] = (uint32_t)op->i[3], p->groups[2] = (uint32_t)B;
+  p->extent[0] = B * Tn * 3 * D, p->extent[3] = B * Tn * D;
+  p->extent[1] = cached ? ((B - 1) * cap + cached) * 2 * D : 0;
+  return LEAP_OK;
+}
+
+leap_status lp_vk_plan_kv_append(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) { /* B, Tn, D, cap, start */
+  (void)vb;
+  leap_status s = lp_kv_append_check(op, "vulkan");
+  if (s != LEAP_OK) return s;
+  const uint64_t B = (uint64_t)op->i[0], Tn = (uint64_t)op->i[1], D = (uint64_t)op->i[2];
+  const uint64_t cap = (uint64_t)op->i[3], start = (uint64_t)op->i[4];
+  elementwise(p, "kv_append", B * Tn * 2 * D);
+  p->extent[0] = B * Tn * 3 * D, p->extent[3] = ((B - 1) * cap + start + Tn) * 2 * D;
   return LEAP_OK;
 }
 

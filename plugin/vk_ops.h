@@ -14,5 +14,7 @@ leap_status lp_vk_plan_silu(const vk_backend *vb, const lp_op *op, lp_vk_plan *p
 leap_status lp_vk_plan_ln_modulate(const vk_backend *vb, const lp_op *op, lp_vk_plan *p);
 leap_status lp_vk_plan_attention(const vk_backend *vb, const lp_op *op, lp_vk_plan *p);
 leap_status lp_vk_plan_gated_add(const vk_backend *vb, const lp_op *op, lp_vk_plan *p);
+leap_status lp_vk_plan_block_attention(const vk_backend *vb, const lp_op *op, lp_vk_plan *p);
+leap_status lp_vk_plan_kv_append(const vk_backend *vb, const lp_op *op, lp_vk_plan *p);
 
 #endif /* LEAP_VK_OPS_H */
