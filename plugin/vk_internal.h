@@ -146,12 +146,15 @@ typedef struct lp_vk_pipeline {
 
 /* The push constants every shader declares (shaders/common.glsl): element
  * offsets of the four bindings, the op's integer and float arguments, and
- * flags (bit 0: in[2] is bound, e.g. a LINEAR bias). */
+ * flags (bit 0: in[2] is bound, e.g. a LINEAR bias). lp_op.i[6..7] come
+ * after flags, so the kernels that declare only the block up to flags
+ * (shaders/lcsc_*.comp) keep their layout. */
 typedef struct lp_vk_push {
   uint32_t off[4];
   int32_t i[6];
   float f[2];
   uint32_t flags;
+  int32_t i_hi[2]; /* lp_op.i[6], i[7] */
 } lp_vk_push;
 #define LP_VK_FLAG_IN2 1u
 
