@@ -477,6 +477,79 @@ LEAP_API leap_status leap_cache_get_stats(const leap_cache *c,
  * profile is valid for), NUL-terminated into out[size >= 17]. */
 LEAP_API leap_status leap_model_id(leap_model *m, char *out, size_t size);
 
+
+/* ------------------------------------------------------- distillation (DisBack) */
+/*
+ * Hooks for distilling a many-step teacher into a one-step student with
+ * DisBack (distribution backtracking on DMD2's distribution matching), for
+ * leap's own trainer (`leap distill`) and for any host trainer.
+ *
+ * Degradation path: before distillation a copy of the teacher is fine-tuned
+ * on the initial student's samples and N checkpoints are saved on the way
+ * (0 = first saved, nearest the teacher; N-1 = most degraded). Backtracking
+ * then distils towards them in reverse, most degraded first, ending on the
+ * teacher. The scheduler says which one is the target at each iteration.
+ */
+typedef enum leap_disback_switch {
+  LEAP_DISBACK_SWITCH_INTERVAL = 0,  /* every `interval` iterations */
+  LEAP_DISBACK_SWITCH_CONVERGED = 1  /* when the fake-score loss has settled */
+} leap_disback_switch;
+
+/* leap_disback_schedule_target's value once the path is walked. */
+#define LEAP_DISBACK_TEACHER (-1)
+
+typedef struct leap_disback_schedule_desc {
+  uint32_t struct_size;       /* sizeof(leap_disback_schedule_desc) */
+  int n_checkpoints;          /* checkpoints on the degradation path (0: teacher only) */
+  leap_disback_switch rule;
+  int interval;               /* INTERVAL: iterations per checkpoint */
+  /* CONVERGED: switch once the mean fake-score loss of the last `window`
+   * iterations differs from that of the `window` before by less than
+   * `tolerance` (relative), after at least min_iters (>= 2 * window)
+   * iterations on the checkpoint; max_iters > 0 caps a stage. */
+  int window;
+  double tolerance;
+  int min_iters;
+  int max_iters;
+} leap_disback_schedule_desc;
+
+typedef struct leap_disback_schedule leap_disback_schedule;
+
+LEAP_API leap_disback_schedule_desc leap_disback_schedule_desc_default(void);
+LEAP_API leap_status leap_disback_schedule_create(
+    const leap_disback_schedule_desc *desc, leap_disback_schedule **out);
+LEAP_API void leap_disback_schedule_destroy(leap_disback_schedule *s);
+/* Call once per distillation iteration, after it, with that iteration's
+ * fake-score loss (ignored by the INTERVAL rule). *switched (may be NULL)
+ * is 1 when the target changed for the next iteration. */
+LEAP_API leap_status leap_disback_schedule_observe(leap_disback_schedule *s,
+                                                   double fake_loss,
+                                                   int *switched);
+/* The target for the next iteration: a path checkpoint index, or
+ * LEAP_DISBACK_TEACHER. */
+LEAP_API int leap_disback_schedule_target(const leap_disback_schedule *s);
+/* The stage (0 .. n_checkpoints; n_checkpoints = the teacher) and the
+ * iteration at which a stage began (-1 if not reached). */
+LEAP_API int leap_disback_schedule_stage(const leap_disback_schedule *s);
+LEAP_API int64_t leap_disback_schedule_stage_start(
+    const leap_disback_schedule *s, int stage);
+/* Resuming a run: the stage, the iterations done, and how many of them were
+ * in the current stage (the CONVERGED rule restarts its loss windows). */
+LEAP_API leap_status leap_disback_schedule_restore(leap_disback_schedule *s,
+                                                   int stage, int64_t iter,
+                                                   int64_t iters_in_stage);
+
+/* DMD2's distribution-matching gradient for the student's samples x
+ * [n, ...] (F32 tensors of one context, same shape): per sample i,
+ *   grad_i = (x0_fake_i - x0_target_i) / max(mean|x_i - x0_target_i|, eps)
+ * where x0_target and x0_fake are the target and fake-score models' x0
+ * predictions from the noised x. The student's surrogate loss is
+ * 0.5 * ||x - stopgrad(x - grad)||^2, whose gradient in x is grad. */
+LEAP_API leap_status leap_dmd_gradient(const leap_tensor *x,
+                                       const leap_tensor *x0_target,
+                                       const leap_tensor *x0_fake,
+                                       double eps, leap_tensor *grad);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,194 @@
+// test_distill.cpp - DisBack's hooks: the target scheduler walks the
+// degradation path backwards, every checkpoint once and in order, under
+// both switch rules; the distribution-matching gradient on host memory.
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "test_util.hpp"
+
+extern "C" {
+#include "dmd_grad.h"
+}
+
+namespace {
+
+struct Sched {
+  leap_disback_schedule *s = nullptr;
+  explicit Sched(const leap_disback_schedule_desc &d) {
+    REQUIRE(leap_disback_schedule_create(&d, &s) == LEAP_OK);
+  }
+  ~Sched() { leap_disback_schedule_destroy(s); }
+};
+
+// Runs `iters` iterations with a loss from loss_at(iteration, stage) and
+// returns the target of every iteration (the one it trained against).
+template <class F> std::vector<int> walk(leap_disback_schedule *s, int iters, F loss_at) {
+  std::vector<int> targets;
+  for (int i = 0; i < iters; i++) {
+    targets.push_back(leap_disback_schedule_target(s));
+    int switched = -1;
+    REQUIRE(leap_disback_schedule_observe(s, loss_at(i, leap_disback_schedule_stage(s)), &switched) ==
+            LEAP_OK);
+    REQUIRE((switched == 0 || switched == 1));
+  }
+  return targets;
+}
+
+// The distinct targets in the order first seen, and checks each appears in
+// one contiguous run (visited once, never returned to).
+std::vector<int> visits(const std::vector<int> &targets) {
+  std::vector<int> order;
+  for (size_t i = 0; i < targets.size(); i++)
+    if (i == 0 || targets[i] != targets[i - 1]) order.push_back(targets[i]);
+  return order;
+}
+
+std::vector<int> backwards(int n) {
+  std::vector<int> v;
+  for (int k = n - 1; k >= 0; k--) v.push_back(k);
+  v.push_back(LEAP_DISBACK_TEACHER);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("disback schedule: interval rule visits every checkpoint once, most degraded first",
+          "[distill]") {
+  for (int n : {0, 1, 2, 5, 12}) {
+    for (int interval : {1, 3, 100}) {
+      INFO("n " << n << " interval " << interval);
+      leap_disback_schedule_desc d = leap_disback_schedule_desc_default();
+      d.n_checkpoints = n, d.interval = interval;
+      Sched s(d);
+      const int iters = (n + 2) * interval;
+      std::vector<int> t = walk(s.s, iters, [](int, int) { return 1.0; });
+      CHECK(visits(t) == backwards(n));
+      // Each checkpoint is the target for exactly `interval` iterations.
+      for (int k = 0; k < n; k++)
+        CHECK(std::count(t.begin(), t.end(), k) == interval);
+      for (int st = 0; st <= n; st++) CHECK(leap_disback_schedule_stage_start(s.s, st) == (int64_t)st * interval);
+      CHECK(leap_disback_schedule_stage(s.s) == n);
+    }
+  }
+}
+
+TEST_CASE("disback schedule: converged rule switches when the fake loss settles, and only then",
+          "[distill]") {
+  leap_disback_schedule_desc d = leap_disback_schedule_desc_default();
+  d.n_checkpoints = 4, d.rule = LEAP_DISBACK_SWITCH_CONVERGED;
+  d.window = 10, d.min_iters = 20, d.tolerance = 0.01, d.max_iters = 0;
+  Sched s(d);
+  // Each stage's loss decays from 1 towards 0.5 by 10% of the gap per
+  // iteration: the windows' means differ by more than 1% early on and by
+  // less later, so each stage switches once it has settled.
+  int64_t stage_begin = 0;
+  std::vector<int64_t> lengths;
+  int last_stage = 0;
+  std::vector<int> t = walk(s.s, 2000, [&](int i, int stage) {
+    if (stage != last_stage) {
+      lengths.push_back(i - stage_begin);
+      stage_begin = i, last_stage = stage;
+    }
+    return 0.5 + 0.5 * std::pow(0.9, (double)(i - stage_begin));
+  });
+  CHECK(visits(t) == backwards(4));
+  REQUIRE(lengths.size() == 4);
+  // Independent computation of when the rule must fire: the first k >= 20
+  // with |mean(l[k-10..k)) - mean(l[k-20..k-10))| / mean(l[k-20..k-10)) < 1%.
+  auto loss = [](int j) { return 0.5 + 0.5 * std::pow(0.9, (double)j); };
+  int expect = -1;
+  for (int k = 20; k < 1000 && expect < 0; k++) {
+    double a = 0, b = 0;
+    for (int j = k - 10; j < k; j++) a += loss(j) / 10;
+    for (int j = k - 20; j < k - 10; j++) b += loss(j) / 10;
+    if (std::fabs(a - b) / b < 0.01) expect = k;
+  }
+  REQUIRE(expect > 20);
+  for (int64_t len : lengths) CHECK(len == expect);
+}
+
+TEST_CASE("disback schedule: a loss that never settles stays on its checkpoint until max_iters",
+          "[distill]") {
+  leap_disback_schedule_desc d = leap_disback_schedule_desc_default();
+  d.n_checkpoints = 2, d.rule = LEAP_DISBACK_SWITCH_CONVERGED;
+  d.window = 5, d.min_iters = 10, d.tolerance = 0.01;
+  d.max_iters = 0;
+  {
+    Sched s(d);
+    // Falling by 22% a window: never within 1%.
+    std::vector<int> t = walk(s.s, 300, [](int i, int) { return std::exp(-0.05 * i); });
+    CHECK(visits(t) == std::vector<int>{1});
+  }
+  d.max_iters = 37;
+  Sched s(d);
+  std::vector<int> t = walk(s.s, 200, [](int i, int) { return std::exp(-0.05 * i); });
+  CHECK(visits(t) == backwards(2));
+  CHECK(leap_disback_schedule_stage_start(s.s, 1) == 37);
+  CHECK(leap_disback_schedule_stage_start(s.s, 2) == 74);
+  // A non-finite loss is refused by the rule that reads it.
+  CHECK(leap_disback_schedule_observe(s.s, NAN, nullptr) == LEAP_ERR_NUMERIC);
+}
+
+TEST_CASE("disback schedule: restore continues where a run stopped", "[distill]") {
+  leap_disback_schedule_desc d = leap_disback_schedule_desc_default();
+  d.n_checkpoints = 3, d.interval = 10;
+  Sched whole(d);
+  std::vector<int> a = walk(whole.s, 60, [](int, int) { return 1.0; });
+  Sched first(d);
+  std::vector<int> b = walk(first.s, 25, [](int, int) { return 1.0; });
+  Sched resumed(d);
+  REQUIRE(leap_disback_schedule_restore(resumed.s, leap_disback_schedule_stage(first.s), 25, 5) == LEAP_OK);
+  std::vector<int> c = walk(resumed.s, 35, [](int, int) { return 1.0; });
+  b.insert(b.end(), c.begin(), c.end());
+  CHECK(b == a);
+  CHECK(leap_disback_schedule_restore(resumed.s, 4, 10, 0) == LEAP_ERR_INVALID_ARG);
+  CHECK(leap_disback_schedule_restore(resumed.s, 1, 10, 11) == LEAP_ERR_INVALID_ARG);
+}
+
+TEST_CASE("disback schedule: bad descriptions are refused, an older smaller struct is accepted",
+          "[distill]") {
+  leap_disback_schedule *s = nullptr;
+  leap_disback_schedule_desc d = leap_disback_schedule_desc_default();
+  d.interval = 0;
+  CHECK(leap_disback_schedule_create(&d, &s) == LEAP_ERR_INVALID_ARG);
+  CHECK(std::string(leap_last_error()).find("interval") != std::string::npos);
+  d = leap_disback_schedule_desc_default();
+  d.rule = LEAP_DISBACK_SWITCH_CONVERGED, d.window = 50, d.min_iters = 60;
+  CHECK(leap_disback_schedule_create(&d, &s) == LEAP_ERR_INVALID_ARG);
+  d.min_iters = 100, d.max_iters = 99;
+  CHECK(leap_disback_schedule_create(&d, &s) == LEAP_ERR_INVALID_ARG);
+  d = leap_disback_schedule_desc_default();
+  d.n_checkpoints = -1;
+  CHECK(leap_disback_schedule_create(&d, &s) == LEAP_ERR_INVALID_ARG);
+  d = leap_disback_schedule_desc_default();
+  d.struct_size = 4;
+  CHECK(leap_disback_schedule_create(&d, &s) == LEAP_ERR_INVALID_ARG);
+  CHECK(s == nullptr);
+}
+
+TEST_CASE("dmd gradient: per-sample normalisation on host memory", "[distill]") {
+  const int64_t n = 5, per = 3 * 17;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> N(0.f, 1.f);
+  std::vector<float> x(n * per), xt(n * per), xf(n * per), g(n * per);
+  for (size_t k = 0; k < x.size(); k++) x[k] = N(rng), xt[k] = N(rng), xf[k] = xt[k] + 0.1f * N(rng);
+  // Sample 3's student equals its target: the normaliser falls back to eps.
+  for (int64_t k = 0; k < per; k++) x[3 * per + k] = xt[3 * per + k];
+  lp_dmd_grad_cpu(n, per, x.data(), xt.data(), xf.data(), 1e-3f, g.data());
+  for (int64_t i = 0; i < n; i++) {
+    double norm = 0;
+    for (int64_t k = 0; k < per; k++) norm += std::fabs((double)x[i * per + k] - xt[i * per + k]);
+    norm = i == 3 ? 1e-3 : norm / per;
+    for (int64_t k = 0; k < per; k++) {
+      double want = ((double)xf[i * per + k] - xt[i * per + k]) / norm;
+      CHECK(std::fabs(g[i * per + k] - want) <= 1e-6 * std::fabs(want) + 1e-7);
+    }
+  }
+  // Scaling one sample's distance to its target by 4 divides its gradient by 4.
+  std::vector<float> x2 = x, g2(n * per);
+  for (int64_t k = 0; k < per; k++) x2[per + k] = xt[per + k] + 4.0f * (x[per + k] - xt[per + k]);
+  lp_dmd_grad_cpu(n, per, x2.data(), xt.data(), xf.data(), 1e-3f, g2.data());
+  for (int64_t k = 0; k < per; k++) CHECK(g2[per + k] == Approx(g[per + k] / 4).epsilon(1e-5));
+  for (int64_t k = 0; k < per; k++) CHECK(g2[k] == g[k]);
+}
