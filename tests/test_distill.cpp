@@ -192,3 +192,148 @@ TEST_CASE("dmd gradient: per-sample normalisation on host memory", "[distill]") 
   for (int64_t k = 0; k < per; k++) CHECK(g2[per + k] == Approx(g[per + k] / 4).epsilon(1e-5));
   for (int64_t k = 0; k < per; k++) CHECK(g2[k] == g[k]);
 }
+
+// ---- the distillation loop on a tiny teacher ------------------------------
+
+extern "C" {
+#include "distill_train.h"
+#include "train.h"
+}
+#include <fstream>
+#include <sys/wait.h>
+
+namespace {
+
+// A tiny flow_v DiT (8x8x1, patch 4, hidden 16, depth 1, 3 classes) with
+// random non-zero weights, saved as a model file.
+std::string tiny_teacher(const std::string &dir) {
+  lp_train_cfg c = lp_train_cfg_default();
+  c.arch = lp_dit_arch{8, 1, 4, 16, 1, 2, 3, 2.0};
+  c.batch = 4;
+  c.seed = 5;
+  lp_trainer *t = nullptr;
+  REQUIRE(lp_trainer_create(&c, &t) == LEAP_OK);
+  std::vector<float> r = lt::random_f32(t->L.total, 77);
+  for (size_t k = 0; k < t->L.total; k++) t->params[k] += 0.05f * r[k];
+  const std::string path = dir + "/teacher.safetensors";
+  REQUIRE(lp_trainer_save_model(t, path.c_str(), 0, LEAP_F32) == LEAP_OK);
+  lp_trainer_destroy(t);
+  return path;
+}
+
+lp_distill_cfg tiny_distill_cfg(lp_distill_method m) {
+  lp_distill_cfg c = lp_distill_cfg_default();
+  c.method = m;
+  c.batch = 4;
+  c.iters = 9;
+  c.fake_updates = 2;
+  c.lr_student = 1e-3;
+  c.lr_fake = 1e-3;
+  c.path_checkpoints = 3;
+  c.path_iters = 6;
+  c.schedule.interval = 2;
+  c.seed = 3;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("distill: DisBack targets the path backwards, then the teacher; DMD the teacher only",
+          "[distill]") {
+  lt::TempDir tmp;
+  const std::string teacher = tiny_teacher(tmp.path);
+  for (lp_distill_method m : {LP_DISTILL_DISBACK, LP_DISTILL_DMD}) {
+    lp_distill_cfg c = tiny_distill_cfg(m);
+    lp_distill *d = nullptr;
+    REQUIRE(lp_distill_create(teacher.c_str(), &c, &d) == LEAP_OK);
+    if (m == LP_DISTILL_DISBACK) {
+      CHECK(lp_distill_step(d, nullptr) == LEAP_ERR_INVALID_ARG);  // path first
+      REQUIRE(lp_distill_record_path(d, tmp.path.c_str(), nullptr, nullptr) == LEAP_OK);
+      // The manifest names each checkpoint, and each differs from the teacher.
+      const std::string manifest = lt::slurp(tmp.path + "/path.json");
+      for (int k = 0; k < 3; k++) {
+        const std::string f = tmp.path + "/path_0" + std::to_string(k) + ".safetensors";
+        CHECK(manifest.find("path_0" + std::to_string(k)) != std::string::npos);
+        CHECK(lt::rel_l2(lt::read_f64(f, "final_layer.linear.weight"),
+                         lt::read_f64(teacher, "final_layer.linear.weight")) > 1e-4);
+      }
+      CHECK(lp_distill_record_path(d, nullptr, nullptr, nullptr) == LEAP_ERR_INVALID_ARG);
+    }
+    std::vector<int> targets;
+    const lp_trainer *st = lp_distill_student(d);
+    std::vector<float> before(st->params, st->params + st->L.total);
+    for (int i = 0; i < c.iters; i++) {
+      lp_distill_stats s{};
+      REQUIRE(lp_distill_step(d, &s) == LEAP_OK);
+      CHECK(s.iter == i + 1);
+      CHECK(std::isfinite(s.fake_loss));
+      CHECK(s.dm_loss > 0);
+      targets.push_back(s.target);
+    }
+    std::vector<int> want = m == LP_DISTILL_DMD ? std::vector<int>(9, LEAP_DISBACK_TEACHER)
+                                                : std::vector<int>{2, 2, 1, 1, 0, 0, -1, -1, -1};
+    CHECK(targets == want);
+    // The student moved.
+    std::vector<float> after(st->params, st->params + st->L.total);
+    CHECK(lt::rel_l2(after, before) > 1e-5);
+    lp_distill_destroy(d);
+  }
+}
+
+TEST_CASE("distill: the one-step student samples as leap sample --steps 1 does", "[distill]") {
+  lt::TempDir tmp;
+  const std::string teacher = tiny_teacher(tmp.path);
+  lp_distill_cfg c = tiny_distill_cfg(LP_DISTILL_DMD);
+  c.iters = 2;
+  lp_distill *d = nullptr;
+  REQUIRE(lp_distill_create(teacher.c_str(), &c, &d) == LEAP_OK);
+  for (int i = 0; i < 2; i++) REQUIRE(lp_distill_step(d, nullptr) == LEAP_OK);
+  const std::string student = tmp.path + "/student.safetensors";
+  REQUIRE(lp_distill_save_student(d, student.c_str(), LEAP_F32) == LEAP_OK);
+  const int n = 5;
+  const int32_t labels[n] = {0, 1, 2, 0, 1};
+  std::vector<float> ours((size_t)n * 64), theirs((size_t)n * 64);
+  REQUIRE(lp_distill_generate(d, 42, n, labels, ours.data()) == LEAP_OK);
+  lp_distill_destroy(d);
+
+  leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
+  leap_context *ctx = nullptr;
+  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
+  leap_model *m = nullptr;
+  REQUIRE(leap_model_load(ctx, student.c_str(), &m) == LEAP_OK);
+  leap_sample_desc sd = leap_sample_desc_default();
+  sd.n = n, sd.labels = labels, sd.steps = 1, sd.cfg = 1.0, sd.seed = 42;
+  REQUIRE(leap_sample(m, &sd, theirs.data()) == LEAP_OK);
+  leap_model_destroy(m);
+  leap_context_destroy(ctx);
+  CHECK(lt::rel_l2(theirs, ours) < 1e-5);
+}
+
+TEST_CASE("leap distill: end to end from the CLI", "[distill][cli]") {
+  lt::TempDir tmp;
+  const std::string teacher = tiny_teacher(tmp.path), out = tmp.path + "/run";
+  const std::string cmd = std::string("'") + LEAP_CLI_PATH + "' distill --teacher '" + teacher +
+                          "' --out '" + out +
+                          "' --batch 4 --iters 5 --fake-updates 1 --path-checkpoints 2 "
+                          "--path-iters 4 --interval 2 --quiet > '" + tmp.path + "/log.txt' 2>&1";
+  int st = system(cmd.c_str());
+  REQUIRE(WIFEXITED(st));
+  INFO(lt::slurp(tmp.path + "/log.txt"));
+  REQUIRE(WEXITSTATUS(st) == 0);
+  // The log: a path line, then one line per iteration with its target.
+  std::ifstream log(out + "/log.jsonl");
+  std::string line;
+  std::vector<std::string> lines;
+  while (std::getline(log, line)) lines.push_back(line);
+  REQUIRE(lines.size() == 6);
+  CHECK(lines[0].find("\"event\": \"path\"") != std::string::npos);
+  const char *want[5] = {"\"target\": 1", "\"target\": 1", "\"target\": 0", "\"target\": 0",
+                         "\"target\": -1"};
+  for (int i = 0; i < 5; i++) CHECK(lines[(size_t)i + 1].find(want[i]) != std::string::npos);
+  CHECK(lt::meta(out + "/student.safetensors", "arch") == "dit");
+  // A second run into the same folder is refused and leaves the student alone.
+  const std::string before = lt::slurp(out + "/student.safetensors");
+  st = system(cmd.c_str());
+  CHECK(WEXITSTATUS(st) == 1);
+  CHECK(lt::slurp(out + "/student.safetensors") == before);
+}
