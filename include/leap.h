@@ -550,6 +550,72 @@ LEAP_API leap_status leap_dmd_gradient(const leap_tensor *x,
                                        const leap_tensor *x0_fake,
                                        double eps, leap_tensor *grad);
 
+
+/* ------------------------------------------------------------ block diffusion */
+/*
+ * Chunked noise schedules for video: frames are grouped into chunks of
+ * frames_per_chunk (the last may be shorter: it is never dropped), every
+ * chunk walks the solver's step list on its own, and a schedule says, for
+ * each iteration, where every chunk is. A host that runs its own model reads
+ * an iteration and: runs the model over the chunks [window_begin,
+ * window_end) (earlier chunks are history, present only as keys and values
+ * in its KV cache), first running each chunk marked kv_write once at t = 0
+ * (clean) so its keys and values enter the cache; then takes one solver
+ * step, from step[i] to step[i] + 1, on each chunk marked update.
+ */
+typedef enum leap_block_family {
+  LEAP_BLOCK_SYNCHRONOUS = 0,   /* all chunks at one level (full-sequence sampling) */
+  LEAP_BLOCK_AUTOREGRESSIVE = 1,/* one chunk fully denoised, then the next */
+  LEAP_BLOCK_PYRAMID = 2,       /* chunk i starts ar_step iterations after chunk i-1 */
+  LEAP_BLOCK_PIPELINED = 3      /* up to `window` chunks in flight, `lag` steps apart */
+} leap_block_family;
+
+typedef struct leap_block_schedule_desc {
+  uint32_t struct_size;   /* sizeof(leap_block_schedule_desc) */
+  int frames;             /* frames of the video (>= 1) */
+  int frames_per_chunk;   /* >= 1 */
+  int steps;              /* solver steps per chunk (>= 1) */
+  leap_block_family family;
+  int ar_step;            /* PYRAMID: iterations between chunk starts (0 = synchronous) */
+  int window;             /* PIPELINED: chunks in flight at most (>= 1) */
+  int lag;                /* PIPELINED: iterations between chunk starts (>= 1) */
+} leap_block_schedule_desc;
+
+typedef struct leap_block_schedule leap_block_schedule;
+
+/* One iteration. The arrays have one entry per chunk and are the caller's
+ * (leap_block_schedule_chunks entries each). step[i]: the chunk's index in
+ * the step list (0 = pure noise, steps = clean). */
+typedef struct leap_block_iteration {
+  uint32_t struct_size;   /* sizeof(leap_block_iteration) */
+  int window_begin, window_end; /* chunks the model runs this iteration */
+  int updated;            /* chunks taking a step this iteration */
+  int *step;              /* [chunks] */
+  uint8_t *update;        /* [chunks] 1: takes its step step[i] -> step[i] + 1 */
+  uint8_t *kv_write;      /* [chunks] 1: run clean once now to write its keys and values */
+} leap_block_iteration;
+
+LEAP_API leap_block_schedule_desc leap_block_schedule_desc_default(void);
+LEAP_API leap_status leap_block_schedule_create(
+    const leap_block_schedule_desc *desc, leap_block_schedule **out);
+LEAP_API void leap_block_schedule_destroy(leap_block_schedule *s);
+LEAP_API int leap_block_schedule_chunks(const leap_block_schedule *s);
+LEAP_API int leap_block_schedule_iterations(const leap_block_schedule *s);
+/* The frames of chunk i: [*first, *first + *count). */
+LEAP_API leap_status leap_block_schedule_chunk_frames(
+    const leap_block_schedule *s, int chunk, int *first, int *count);
+LEAP_API leap_status leap_block_schedule_get(const leap_block_schedule *s,
+                                             int iteration,
+                                             leap_block_iteration *out);
+
+/* FreeNoise's noise shuffling, in place on noise [frames, per_frame]: for
+ * f = window, window + stride, ... the frames [f, f + stride) get the noise
+ * of frames [f - window, f - window + stride) in an order drawn from seed
+ * (earlier groups first, so a group may copy an already shuffled one). */
+LEAP_API leap_status leap_block_noise_shuffle(float *noise, int frames,
+                                              size_t per_frame, int window,
+                                              int stride, uint64_t seed);
+
 #ifdef __cplusplus
 }
 #endif
