@@ -161,10 +161,10 @@ void *lp_cpu_buf_data(lp_buf *b);
 leap_status lp_cpu_buf_wrap(lp_backend *be, void *data, size_t bytes,
                             lp_buf **out);
 
-/* Runs one op on host memory: the CPU twin of each Vulkan kernel. Views'
- * buffers must be CPU buffers. Fails only when out of memory. */
+/* Runs one op on host memory: the CPU twin of each Vulkan kernel (the op
+ * table, op_table.c, names each kind's function). Views' buffers must be
+ * CPU buffers. Fails when out of memory, on an unknown kind, and where a
+ * kind's CPU function checks its arguments. */
 leap_status lp_cpu_run_op(const lp_op *op);
-/* The CPU twins of the LP_OP_CACHE_* kernels (plugin/cpu_cache_ops.c). */
-leap_status lp_cpu_run_cache_op(const lp_op *op);
 
 #endif /* LEAP_BACKEND_H */

@@ -2,13 +2,15 @@
  * each op's contract). Plain loops over float32 with OpenMP; GEMMs go to
  * BLAS. Built with -fno-trapping-math (see CMakeLists). Included twice (cpu_ops_base.c, cpu_ops_avx2.c) to build a baseline
  * x86-64 and an AVX2+FMA copy; cpu_ops.c picks one at run time. Each copy
- * defines LP_CPU_RUN_OP to its own entry point's name. */
+ * defines LP_CPU_FN(name) to its own function names (lp_cpu_NAME_base or
+ * lp_cpu_NAME_avx2, declared in cpu_ops.h, pointed at by op_table.c). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "cpu_ops.h"
 #include "alloc.h"
 #include "error.h"
 #include "fast_math.h"
@@ -27,7 +29,7 @@ static inline float gelu_tanh(float x) {
  * region) and applies bias and activation while the block is still in
  * cache, instead of a second pass over all of y. */
 #define LP_LINEAR_ROWS 192
-static void op_linear(const lp_op *op) {
+leap_status LP_CPU_FN(linear)(const lp_op *op) {
   const int M = op->i[0], N = op->i[1], K = op->i[2], act = op->i[3];
   const float *x = P(op->in[0]), *w = P(op->in[1]);
   const float *b = op->in[2].buf ? P(op->in[2]) : NULL;
@@ -49,9 +51,10 @@ static void op_linear(const lp_op *op) {
         for (int n = 0; n < N; n++) row[n] = gelu_tanh(row[n]);
     }
   }
+  return LEAP_OK;
 }
 
-static void op_patchify(const lp_op *op) {
+leap_status LP_CPU_FN(patchify)(const lp_op *op) {
   const int B = op->i[0], C = op->i[1], H = op->i[2], W = op->i[3], p = op->i[4];
   const int gw = W / p, T = (H / p) * gw, cols = C * p * p;
   const float *x = P(op->in[0]);
@@ -65,9 +68,10 @@ static void op_patchify(const lp_op *op) {
           out[(size_t)r * cols + (c * p + ky) * p + kx] =
               x[(((size_t)b * C + c) * H + hi * p + ky) * W + wi * p + kx];
   }
+  return LEAP_OK;
 }
 
-static void op_unpatchify(const lp_op *op) {
+leap_status LP_CPU_FN(unpatchify)(const lp_op *op) {
   const int B = op->i[0], C = op->i[1], H = op->i[2], W = op->i[3], p = op->i[4];
   const int gw = W / p, T = (H / p) * gw, cols = C * p * p;
   const float *in = P(op->in[0]);
@@ -81,9 +85,10 @@ static void op_unpatchify(const lp_op *op) {
           img[(((size_t)b * C + c) * H + hi * p + ky) * W + wi * p + kx] =
               in[(size_t)r * cols + (ky * p + kx) * C + c];
   }
+  return LEAP_OK;
 }
 
-static void op_embed_add(const lp_op *op) {
+leap_status LP_CPU_FN(embed_add)(const lp_op *op) {
   const int B = op->i[0], D = op->i[1], rows = op->i[2];
   const float *a = P(op->in[0]), *table = P(op->in[1]);
   const int32_t *labels = (const int32_t *)P(op->in[2]);
@@ -94,25 +99,28 @@ static void op_embed_add(const lp_op *op) {
     for (int d = 0; d < D; d++)
       out[(size_t)b * D + d] = a[(size_t)b * D + d] + table[(size_t)y * D + d];
   }
+  return LEAP_OK;
 }
 
-static void op_add_rows(const lp_op *op) {
+leap_status LP_CPU_FN(add_rows)(const lp_op *op) {
   const int R = op->i[0], T = op->i[1], D = op->i[2];
   const float *a = P(op->in[0]);
   float *out = P(op->out);
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++)
     for (int d = 0; d < D; d++) out[(size_t)r * D + d] += a[(size_t)(r % T) * D + d];
+  return LEAP_OK;
 }
 
-static void op_silu(const lp_op *op) {
+leap_status LP_CPU_FN(silu)(const lp_op *op) {
   const int n = op->i[0];
   const float *x = P(op->in[0]);
   float *y = P(op->out);
   for (int k = 0; k < n; k++) y[k] = silu(x[k]);
+  return LEAP_OK;
 }
 
-static void op_ln_modulate(const lp_op *op) {
+leap_status LP_CPU_FN(ln_modulate)(const lp_op *op) {
   const int B = op->i[0], T = op->i[1], D = op->i[2], ms = op->i[3];
   const float eps = op->f[0];
   const float *x = P(op->in[0]), *shift = P(op->in[1]), *scale = P(op->in[2]);
@@ -131,6 +139,7 @@ static void op_ln_modulate(const lp_op *op) {
     const float *sh = shift + (size_t)b * ms, *sc = scale + (size_t)b * ms;
     for (int d = 0; d < D; d++) yr[d] = (xr[d] - mu) * rstd * (1.0f + sc[d]) + sh[d];
   }
+  return LEAP_OK;
 }
 
 /* In-place softmax of one row. The max and the sum keep 8 partial
@@ -160,7 +169,7 @@ static void softmax_row(float *s, int n) {
  * region per op (a region per image or head costs a fork/join each, which
  * is what hurts on a busy machine); inside it OpenBLAS's OpenMP build runs
  * each GEMM on the calling thread. */
-static leap_status op_attention(const lp_op *op) {
+leap_status LP_CPU_FN(attention)(const lp_op *op) {
   const int B = op->i[0], T = op->i[1], D = op->i[2], H = op->i[3];
   const int hd = D / H, ld = 3 * D;
   const float scale = op->f[0];
@@ -187,7 +196,7 @@ static leap_status op_attention(const lp_op *op) {
   return failed ? lp_error(LEAP_ERR_NOMEM, "attention: out of memory for %d tokens", T) : LEAP_OK;
 }
 
-static void op_gated_add(const lp_op *op) {
+leap_status LP_CPU_FN(gated_add)(const lp_op *op) {
   const int B = op->i[0], T = op->i[1], D = op->i[2], gs = op->i[3];
   const float *y = P(op->in[0]), *gate = P(op->in[1]);
   float *out = P(op->out);
@@ -195,24 +204,6 @@ static void op_gated_add(const lp_op *op) {
   for (int r = 0; r < B * T; r++) {
     const float *g = gate + (size_t)(r / T) * gs;
     for (int d = 0; d < D; d++) out[(size_t)r * D + d] += g[d] * y[(size_t)r * D + d];
-  }
-}
-
-leap_status LP_CPU_RUN_OP(const lp_op *op) {
-  switch (op->kind) {
-  case LP_OP_ATTENTION: return op_attention(op);
-  case LP_OP_LINEAR: op_linear(op); break;
-  case LP_OP_PATCHIFY: op_patchify(op); break;
-  case LP_OP_UNPATCHIFY: op_unpatchify(op); break;
-  case LP_OP_EMBED_ADD: op_embed_add(op); break;
-  case LP_OP_ADD_ROWS: op_add_rows(op); break;
-  case LP_OP_SILU: op_silu(op); break;
-  case LP_OP_LN_MODULATE: op_ln_modulate(op); break;
-  case LP_OP_GATED_ADD: op_gated_add(op); break;
-  case LP_OP_CACHE_AXPBY:
-  case LP_OP_CACHE_APPLY:
-  case LP_OP_CACHE_L1: return lp_cpu_run_cache_op(op);
-  case LP_OP_COUNT: break;
   }
   return LEAP_OK;
 }
