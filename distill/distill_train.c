@@ -25,7 +25,7 @@
 #include "alloc.h"
 #include "dataset.h"
 #include "disback_schedule.h"
-#include "dmd_grad.h"
+#include "dmd_op.h"
 #include "error.h"
 #include "file_write.h"
 #include "sampler.h"
@@ -371,7 +371,7 @@ leap_status lp_distill_step(lp_distill *d, lp_distill_stats *st) {
     }
   const int target = leap_disback_schedule_target(d->sched);
   if ((s = target_x0(d, target_params(d, target)))) return s;
-  lp_dmd_grad_cpu(d->B, (int64_t)d->img, d->x, d->x0t, d->x0f, 1e-5f, d->grad);
+  lp_dmd_grad_rows(d->B, (int64_t)d->img, d->x, d->x0t, d->x0f, 1e-5f, d->grad);
   double dm = 0;
   for (size_t i = 0; i < n; i++) {
     if (!isfinite(d->grad[i]))

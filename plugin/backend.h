@@ -95,6 +95,9 @@ typedef enum lp_op_kind {
   /* Per-row L1 sums: out[2r] = sum_l |in[0][r,l] - in[1][r,l]|,
    * out[2r+1] = sum_l |in[1][r,l]| (the reference's norm). i: rows, L. */
   LP_OP_CACHE_L1 = 11,
+  /* DMD2's distribution-matching gradient (plugin/dmd_op.h): in[0] x,
+   * in[1] x0_target, in[2] x0_fake; i: n, per; f[0] eps. */
+  LP_OP_DMD_GRAD = 12,
   LP_OP_COUNT
 } lp_op_kind;
 

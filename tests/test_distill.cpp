@@ -8,7 +8,7 @@
 #include "test_util.hpp"
 
 extern "C" {
-#include "dmd_grad.h"
+#include "dmd_op.h"
 }
 
 namespace {
@@ -175,7 +175,7 @@ TEST_CASE("dmd gradient: per-sample normalisation on host memory", "[distill]") 
   for (size_t k = 0; k < x.size(); k++) x[k] = N(rng), xt[k] = N(rng), xf[k] = xt[k] + 0.1f * N(rng);
   // Sample 3's student equals its target: the normaliser falls back to eps.
   for (int64_t k = 0; k < per; k++) x[3 * per + k] = xt[3 * per + k];
-  lp_dmd_grad_cpu(n, per, x.data(), xt.data(), xf.data(), 1e-3f, g.data());
+  lp_dmd_grad_rows(n, per, x.data(), xt.data(), xf.data(), 1e-3f, g.data());
   for (int64_t i = 0; i < n; i++) {
     double norm = 0;
     for (int64_t k = 0; k < per; k++) norm += std::fabs((double)x[i * per + k] - xt[i * per + k]);
@@ -188,7 +188,7 @@ TEST_CASE("dmd gradient: per-sample normalisation on host memory", "[distill]") 
   // Scaling one sample's distance to its target by 4 divides its gradient by 4.
   std::vector<float> x2 = x, g2(n * per);
   for (int64_t k = 0; k < per; k++) x2[per + k] = xt[per + k] + 4.0f * (x[per + k] - xt[per + k]);
-  lp_dmd_grad_cpu(n, per, x2.data(), xt.data(), xf.data(), 1e-3f, g2.data());
+  lp_dmd_grad_rows(n, per, x2.data(), xt.data(), xf.data(), 1e-3f, g2.data());
   for (int64_t k = 0; k < per; k++) CHECK(g2[per + k] == Approx(g[per + k] / 4).epsilon(1e-5));
   for (int64_t k = 0; k < per; k++) CHECK(g2[k] == g[k]);
 }
@@ -336,4 +336,43 @@ TEST_CASE("leap distill: end to end from the CLI", "[distill][cli]") {
   st = system(cmd.c_str());
   CHECK(WEXITSTATUS(st) == 1);
   CHECK(lt::slurp(out + "/student.safetensors") == before);
+}
+
+TEST_CASE("leap_dmd_gradient: CPU and Vulkan match the host twin on random data", "[distill][vulkan]") {
+  // Shapes: DiT-like images, one sample, and more samples than one
+  // dispatch's 65535 workgroups (the workgroups' stride over samples).
+  struct Shape {
+    int64_t n, c, h, w;
+  };
+  for (Shape sh : {Shape{6, 1, 28, 28}, Shape{1, 3, 5, 7}, Shape{70000, 1, 1, 3}}) {
+    const int64_t per = sh.c * sh.h * sh.w, numel = sh.n * per;
+    std::vector<float> x = lt::random_f32((size_t)numel, 11, -2, 2), xt = lt::random_f32((size_t)numel, 12),
+                       xf = lt::random_f32((size_t)numel, 13), want((size_t)numel);
+    for (int64_t k = 0; k < per; k++) x[(size_t)k] = xt[(size_t)k];  // sample 0: normaliser = eps
+    lp_dmd_grad_rows(sh.n, per, x.data(), xt.data(), xf.data(), 1e-3f, want.data());
+    for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
+      INFO(lt::backend_name(kind) << " n " << sh.n << " per " << per);
+      leap_context *ctx = lt::context(kind);
+      if (!ctx) continue;
+      const int64_t shape[4] = {sh.n, sh.c, sh.h, sh.w};
+      leap_tensor *t[4] = {};
+      for (auto &p : t) REQUIRE(leap_tensor_create(ctx, LEAP_F32, 4, shape, &p) == LEAP_OK);
+      REQUIRE(leap_tensor_write(t[0], x.data(), x.size() * 4) == LEAP_OK);
+      REQUIRE(leap_tensor_write(t[1], xt.data(), xt.size() * 4) == LEAP_OK);
+      REQUIRE(leap_tensor_write(t[2], xf.data(), xf.size() * 4) == LEAP_OK);
+      REQUIRE(leap_dmd_gradient(t[0], t[1], t[2], 1e-3, t[3]) == LEAP_OK);
+      std::vector<float> got((size_t)numel);
+      REQUIRE(leap_tensor_read(t[3], got.data(), got.size() * 4) == LEAP_OK);
+      // F32: the shader sums in float (tree order), the twin in double.
+      CHECK(lt::rel_l2(got, want) < 1e-5);
+      // In place over x0_fake.
+      REQUIRE(leap_dmd_gradient(t[0], t[1], t[2], 1e-3, t[2]) == LEAP_OK);
+      REQUIRE(leap_tensor_read(t[2], got.data(), got.size() * 4) == LEAP_OK);
+      CHECK(lt::rel_l2(got, want) < 1e-5);
+      CHECK(leap_dmd_gradient(t[0], t[1], t[2], 1e-3, t[0]) == LEAP_ERR_INVALID_ARG);
+      CHECK(leap_dmd_gradient(t[0], t[1], t[2], 0.0, t[3]) == LEAP_ERR_INVALID_ARG);
+      for (auto *p : t) leap_tensor_destroy(p);
+      lt::finish(ctx);
+    }
+  }
 }
