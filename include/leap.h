@@ -501,6 +501,145 @@ LEAP_API leap_status leap_cache_get_stats(const leap_cache *c,
  * profile is valid for), NUL-terminated into out[size >= 17]. */
 LEAP_API leap_status leap_model_id(leap_model *m, char *out, size_t size);
 
+
+/* ------------------------------------------------------- distillation (DisBack) */
+/*
+ * Hooks for distilling a many-step teacher into a one-step student with
+ * DisBack (distribution backtracking on DMD2's distribution matching), for
+ * leap's own trainer (`leap distill`) and for any host trainer.
+ *
+ * Degradation path: before distillation a copy of the teacher is fine-tuned
+ * on the initial student's samples and N checkpoints are saved on the way
+ * (0 = first saved, nearest the teacher; N-1 = most degraded). Backtracking
+ * then distils towards them in reverse, most degraded first, ending on the
+ * teacher. The scheduler says which one is the target at each iteration.
+ */
+typedef enum leap_disback_switch {
+  LEAP_DISBACK_SWITCH_INTERVAL = 0,  /* every `interval` iterations */
+  LEAP_DISBACK_SWITCH_CONVERGED = 1  /* when the fake-score loss has settled */
+} leap_disback_switch;
+
+/* leap_disback_schedule_target's value once the path is walked. */
+#define LEAP_DISBACK_TEACHER (-1)
+
+typedef struct leap_disback_schedule_desc {
+  uint32_t struct_size;       /* sizeof(leap_disback_schedule_desc) */
+  int n_checkpoints;          /* checkpoints on the degradation path (0: teacher only) */
+  leap_disback_switch rule;
+  int interval;               /* INTERVAL: iterations per checkpoint */
+  /* CONVERGED: switch once the mean fake-score loss of the last `window`
+   * iterations differs from that of the `window` before by less than
+   * `tolerance` (relative), after at least min_iters (>= 2 * window)
+   * iterations on the checkpoint; max_iters > 0 caps a stage. */
+  int window;
+  double tolerance;
+  int min_iters;
+  int max_iters;
+} leap_disback_schedule_desc;
+
+typedef struct leap_disback_schedule leap_disback_schedule;
+
+LEAP_API leap_disback_schedule_desc leap_disback_schedule_desc_default(void);
+LEAP_API leap_status leap_disback_schedule_create(
+    const leap_disback_schedule_desc *desc, leap_disback_schedule **out);
+LEAP_API void leap_disback_schedule_destroy(leap_disback_schedule *s);
+/* Call once per distillation iteration, after it, with that iteration's
+ * fake-score loss (ignored by the INTERVAL rule). *switched (may be NULL)
+ * is 1 when the target changed for the next iteration. */
+LEAP_API leap_status leap_disback_schedule_observe(leap_disback_schedule *s,
+                                                   double fake_loss,
+                                                   int *switched);
+/* The target for the next iteration: a path checkpoint index, or
+ * LEAP_DISBACK_TEACHER. */
+LEAP_API int leap_disback_schedule_target(const leap_disback_schedule *s);
+/* The stage (0 .. n_checkpoints; n_checkpoints = the teacher) and the
+ * iteration at which a stage began (-1 if not reached). */
+LEAP_API int leap_disback_schedule_stage(const leap_disback_schedule *s);
+LEAP_API int64_t leap_disback_schedule_stage_start(
+    const leap_disback_schedule *s, int stage);
+/* Resuming a run: the stage, the iterations done, and how many of them were
+ * in the current stage (the CONVERGED rule restarts its loss windows). */
+LEAP_API leap_status leap_disback_schedule_restore(leap_disback_schedule *s,
+                                                   int stage, int64_t iter,
+                                                   int64_t iters_in_stage);
+
+/* DMD2's distribution-matching gradient for the student's samples x
+ * [n, ...] (F32 tensors of one context, same shape): per sample i,
+ *   grad_i = (x0_fake_i - x0_target_i) / max(mean|x_i - x0_target_i|, eps)
+ * where x0_target and x0_fake are the target and fake-score models' x0
+ * predictions from the noised x. The student's surrogate loss is
+ * 0.5 * ||x - stopgrad(x - grad)||^2, whose gradient in x is grad. */
+LEAP_API leap_status leap_dmd_gradient(const leap_tensor *x,
+                                       const leap_tensor *x0_target,
+                                       const leap_tensor *x0_fake,
+                                       double eps, leap_tensor *grad);
+
+
+/* ------------------------------------------------------------ block diffusion */
+/*
+ * Chunked noise schedules for video: frames are grouped into chunks of
+ * frames_per_chunk (the last may be shorter: it is never dropped), every
+ * chunk walks the solver's step list on its own, and a schedule says, for
+ * each iteration, where every chunk is. A host that runs its own model reads
+ * an iteration and: runs the model over the chunks [window_begin,
+ * window_end) (earlier chunks are history, present only as keys and values
+ * in its KV cache), first running each chunk marked kv_write once at t = 0
+ * (clean) so its keys and values enter the cache; then takes one solver
+ * step, from step[i] to step[i] + 1, on each chunk marked update.
+ */
+typedef enum leap_block_family {
+  LEAP_BLOCK_SYNCHRONOUS = 0,   /* all chunks at one level (full-sequence sampling) */
+  LEAP_BLOCK_AUTOREGRESSIVE = 1,/* one chunk fully denoised, then the next */
+  LEAP_BLOCK_PYRAMID = 2,       /* chunk i starts ar_step iterations after chunk i-1 */
+  LEAP_BLOCK_PIPELINED = 3      /* up to `window` chunks in flight, `lag` steps apart */
+} leap_block_family;
+
+typedef struct leap_block_schedule_desc {
+  uint32_t struct_size;   /* sizeof(leap_block_schedule_desc) */
+  int frames;             /* frames of the video (>= 1) */
+  int frames_per_chunk;   /* >= 1 */
+  int steps;              /* solver steps per chunk (>= 1) */
+  leap_block_family family;
+  int ar_step;            /* PYRAMID: iterations between chunk starts (0 = synchronous) */
+  int window;             /* PIPELINED: chunks in flight at most (>= 1) */
+  int lag;                /* PIPELINED: iterations between chunk starts (>= 1) */
+} leap_block_schedule_desc;
+
+typedef struct leap_block_schedule leap_block_schedule;
+
+/* One iteration. The arrays have one entry per chunk and are the caller's
+ * (leap_block_schedule_chunks entries each). step[i]: the chunk's index in
+ * the step list (0 = pure noise, steps = clean). */
+typedef struct leap_block_iteration {
+  uint32_t struct_size;   /* sizeof(leap_block_iteration) */
+  int window_begin, window_end; /* chunks the model runs this iteration */
+  int updated;            /* chunks taking a step this iteration */
+  int *step;              /* [chunks] */
+  uint8_t *update;        /* [chunks] 1: takes its step step[i] -> step[i] + 1 */
+  uint8_t *kv_write;      /* [chunks] 1: run clean once now to write its keys and values */
+} leap_block_iteration;
+
+LEAP_API leap_block_schedule_desc leap_block_schedule_desc_default(void);
+LEAP_API leap_status leap_block_schedule_create(
+    const leap_block_schedule_desc *desc, leap_block_schedule **out);
+LEAP_API void leap_block_schedule_destroy(leap_block_schedule *s);
+LEAP_API int leap_block_schedule_chunks(const leap_block_schedule *s);
+LEAP_API int leap_block_schedule_iterations(const leap_block_schedule *s);
+/* The frames of chunk i: [*first, *first + *count). */
+LEAP_API leap_status leap_block_schedule_chunk_frames(
+    const leap_block_schedule *s, int chunk, int *first, int *count);
+LEAP_API leap_status leap_block_schedule_get(const leap_block_schedule *s,
+                                             int iteration,
+                                             leap_block_iteration *out);
+
+/* FreeNoise's noise shuffling, in place on noise [frames, per_frame]: for
+ * f = window, window + stride, ... the frames [f, f + stride) get the noise
+ * of frames [f - window, f - window + stride) in an order drawn from seed
+ * (earlier groups first, so a group may copy an already shuffled one). */
+LEAP_API leap_status leap_block_noise_shuffle(float *noise, int frames,
+                                              size_t per_frame, int window,
+                                              int stride, uint64_t seed);
+
 #ifdef __cplusplus
 }
 #endif

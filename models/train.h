@@ -69,6 +69,17 @@ leap_status lp_trainer_alloc(const lp_train_cfg *cfg, lp_trainer **out);
  * seed; the batch of step k depends only on the seed and k). Sets t->loss.
  * A non-finite loss is LEAP_ERR_NUMERIC and leaves the weights unchanged. */
 leap_status lp_trainer_step(lp_trainer *t, const lp_dataset *data);
+/* The update after a backward pass into t->grads: global-norm clip, AdamW
+ * at the scheduled learning rate, EMA, step + 1. A non-finite gradient is
+ * LEAP_ERR_NUMERIC and changes nothing. For loops with their own losses
+ * (distillation) that run the forward and backward themselves. */
+leap_status lp_trainer_apply(lp_trainer *t);
+/* The architecture of a DiT model file leap can train (flow_v or eps, no
+ * learned sigma), from its __metadata__. */
+leap_status lp_train_arch_from_file(const char *path, lp_dit_arch *out, lp_objective *obj);
+/* Replaces the weights (and EMA) with those of a model file of the same
+ * architecture (any of F32/F16/BF16). */
+leap_status lp_trainer_load_weights(lp_trainer *t, const char *path);
 /* Checks that data fits the architecture (size, channels, classes). */
 leap_status lp_trainer_check_data(const lp_trainer *t, const lp_dataset *data);
 

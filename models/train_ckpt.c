@@ -325,3 +325,50 @@ leap_status lp_trainer_resume(const char *path, lp_trainer **out) {
   *out = t;
   return LEAP_OK;
 }
+
+/* ------------------------------------------------------------ model files */
+
+leap_status lp_train_arch_from_file(const char *path, lp_dit_arch *out, lp_objective *obj) {
+  lp_st_file *f;
+  leap_status s = lp_st_open(path, &f);
+  if (s != LEAP_OK) return s;
+  lp_dit_arch a;
+  memset(&a, 0, sizeof a);
+  const char *arch = lp_st_meta(f, "arch"), *pred = lp_st_meta(f, "prediction");
+  const char *sigma = lp_st_meta(f, "learn_sigma");
+  if (!arch || strcmp(arch, "dit") != 0) {
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: arch '%s' is not a DiT leap can train", path,
+                 arch ? arch : "(none)");
+  } else if (sigma && (!strcmp(sigma, "True") || !strcmp(sigma, "true") || !strcmp(sigma, "1"))) {
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: a model with learned sigma cannot be trained by leap",
+                 path);
+  } else if (!pred || (strcmp(pred, "flow_v") != 0 && strcmp(pred, "eps") != 0)) {
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: prediction '%s' is neither flow_v nor eps", path,
+                 pred ? pred : "(none)");
+  } else if ((s = get_i(f, "input_size", &a.input_size)) || (s = get_i(f, "patch_size", &a.patch)) ||
+             (s = get_i(f, "in_channels", &a.in_channels)) ||
+             (s = get_i(f, "hidden_size", &a.hidden)) || (s = get_i(f, "depth", &a.depth)) ||
+             (s = get_i(f, "num_heads", &a.heads)) || (s = get_d(f, "mlp_ratio", &a.mlp_ratio)) ||
+             (s = get_i(f, "num_classes", &a.num_classes))) {
+    /* s says which key */
+  } else {
+    *out = a;
+    if (obj) *obj = !strcmp(pred, "eps") ? LP_OBJ_EPS : LP_OBJ_FLOW_V;
+  }
+  lp_st_close(f);
+  return s;
+}
+
+leap_status lp_trainer_load_weights(lp_trainer *t, const char *path) {
+  lp_st_file *f;
+  leap_status s = lp_st_open(path, &f);
+  if (s != LEAP_OK) return s;
+  s = read_tensors(f, &t->L, "", t->params);
+  lp_st_close(f);
+  if (s != LEAP_OK) return s;
+  for (size_t k = 0; k < t->L.total; k++)
+    if (!isfinite(t->params[k]))
+      return lp_error(LEAP_ERR_NUMERIC, "%s: a weight is not finite", path);
+  memcpy(t->ema, t->params, t->L.total * sizeof(float));
+  return LEAP_OK;
+}

@@ -112,6 +112,9 @@ typedef enum lp_op_kind {
    * in[0][b, t, D + c] for t < Tn, c < 2D (the k and v thirds of qkv rows
    * [B, Tn, 3*D]; out as BLOCK_ATTENTION's in[1]). i: B, Tn, D, cap, start. */
   LP_OP_KV_APPEND = 13,
+  /* DMD2's distribution-matching gradient (plugin/dmd_op.h): in[0] x,
+   * in[1] x0_target, in[2] x0_fake; i: n, per; f[0] eps. */
+  LP_OP_DMD_GRAD = 14,
   LP_OP_COUNT
 } lp_op_kind;
 

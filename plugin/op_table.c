@@ -7,6 +7,7 @@
 
 #include "cache_vk_plan.h"
 #include "cpu_ops.h"
+#include "dmd_op.h"
 #include "op_table.h"
 #include "vk_ops.h"
 
@@ -34,6 +35,7 @@ static const lp_op_info table[] = {
     [LP_OP_CACHE_L1] =      {"CACHE_L1",      2, 2, CPU_ONE(lp_cpu_cache_l1),    lp_vk_plan_cache_l1},
     [LP_OP_BLOCK_ATTENTION] = {"BLOCK_ATTENTION", 1, 6, CPU_BUILDS(block_attention), lp_vk_plan_block_attention},
     [LP_OP_KV_APPEND] =     {"KV_APPEND",     1, 4, CPU_BUILDS(kv_append),       lp_vk_plan_kv_append},
+    [LP_OP_DMD_GRAD] =      {"DMD_GRAD",      3, 2, CPU_ONE(lp_cpu_dmd_grad),    lp_vk_plan_dmd_grad},
 };
 _Static_assert(sizeof table / sizeof table[0] == LP_OP_COUNT, "op_table.c: one row per lp_op_kind");
 
