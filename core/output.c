@@ -68,6 +68,20 @@ static int sniff_lcsc_log(const unsigned char *h, size_t len, const char *name) 
   return len >= sizeof want - 1 && memcmp(h, want, sizeof want - 1) == 0;
 }
 
+/* leap distill's log: its first line names it. */
+static int sniff_distill_log(const unsigned char *h, size_t len, const char *name) {
+  (void)name;
+  static const char want[] = "{\"distill\": 1";
+  return len >= sizeof want - 1 && memcmp(h, want, sizeof want - 1) == 0;
+}
+
+/* DisBack's degradation-path manifest: an object whose first field is its format. */
+static int sniff_disback_path(const unsigned char *h, size_t len, const char *name) {
+  (void)name;
+  static const char want[] = "{\"format\": \"leap-disback-path\"";
+  return len >= sizeof want - 1 && memcmp(h, want, sizeof want - 1) == 0;
+}
+
 static const struct {
   const char *name;   /* the marker value, and the name in messages */
   const char *what;   /* what an existing file must be to be replaced */
@@ -83,6 +97,8 @@ static const struct {
     [LP_OUT_CLASSIFIER] = {"classifier", "a classifier leap wrote", sniff_safetensors, 1},
     [LP_OUT_PROFILE] = {"profile", "a profile leap wrote", sniff_profile, 0},
     [LP_OUT_LCSC_LOG] = {"lcsc-log", "an LCSC search log", sniff_lcsc_log, 0},
+    [LP_OUT_DISTILL_LOG] = {"distill-log", "a leap distill log", sniff_distill_log, 0},
+    [LP_OUT_DISBACK_PATH] = {"disback-path", "a DisBack path manifest leap wrote", sniff_disback_path, 0},
 };
 
 const char *lp_out_kind_name(lp_out_kind k) {

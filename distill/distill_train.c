@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "distill_train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "dmd_op.h"
 #include "error.h"
 #include "file_write.h"
+#include "output.h"
 #include "sampler.h"
 
 struct lp_distill {
@@ -237,22 +239,22 @@ static leap_status save_path(lp_distill *d, const lp_trainer *deg, const char *d
   return LEAP_OK;
 }
 
-static leap_status write_manifest(const char *dir, lp_strbuf *body) {
-  char path[4096], tmp[4200];
-  snprintf(path, sizeof path, "%s/path.json", dir);
-  snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) return lp_error(LEAP_ERR_IO, "%s: cannot create", tmp);
-  int ok = fwrite(body->data, 1, body->len, f) == body->len;
-  ok = (fflush(f) == 0) && ok;
-  ok = (fsync(fileno(f)) == 0) && ok;
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || rename(tmp, path) != 0) {
-    unlink(tmp);
-    return lp_error(LEAP_ERR_IO, "%s: cannot write", path);
+/* The manifest lands through core/output.h's rule: it never replaces the
+ * teacher or a file that is not an earlier manifest. */
+static leap_status write_manifest(const char *dir, const char *teacher, lp_strbuf *body) {
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/path.json", dir) >= (int)sizeof path)
+    return lp_error(LEAP_ERR_INVALID_ARG, "distill: folder name too long");
+  const char *inputs[1] = {teacher};
+  lp_out *o = NULL;
+  leap_status s = lp_out_begin(path, LP_OUT_DISBACK_PATH, inputs, 1, &o);
+  if (s != LEAP_OK) return s;
+  if (!lp_write_all(lp_out_fd(o), body->data, body->len)) {
+    s = lp_error(LEAP_ERR_IO, "%s: %s", lp_out_temp(o), strerror(errno));
+    lp_out_abort(o);
+    return s;
   }
-  lp_sync_folder(path);
-  return LEAP_OK;
+  return lp_out_commit(o);
 }
 
 leap_status lp_distill_record_path(lp_distill *d, const char *dir,
@@ -296,7 +298,7 @@ leap_status lp_distill_record_path(lp_distill *d, const char *dir,
   lp_trainer_destroy(deg);
   lp_strbuf_puts(&manifest, "]}\n");
   if (s == LEAP_OK && manifest.oom) s = lp_error(LEAP_ERR_NOMEM, "distill: out of memory");
-  if (s == LEAP_OK && dir) s = write_manifest(dir, &manifest);
+  if (s == LEAP_OK && dir) s = write_manifest(dir, d->teacher_path, &manifest);
   free(manifest.data);
   if (s == LEAP_OK && k != N)
     s = lp_error(LEAP_ERR_INVALID_ARG, "distill: recorded %d of %d path checkpoints", k, N);

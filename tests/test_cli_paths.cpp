@@ -179,7 +179,7 @@ TEST_CASE("cli: lcsc search and lcsc eval on the shared trajectory agree on the 
   // 1, the same seed and count): the same FD, up to its 4 printed decimals.
   std::string ev;
   REQUIRE(cli(dir, "", "lcsc eval --ckpt" + ckpts + " --from-log '" + log + "' --nfe 1 --models lcsc,last --json --quiet" +
-                           " --n 10 --seed 1 --cfg 3 --threads 1 --work '" + (dir / "eval") + "'",
+                           " --n 10 --seed 1 --cfg 3 --threads 1 --work '" + dir.path + "'",
               &ev) == 0);
   INFO(ev);
   const size_t l = ev.find("{\"model\": \"lcsc\", \"nfe\": 1, \"fd\": ");

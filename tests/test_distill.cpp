@@ -325,17 +325,31 @@ TEST_CASE("leap distill: end to end from the CLI", "[distill][cli]") {
   std::string line;
   std::vector<std::string> lines;
   while (std::getline(log, line)) lines.push_back(line);
-  REQUIRE(lines.size() == 6);
-  CHECK(lines[0].find("\"event\": \"path\"") != std::string::npos);
+  REQUIRE(lines.size() == 7);
+  CHECK(lines[0].rfind("{\"distill\": 1", 0) == 0);
+  CHECK(lines[1].find("\"event\": \"path\"") != std::string::npos);
   const char *want[5] = {"\"target\": 1", "\"target\": 1", "\"target\": 0", "\"target\": 0",
                          "\"target\": -1"};
-  for (int i = 0; i < 5; i++) CHECK(lines[(size_t)i + 1].find(want[i]) != std::string::npos);
+  for (int i = 0; i < 5; i++) CHECK(lines[(size_t)i + 2].find(want[i]) != std::string::npos);
   CHECK(lt::meta(out + "/student.safetensors", "arch") == "dit");
-  // A second run into the same folder is refused and leaves the student alone.
-  const std::string before = lt::slurp(out + "/student.safetensors");
-  st = system(cmd.c_str());
+  // The log's first line names it (core/output.h recognises it), and the
+  // manifest its format.
+  CHECK(lines.size() >= 1);
+  CHECK(lt::slurp(out + "/path/path.json").rfind("{\"format\": \"leap-disback-path\"", 0) == 0);
+  // A run whose output would replace its teacher is refused before any work
+  // and leaves the teacher byte-identical (the student's path, spelled
+  // through a symlink to it).
+  const std::string link = tmp.path + "/run2";
+  REQUIRE(mkdir(link.c_str(), 0755) == 0);
+  REQUIRE(symlink(teacher.c_str(), (link + "/student.safetensors").c_str()) == 0);
+  const std::string before = lt::slurp(teacher);
+  const std::string cmd2 = std::string("'") + LEAP_CLI_PATH + "' distill --teacher '" + teacher +
+                           "' --out '" + link + "' --method dmd --batch 4 --iters 1 --quiet > '" +
+                           tmp.path + "/log2.txt' 2>&1";
+  st = system(cmd2.c_str());
   CHECK(WEXITSTATUS(st) == 1);
-  CHECK(lt::slurp(out + "/student.safetensors") == before);
+  CHECK(lt::slurp(teacher) == before);
+  CHECK(!lt::exists(link + "/log.jsonl"));
 }
 
 TEST_CASE("leap_dmd_gradient: CPU and Vulkan match the host twin on random data", "[distill][vulkan]") {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,9 @@
 #include "distill_train.h"
 #include "error.h"
 #include "fd_metric.h"
+#include "file_write.h"
 #include "interrupt.h"
+#include "output.h"
 #include "progress.h"
 
 typedef struct distill_opts {
@@ -74,7 +77,7 @@ void cli_distill_help(FILE *out) {
       "  --eval-n N           samples for FD (default 1000), from --eval-seed S\n"
       "                       (default 1000000: disjoint from the training noise)\n"
       "  --classifier C       the FD classifier (default: the shipped one)\n"
-      "  --out DIR            output folder (created; must not hold a student yet)\n"
+      "  --out DIR            output folder (created if missing)\n"
       "  --dtype f32|f16      the student's weights (default f32)\n"
       "  --threads N, --quiet\n"
       "\n"
@@ -199,6 +202,23 @@ static leap_status fd_eval_run(fd_eval *e, lp_distill *d, const distill_opts *o,
   return s;
 }
 
+/* log.jsonl goes to a temporary (core/output.h) and lands when the command
+ * ends, whatever the reason: it is the record of what ran. */
+typedef struct jlog {
+  lp_out *o;
+  int failed;
+} jlog;
+
+__attribute__((format(printf, 2, 3))) static void jlog_printf(jlog *l, const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (!l->o || l->failed) return;
+  if (n < 0 || n >= (int)sizeof line || !lp_write_all(lp_out_fd(l->o), line, (size_t)n)) l->failed = 1;
+}
+
 static int path_progress(void *user, int step, int steps, double loss) {
   cli_progress *p = user;
   if (p->enabled && (cli_now() - p->last_draw > 0.2 || step == steps)) {
@@ -219,7 +239,6 @@ static int make_dir(const char *path) {
 
 static int run(distill_opts *o) {
   if (o->threads > 0) omp_set_num_threads(o->threads);
-  cli_interrupt_install();
   char teacher[4096], student_path[4096], log_path[4096], path_dir[4096];
   leap_status s;
   if (!o->teacher) {
@@ -229,12 +248,29 @@ static int run(distill_opts *o) {
   }
   if (!make_dir(o->out))
     return cli_fail(lp_error(LEAP_ERR_IO, "%s: cannot create the folder: %s", o->out, strerror(errno)));
+  cli_interrupt_install();
   snprintf(student_path, sizeof student_path, "%s/student.safetensors", o->out);
   snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out);
   snprintf(path_dir, sizeof path_dir, "%s/path", o->out);
-  if (access(student_path, F_OK) == 0)
-    return cli_fail(lp_error(LEAP_ERR_INVALID_ARG,
-                             "%s already exists: distil into a new --out folder", student_path));
+  /* Every output against the inputs before any work (core/output.h). */
+  const char *inputs[2] = {teacher, o->classifier};
+  typedef struct {
+    const char *path;
+    lp_out_kind kind;
+  } planned_out;
+  planned_out outs[2 + 1 + 64] = {{student_path, LP_OUT_CHECKPOINT}, {log_path, LP_OUT_DISTILL_LOG}};
+  char names[65][4200];
+  int nouts = 2;
+  if (o->cfg.method == LP_DISTILL_DISBACK) {
+    snprintf(names[0], sizeof names[0], "%s/path.json", path_dir);
+    outs[nouts++] = (planned_out){names[0], LP_OUT_DISBACK_PATH};
+    for (int k = 0; k < o->cfg.path_checkpoints && k < 64; k++) {
+      snprintf(names[k + 1], sizeof names[k + 1], "%s/path_%02d.safetensors", path_dir, k);
+      outs[nouts++] = (planned_out){names[k + 1], LP_OUT_CHECKPOINT};
+    }
+  }
+  for (int k = 0; k < nouts; k++)
+    if ((s = lp_out_check(outs[k].path, outs[k].kind, inputs, 2))) return cli_fail(s);
   lp_distill *d = NULL;
   if ((s = lp_distill_create(teacher, &o->cfg, &d))) return cli_fail(s);
   const lp_trainer *st = lp_distill_student(d);
@@ -242,7 +278,7 @@ static int run(distill_opts *o) {
   fd_eval ev;
   memset(&ev, 0, sizeof ev);
   int code = CLI_EXIT_OK;
-  FILE *log = NULL;
+  jlog log = {NULL, 0};
   cli_progress prog;
   cli_progress_init(&prog, !o->quiet);
   if (o->eval_every > 0 &&
@@ -250,10 +286,21 @@ static int run(distill_opts *o) {
     code = cli_fail(s);
     goto done;
   }
-  if (!(log = fopen(log_path, "w"))) {
-    code = cli_fail(lp_error(LEAP_ERR_IO, "%s: %s", log_path, strerror(errno)));
+  if ((s = lp_out_begin(log_path, LP_OUT_DISTILL_LOG, inputs, 2, &log.o))) {
+    code = cli_fail(s);
     goto done;
   }
+  jlog_printf(&log,
+              "{\"distill\": 1, \"method\": \"%s\", \"batch\": %d, \"iters\": %d, \"lr\": %g, "
+              "\"lr_fake\": %g, \"fake_updates\": %d, \"cfg\": %g, \"t_min\": %g, \"t_max\": %g, "
+              "\"path_checkpoints\": %d, \"path_iters\": %d, \"switch\": \"%s\", \"interval\": %d, "
+              "\"seed\": %llu, \"eval_n\": %d, \"eval_seed\": %llu}\n",
+              lp_distill_method_name(o->cfg.method), o->cfg.batch, o->cfg.iters, o->cfg.lr_student,
+              o->cfg.lr_fake, o->cfg.fake_updates, o->cfg.guidance, o->cfg.t_min, o->cfg.t_max,
+              o->cfg.method == LP_DISTILL_DISBACK ? o->cfg.path_checkpoints : 0,
+              o->cfg.method == LP_DISTILL_DISBACK ? o->cfg.path_iters : 0, o->rule,
+              o->cfg.schedule.interval, (unsigned long long)o->cfg.seed, o->eval_n,
+              (unsigned long long)o->eval_seed);
   if (!o->quiet)
     printf("distilling %s (%lld parameters) into a one-step student: %s, batch %d, %d iterations, "
            "%d fake updates each, guidance %g\n",
@@ -272,7 +319,7 @@ static int run(distill_opts *o) {
       code = cli_fail(s);
       goto done;
     }
-    fprintf(log, "{\"event\": \"path\", \"checkpoints\": %d, \"steps\": %d, \"seconds\": %.3f}\n",
+    jlog_printf(&log, "{\"event\": \"path\", \"checkpoints\": %d, \"steps\": %d, \"seconds\": %.3f}\n",
             o->cfg.path_checkpoints, o->cfg.path_iters, cli_now() - t0);
   }
   double fd = NAN;
@@ -281,14 +328,14 @@ static int run(distill_opts *o) {
       code = cli_fail(s);
       goto done;
     }
-    fprintf(log, "{\"iter\": 0, \"fd\": %.6f}\n", fd);
+    jlog_printf(&log, "{\"iter\": 0, \"fd\": %.6f}\n", fd);
     if (!o->quiet) printf("iteration 0: FD %.3f (the student as initialised)\n", fd);
   }
   double start = cli_now(), last_draw = 0;
   for (int it = 0; it < o->cfg.iters; it++) {
     if (cli_interrupted()) {
       if (prog.enabled) fputc('\n', stderr);
-      fprintf(stderr, "leap: interrupted at iteration %d; no student written\n", it);
+      fprintf(stderr, "leap: interrupted at iteration %d; no student written (the log keeps what ran)\n", it);
       code = CLI_EXIT_INTERRUPTED;
       goto done;
     }
@@ -304,12 +351,12 @@ static int run(distill_opts *o) {
       code = cli_fail(s);
       goto done;
     }
-    fprintf(log,
-            "{\"iter\": %d, \"fake_loss\": %.6g, \"dm_loss\": %.6g, \"grad_norm\": %.6g, "
-            "\"target\": %d, \"seconds\": %.3f",
-            ds.iter, ds.fake_loss, ds.dm_loss, ds.grad_norm, ds.target, cli_now() - t0);
-    if (measure) fprintf(log, ", \"fd\": %.6f", fd);
-    fputs("}\n", log);
+    char fdbuf[48] = "";
+    if (measure) snprintf(fdbuf, sizeof fdbuf, ", \"fd\": %.6f", fd);
+    jlog_printf(&log,
+                "{\"iter\": %d, \"fake_loss\": %.6g, \"dm_loss\": %.6g, \"grad_norm\": %.6g, "
+                "\"target\": %d, \"seconds\": %.3f%s}\n",
+                ds.iter, ds.fake_loss, ds.dm_loss, ds.grad_norm, ds.target, cli_now() - t0, fdbuf);
     if (measure && !o->quiet) {
       if (prog.enabled) fprintf(stderr, "\r\033[K");
       if (ds.target == LEAP_DISBACK_TEACHER)
@@ -337,8 +384,14 @@ static int run(distill_opts *o) {
            el > 0 ? o->cfg.iters / el : 0.0, student_path);
   }
 done:
-  if (log && fclose(log) != 0 && code == CLI_EXIT_OK)
-    code = cli_fail(lp_error(LEAP_ERR_IO, "%s: %s", log_path, strerror(errno)));
+  if (log.o) {
+    if (log.failed) {
+      lp_out_abort(log.o);
+      if (code == CLI_EXIT_OK) code = cli_fail(lp_error(LEAP_ERR_IO, "%s: cannot write the log", log_path));
+    } else if ((s = lp_out_commit(log.o)) && code == CLI_EXIT_OK) {
+      code = cli_fail(s);
+    }
+  }
   fd_eval_free(&ev);
   lp_distill_destroy(d);
   return code;
