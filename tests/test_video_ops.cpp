@@ -496,3 +496,37 @@ TEST_CASE("moving fashion-mnist: clips of other indices and of the other split d
   CHECK(c.video == nullptr);
   lp_dataset_free(&d);
 }
+
+// ---------------------------------------------------------------------------
+// The PyTorch reference of the video DiT (bench/torch_video_dit.py
+// --fixture tests/data): its block 0's attention, with the rotary embedding
+// already applied to q and k, is what BLOCK_ATTENTION computes. Both
+// backends, the whole clip and chunk by chunk with the KV cache, against
+// the float64 reference: relative L2 <= 1e-5 (the issue's F32 bound).
+TEST_CASE("BLOCK_ATTENTION matches the PyTorch video DiT's block 0 attention", "[video][ops]") {
+  const std::string model = lt::data("video_dit_tiny_f32.safetensors"), io = lt::data("video_dit_tiny_io_f64.safetensors");
+  REQUIRE(lt::meta(model, "arch") == "video_dit");
+  const int D = std::stoi(lt::meta(model, "hidden_size")), heads = std::stoi(lt::meta(model, "num_heads"));
+  const int p = std::stoi(lt::meta(model, "patch_size")), Fc = std::stoi(lt::meta(model, "frames_per_chunk"));
+  const int P = (std::stoi(lt::meta(model, "input_height")) / p) * (std::stoi(lt::meta(model, "input_width")) / p);
+  const int frames = std::stoi(lt::meta(io, "frames"));
+  std::vector<int64_t> qshape, ashape;
+  const std::vector<float> qkv = lt::to_f32(lt::read_f64(io, "act.b0.qkv_rope", &qshape));
+  const std::vector<double> want = lt::read_f64(io, "act.b0.attn", &ashape);
+  REQUIRE(qshape.size() == 3);
+  const int B = (int)qshape[0];
+  REQUIRE(qshape[1] == (int64_t)frames * P);
+  REQUIRE(qshape[2] == 3 * D);
+  REQUIRE(ashape == std::vector<int64_t>{B, (int64_t)frames * P, D});
+  REQUIRE(frames % Fc != 0);  // the fixture's last chunk is short
+  const Shape s{B, frames, P, Fc, D, heads};
+  Backends be;
+  for (lp_backend *b : be.all()) {
+    INFO(b->vt->name);
+    const double e_whole = lt::rel_l2(whole_sequence(b, qkv, s), want);
+    const double e_chunk = lt::rel_l2(chunk_by_chunk(b, qkv, s), want);
+    INFO("rel L2: whole clip " << e_whole << ", chunk by chunk " << e_chunk);
+    CHECK(e_whole <= 1e-5);
+    CHECK(e_chunk <= 1e-5);
+  }
+}
