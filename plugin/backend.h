@@ -97,7 +97,7 @@ typedef enum lp_op_kind {
   LP_OP_CACHE_L1 = 11,
   /* Block-causal attention over a clip's newest frames, with the keys and
    * values of its finished chunks from a KV cache (video DiTs; builders and
-   * the cache layout in kv_attention.h). Tokens come in frames of P = i[4]
+   * the cache layout in kv_cache.h). Tokens come in frames of P = i[4]
    * tokens, frames in chunks of F = i[5] frames; a query of chunk c attends
    * to every token of chunks 0 .. c and to none after. in[0] = qkv of the
    * new tokens [B, Tn, 3*D] (columns as ATTENTION), frames Nc*F onwards

@@ -1,6 +1,6 @@
-// test_video_ops.cpp - the op table (plugin/op_table.c) and the video ops:
-// block-causal attention with a KV cache and the KV append (backend.h),
-// each on the CPU and on Vulkan.
+// test_video_ops.cpp - the op table (plugin/op_table.c), the video ops
+// (block-causal attention with a KV cache and the KV append, backend.h, each
+// on the CPU and on Vulkan) and the moving Fashion-MNIST clips.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,6 +13,8 @@
 
 extern "C" {
 #include "backend.h"
+#include "data_moving_fmnist.h"
+#include "dataset.h"
 #include "kv_cache.h"
 #include "op_table.h"
 #include "vk_backend.h"
@@ -353,4 +355,178 @@ TEST_CASE("BLOCK_ATTENTION and KV_APPEND reject bad shapes with a message on bot
   CHECK(lp_kv_cache_init(&cache, be.cpu, 1, 16, 3, 4, 2, 5) == LEAP_ERR_INVALID_ARG);  // 16 not divisible by 3
   be.cpu->vt->buf_free(be.cpu, x);
   lp_kv_cache_release(&cache, be.cpu);
+}
+
+// ---------------------------------------------------------------------------
+// Moving Fashion-MNIST (models/data_moving_fmnist.c). Garments from the
+// Fashion-MNIST test split (Debian's dataset-fashion-mnist); the tests skip
+// with a warning where it is not installed.
+namespace {
+
+bool load_garments(lp_dataset *d) {
+  if (lp_dataset_load("fashion-mnist:test", d) != LEAP_OK) {
+    WARN("Fashion-MNIST not available, skipping: " << leap_last_error());
+    return false;
+  }
+  return true;
+}
+
+const int CANVAS = LP_MFMNIST_CANVAS, ROOM = LP_MFMNIST_CANVAS - LP_MFMNIST_GARMENT;
+
+}  // namespace
+
+TEST_CASE("moving fashion-mnist: clips are deterministic, in range, one garment each", "[video][data]") {
+  lp_dataset d{};
+  if (!load_garments(&d)) return;
+  lp_mfmnist_clip a{}, b{};
+  REQUIRE(lp_mfmnist_clip_make(&d, 42, LP_MFMNIST_TRAIN, 7, 0, &a) == LEAP_OK);
+  REQUIRE(lp_mfmnist_clip_make(&d, 42, LP_MFMNIST_TRAIN, 7, LP_MFMNIST_TRAIN_FRAMES, &b) == LEAP_OK);
+  REQUIRE(a.frames == LP_MFMNIST_TRAIN_FRAMES);
+  const size_t n = (size_t)a.frames * CANVAS * CANVAS;
+  CHECK(std::memcmp(a.video, b.video, n * sizeof(float)) == 0);
+  CHECK(std::memcmp(a.track, b.track, (size_t)a.frames * 2 * sizeof(float)) == 0);
+  CHECK(a.label == b.label);
+  CHECK(a.garment == b.garment);
+  CHECK(a.label == d.labels[a.garment]);  // the class is the garment's, for the whole clip
+  float lo = 1, hi = -1;
+  for (size_t k = 0; k < n; k++) lo = std::min(lo, a.video[k]), hi = std::max(hi, a.video[k]);
+  CHECK(lo == -1.0f);  // background
+  CHECK(hi <= 1.0f);
+  CHECK(hi > 0.0f);  // a garment is there
+  // Every frame holds the same garment: the same total intensity (bilinear
+  // placement keeps the mass; only its position changes).
+  auto mass = [&](int t) {
+    double m = 0;
+    for (int k = 0; k < CANVAS * CANVAS; k++) m += a.video[(size_t)t * CANVAS * CANVAS + k] + 1.0;
+    return m;
+  };
+  for (int t = 1; t < a.frames; t++) CHECK(std::fabs(mass(t) - mass(0)) <= 1e-3 * mass(0));
+  lp_mfmnist_clip_free(&a);
+  lp_mfmnist_clip_free(&b);
+  CHECK(a.video == nullptr);
+  lp_dataset_free(&d);
+}
+
+TEST_CASE("moving fashion-mnist: constant velocity, bounces keep the garment inside, the track is the centroid",
+          "[video][data]") {
+  lp_dataset d{};
+  if (!load_garments(&d)) return;
+  int bounces = 0;
+  for (int64_t index = 0; index < 40; index++) {
+    lp_mfmnist_clip c{};
+    REQUIRE(lp_mfmnist_clip_make(&d, 3, LP_MFMNIST_EVAL, index, 64, &c) == LEAP_OK);
+    const double speed = std::hypot(c.vel[0], c.vel[1]);
+    CHECK(speed >= LP_MFMNIST_SPEED_MIN - 1e-6);
+    CHECK(speed <= LP_MFMNIST_SPEED_MAX + 1e-6);
+    for (int t = 0; t < c.frames; t++) {
+      INFO("clip " << index << " frame " << t);
+      for (int ax = 0; ax < 2; ax++) {
+        const float p = c.pos[2 * t + ax], v = c.vel[2 * t + ax];
+        CHECK(p >= 0.0f);
+        CHECK(p <= (float)ROOM);
+        CHECK(std::fabs(std::fabs(v) - std::fabs(c.vel[ax])) <= 1e-6f);  // only the sign ever changes
+        if (t + 1 == c.frames) continue;
+        const float next = c.pos[2 * (t + 1) + ax], vnext = c.vel[2 * (t + 1) + ax];
+        const float free_move = p + v;
+        if (free_move >= 0.0f && free_move <= (float)ROOM) {
+          CHECK(std::fabs(next - free_move) <= 1e-4f);  // straight on at constant velocity
+          CHECK(vnext == v);
+        } else {
+          bounces++;
+          const float reflected = free_move < 0.0f ? -free_move : 2.0f * ROOM - free_move;
+          CHECK(std::fabs(next - reflected) <= 1e-4f);
+          CHECK(vnext == -v);
+        }
+      }
+      // The track is the frame's intensity centroid.
+      double m = 0, mx = 0, my = 0;
+      for (int r = 0; r < CANVAS; r++)
+        for (int col = 0; col < CANVAS; col++) {
+          const double w = c.video[((size_t)t * CANVAS + r) * CANVAS + col] + 1.0;
+          m += w, mx += w * col, my += w * r;
+        }
+      CHECK(std::fabs(mx / m - c.track[2 * t]) <= 1e-3);
+      CHECK(std::fabs(my / m - c.track[2 * t + 1]) <= 1e-3);
+    }
+    lp_mfmnist_clip_free(&c);
+  }
+  CHECK(bounces > 0);  // 40 clips of 64 frames: the walls were hit
+  lp_dataset_free(&d);
+}
+
+TEST_CASE("moving fashion-mnist: clips of other indices and of the other split differ; eval clips extend",
+          "[video][data]") {
+  lp_dataset d{};
+  if (!load_garments(&d)) return;
+  const int F = LP_MFMNIST_TRAIN_FRAMES;
+  const size_t n = (size_t)F * CANVAS * CANVAS;
+  std::vector<std::vector<float>> seen;
+  auto add = [&](uint64_t seed, lp_mfmnist_split split, int64_t index) {
+    lp_mfmnist_clip c{};
+    REQUIRE(lp_mfmnist_clip_make(&d, seed, split, index, F, &c) == LEAP_OK);
+    seen.emplace_back(c.video, c.video + n);
+    lp_mfmnist_clip_free(&c);
+  };
+  for (int64_t i = 0; i < 4; i++) {
+    add(1, LP_MFMNIST_TRAIN, i);
+    add(1, LP_MFMNIST_EVAL, i);
+    add(2, LP_MFMNIST_TRAIN, i);
+  }
+  for (size_t i = 0; i < seen.size(); i++)
+    for (size_t j = 0; j < i; j++) CHECK(seen[i] != seen[j]);
+
+  // An evaluation clip of any length; a shorter one is a prefix.
+  lp_mfmnist_clip s{}, l{};
+  REQUIRE(lp_mfmnist_clip_make(&d, 9, LP_MFMNIST_EVAL, 5, 5, &s) == LEAP_OK);
+  REQUIRE(lp_mfmnist_clip_make(&d, 9, LP_MFMNIST_EVAL, 5, 100, &l) == LEAP_OK);
+  CHECK(std::memcmp(s.video, l.video, (size_t)5 * CANVAS * CANVAS * sizeof(float)) == 0);
+  CHECK(s.label == l.label);
+  lp_mfmnist_clip_free(&s);
+  lp_mfmnist_clip_free(&l);
+
+  // Training clips have the fixed length; bad arguments say what is wrong.
+  lp_mfmnist_clip c{};
+  CHECK(lp_mfmnist_clip_make(&d, 1, LP_MFMNIST_TRAIN, 0, F + 1, &c) == LEAP_ERR_INVALID_ARG);
+  CHECK(std::string(leap_last_error()).find("training clips have") != std::string::npos);
+  CHECK(lp_mfmnist_clip_make(&d, 1, LP_MFMNIST_EVAL, 0, 0, &c) == LEAP_ERR_INVALID_ARG);
+  CHECK(lp_mfmnist_clip_make(&d, 1, LP_MFMNIST_EVAL, -1, 4, &c) == LEAP_ERR_INVALID_ARG);
+  lp_dataset other = d;
+  other.width = 32;
+  CHECK(lp_mfmnist_clip_make(&other, 1, LP_MFMNIST_EVAL, 0, 4, &c) == LEAP_ERR_INVALID_ARG);
+  CHECK(c.video == nullptr);
+  lp_dataset_free(&d);
+}
+
+// ---------------------------------------------------------------------------
+// The PyTorch reference of the video DiT (bench/torch_video_dit.py
+// --fixture tests/data): its block 0's attention, with the rotary embedding
+// already applied to q and k, is what BLOCK_ATTENTION computes. Both
+// backends, the whole clip and chunk by chunk with the KV cache, against
+// the float64 reference: relative L2 <= 1e-5 (the issue's F32 bound).
+TEST_CASE("BLOCK_ATTENTION matches the PyTorch video DiT's block 0 attention", "[video][ops]") {
+  const std::string model = lt::data("video_dit_tiny_f32.safetensors"), io = lt::data("video_dit_tiny_io_f64.safetensors");
+  REQUIRE(lt::meta(model, "arch") == "video_dit");
+  const int D = std::stoi(lt::meta(model, "hidden_size")), heads = std::stoi(lt::meta(model, "num_heads"));
+  const int p = std::stoi(lt::meta(model, "patch_size")), Fc = std::stoi(lt::meta(model, "frames_per_chunk"));
+  const int P = (std::stoi(lt::meta(model, "input_height")) / p) * (std::stoi(lt::meta(model, "input_width")) / p);
+  const int frames = std::stoi(lt::meta(io, "frames"));
+  std::vector<int64_t> qshape, ashape;
+  const std::vector<float> qkv = lt::to_f32(lt::read_f64(io, "act.b0.qkv_rope", &qshape));
+  const std::vector<double> want = lt::read_f64(io, "act.b0.attn", &ashape);
+  REQUIRE(qshape.size() == 3);
+  const int B = (int)qshape[0];
+  REQUIRE(qshape[1] == (int64_t)frames * P);
+  REQUIRE(qshape[2] == 3 * D);
+  REQUIRE(ashape == std::vector<int64_t>{B, (int64_t)frames * P, D});
+  REQUIRE(frames % Fc != 0);  // the fixture's last chunk is short
+  const Shape s{B, frames, P, Fc, D, heads};
+  Backends be;
+  for (lp_backend *b : be.all()) {
+    INFO(b->vt->name);
+    const double e_whole = lt::rel_l2(whole_sequence(b, qkv, s), want);
+    const double e_chunk = lt::rel_l2(chunk_by_chunk(b, qkv, s), want);
+    INFO("rel L2: whole clip " << e_whole << ", chunk by chunk " << e_chunk);
+    CHECK(e_whole <= 1e-5);
+    CHECK(e_chunk <= 1e-5);
+  }
 }
