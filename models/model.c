@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "struct_size.h"
 #include "model_internal.h"
 
 static void model_free(leap_model *m) {
@@ -51,8 +52,7 @@ void leap_model_destroy(leap_model *m) {
 
 leap_status leap_model_get_info(const leap_model *m, leap_model_info *out) {
   if (!m || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_get_info: NULL argument");
-  *out = m->info;
-  return LEAP_OK;
+  return lp_struct_out(out, &m->info, sizeof m->info, "leap_model_get_info");
 }
 
 leap_status leap_model_embed(leap_model *m, int n, const float *x, const float *t,
@@ -60,9 +60,12 @@ leap_status leap_model_embed(leap_model *m, int n, const float *x, const float *
   if (!m || !x || !t) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_embed: NULL argument");
   const leap_model_info *info = &m->info;
   if (n < 1 || n > 65536) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_embed: batch %d outside 1..65536", n);
+  /* t [n, F]: one timestep per frame. */
+  const int64_t nt = (int64_t)n * info->clip_frames;
+  for (int64_t k = 0; k < nt; k++)
+    if (!isfinite(t[k]))
+      return lp_error(LEAP_ERR_NUMERIC, "leap_model_embed: timestep %lld is not finite", (long long)k);
   for (int b = 0; b < n; b++) {
-    if (!isfinite(t[b]))
-      return lp_error(LEAP_ERR_NUMERIC, "leap_model_embed: timestep %d is not finite", b);
     if (info->num_classes > 0) {
       if (!y) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_embed: the model is class-conditional and no labels were given");
       if (y[b] < 0 || y[b] > info->num_classes)
@@ -105,6 +108,7 @@ leap_status leap_model_weight_count(const leap_model *m, int *count) {
 
 leap_status leap_model_weight(const leap_model *m, int index, leap_weight_info *out) {
   if (!m || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_weight: NULL argument");
+  if (lp_struct_check(out, "leap_model_weight") != LEAP_OK) return LEAP_ERR_INVALID_ARG;
   if (index < 0 || index >= m->weights.count)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_weight: index %d outside 0..%d", index, m->weights.count - 1);
   const lp_weight *w = &m->weights.w[index];
@@ -117,6 +121,5 @@ leap_status leap_model_weight(const leap_model *m, int index, leap_weight_info *
   wi.block = w->block;
   snprintf(wi.role, sizeof wi.role, "%s", w->role_name ? w->role_name : "");
   wi.trainable = w->trainable;
-  *out = wi;
-  return LEAP_OK;
+  return lp_struct_out(out, &wi, sizeof wi, "leap_model_weight");
 }
