@@ -37,8 +37,9 @@ typedef struct guided {
   leap_model *m;
   int n, guided;
   double cfg;
-  size_t numel;      /* per image, in_channels * H * W */
-  size_t out_numel;  /* per image, out_channels * H * W */
+  size_t numel;      /* per sample, F * in_channels * H * W */
+  size_t out_numel;  /* per sample, F * out_channels * H * W */
+  int frames;        /* F */
   int32_t *labels;   /* [2n] */
   float *out;        /* [n * out_numel] guided prediction (variance channels only) */
   leap_cache *cache; /* feature cache, or NULL */
@@ -107,17 +108,18 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
   }
   g->eval++;
   /* learn_sigma models put the variance channels after the prediction:
-   * the first in_channels of each image are the prediction. */
+   * the first in_channels of each frame are the prediction. */
   if (out == pred) {
     const size_t total = (size_t)g->n * g->numel;
     if (phi != 1.0f)
       for (size_t k = 0; k < total; k++) pred[k] *= phi;
     return LEAP_OK;
   }
-  for (int b = 0; b < g->n; b++) {
-    const float *c = g->out + (size_t)b * g->out_numel;
-    float *dst = pred + (size_t)b * g->numel;
-    for (size_t k = 0; k < g->numel; k++) dst[k] = phi * c[k];
+  const size_t fin = g->numel / (size_t)g->frames, fout = g->out_numel / (size_t)g->frames;
+  for (size_t f = 0; f < (size_t)g->n * (size_t)g->frames; f++) {
+    const float *c = g->out + f * fout;
+    float *dst = pred + f * fin;
+    for (size_t k = 0; k < fin; k++) dst[k] = phi * c[k];
   }
   return LEAP_OK;
 }
@@ -161,6 +163,7 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *caller_desc, floa
     if (cs != LEAP_OK) return cs;
   }
   /* One sample is [F, C, H, W]. */
+  g.frames = frames;
   g.numel = (size_t)frames * info->in_channels * info->height * info->width;
   g.out_numel = (size_t)frames * info->out_channels * info->height * info->width;
   const int nb = g.guided ? 2 * g.n : g.n;
