@@ -67,11 +67,14 @@ typedef struct lp_model_arch {
   size_t (*id_description)(const leap_model_info *info, unsigned char *buf, size_t cap);
   /* The forward pass in stages (leap_model_embed / _blocks / _final /
    * _hidden; model.c checks the arguments first): x [n, F, C, H, W],
-   * t [n, F], y [n]. */
+   * t [n, F], y [n]. An architecture that cannot be split leaves them NULL
+   * and gives forward instead (the staged calls are then
+   * LEAP_ERR_UNSUPPORTED); one that has the stages may leave forward NULL. */
   leap_status (*embed)(void *impl, int n, const float *x, const float *t, const int32_t *y);
   leap_status (*blocks)(void *impl);
   leap_status (*final)(void *impl, float *out);
   leap_status (*hidden)(void *impl, leap_tensor **h);
+  leap_status (*forward)(void *impl, int n, const float *x, const float *t, const int32_t *y, float *out);
   /* leap_sample's step; NULL when the architecture has none. */
   const lp_model_step_ops *step;
 } lp_model_arch;
