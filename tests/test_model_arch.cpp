@@ -148,7 +148,7 @@ TEST_CASE("leap info lists the architecture's weights", "[model][cli]") {
   leap_context_destroy(ctx);
 }
 
-TEST_CASE("the file's arch picks the architecture; an unknown one is a clear error", "[model]") {
+TEST_CASE("the file's arch picks the architecture, and an unknown one is a clear error", "[model]") {
   lt::TempDir dir;
   const std::string path = dir / "video.safetensors";
   lp_st_writer *wr = nullptr;
