@@ -27,6 +27,7 @@
 #include "alloc.h"
 #include "dtype.h"
 #include "error.h"
+#include "struct_size.h"
 #include "lcsc.h"
 #include "lcsc_writer.h"
 #include "output.h"
@@ -355,6 +356,17 @@ leap_status lp_lcsc_combine_ex(const leap_lcsc_combine_desc *d, leap_lcsc_combin
   return s;
 }
 
-leap_status leap_lcsc_combine(const leap_lcsc_combine_desc *d, leap_lcsc_combine_stats *stats) {
-  return lp_lcsc_combine_ex(d, stats, NULL);
+leap_status leap_lcsc_combine(const leap_lcsc_combine_desc *desc, leap_lcsc_combine_stats *stats) {
+  if (!desc) return lp_error(LEAP_ERR_INVALID_ARG, "leap_lcsc_combine: desc is NULL");
+  /* The caller's structs may be older and smaller than this library's. */
+  leap_lcsc_combine_desc d = leap_lcsc_combine_desc_default();
+  leap_status s = lp_struct_in(&d, sizeof d, desc, "leap_lcsc_combine: desc");
+  if (s == LEAP_OK && stats) s = lp_struct_check(stats, "leap_lcsc_combine: stats");
+  if (s != LEAP_OK) return s;
+  leap_lcsc_combine_stats st;
+  memset(&st, 0, sizeof st);
+  st.struct_size = sizeof st;
+  s = lp_lcsc_combine_ex(&d, stats ? &st : NULL, NULL);
+  if (s == LEAP_OK && stats) s = lp_struct_out(stats, &st, sizeof st, "leap_lcsc_combine: stats");
+  return s;
 }

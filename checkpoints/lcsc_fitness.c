@@ -103,7 +103,7 @@ static int stop_poll(void *user, int step, int steps) {
 leap_status lp_lcsc_fd_model(lp_lcsc_fd *f, const char *model_path, int steps, double *fd) {
   if (!f || !model_path || !fd || steps < 1) return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_fd_model: bad argument");
   leap_model *m = NULL;
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   const double t0 = lp_now_seconds();
   leap_status s = leap_model_load(f->s.ctx, model_path, &m);
   if (s == LEAP_OK) s = leap_model_get_info(m, &info);

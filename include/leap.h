@@ -3,9 +3,25 @@
  *
  * Conventions (after SQLite and ggml): opaque handles, create/destroy pairs,
  * every call returns a leap_status, and leap_last_error() explains the last
- * failure on the calling thread. Structs passed in carry their own size
- * (struct_size) so that later minor versions can append fields without
- * breaking older callers.
+ * failure on the calling thread.
+ *
+ * struct_size: every public struct starts with uint32_t struct_size, which
+ * the caller sets to sizeof the struct it was built with (the _default()
+ * functions do), so that later minor versions can append fields without
+ * breaking older callers. A struct passed in that is smaller (older) than
+ * the library's is read as far as it goes and the fields it lacks take
+ * their defaults; a struct filled out gets only its struct_size bytes
+ * written. Bytes past the library's own struct (a newer caller's fields)
+ * are neither read nor written. struct_size 0 is LEAP_ERR_INVALID_ARG.
+ * leap_device_info and leap_model_info, which are filled out, gained their
+ * struct_size in 0.2: 0.1 callers of leap_vulkan_device_info and
+ * leap_model_get_info must be rebuilt.
+ *
+ * Frames: image and video models share one layout. A sample is
+ * [F, C, H, W] (F frames; F = 1 for an image model), a batch [n, F, C, H, W],
+ * and the timestep input one value per frame, t [n, F] (frames of one
+ * chunk share their chunk's value); image models are the F = 1 case, so
+ * [n, C, H, W] and t [n] are the same arrays.
  *
  * ABI versioning: LEAP_API_VERSION = major * 10000 + minor * 100 + patch.
  * A host checks leap_api_version() / 10000 == LEAP_API_VERSION_MAJOR after
@@ -22,7 +38,7 @@ extern "C" {
 #endif
 
 #define LEAP_API_VERSION_MAJOR 0
-#define LEAP_API_VERSION_MINOR 1
+#define LEAP_API_VERSION_MINOR 2
 #define LEAP_API_VERSION_PATCH 0
 #define LEAP_API_VERSION                                                      \
   (LEAP_API_VERSION_MAJOR * 10000 + LEAP_API_VERSION_MINOR * 100 +            \
@@ -70,6 +86,7 @@ typedef enum leap_device_type {
 } leap_device_type;
 
 typedef struct leap_device_info {
+  uint32_t struct_size;          /* sizeof(leap_device_info); set by the caller (0.2) */
   char name[256];
   leap_device_type type;
   uint32_t vendor_id, device_id;
@@ -185,8 +202,9 @@ typedef enum leap_prediction {
 } leap_prediction;
 
 typedef struct leap_model_info {
+  uint32_t struct_size;   /* sizeof(leap_model_info); set by the caller (0.2) */
   char arch[32];          /* "dit" */
-  int input_size;         /* H = W */
+  int input_size;         /* H (the image DiT is square: H = W) */
   int patch_size;
   int in_channels;
   int out_channels;       /* 2 * in_channels with learn_sigma */
@@ -198,8 +216,13 @@ typedef struct leap_model_info {
   leap_prediction prediction;
   double timestep_scale;  /* model timestep = t * timestep_scale (flow) */
   int64_t parameters;
-  int tokens;             /* (input_size / patch_size)^2 */
+  int tokens;             /* of one forward pass; image DiT: (input_size / patch_size)^2 */
   char weight_dtype[8];   /* dtype of the file's weights: F32, F16, BF16 */
+  /* Appended in 0.2: the frame geometry. A forward pass takes
+   * [n, clip_frames, C, height, width] and t [n, clip_frames]. */
+  int height, width;      /* pixels of one frame */
+  int frames_per_chunk;   /* frames sharing one noise level; 1 for images */
+  int clip_frames;        /* frames of the clip it was trained on; 1 for images */
 } leap_model_info;
 
 LEAP_API leap_status leap_model_load(leap_context *ctx, const char *path,
@@ -226,16 +249,18 @@ LEAP_API leap_status leap_model_weight_count(const leap_model *m, int *count);
 LEAP_API leap_status leap_model_weight(const leap_model *m, int index,
                                        leap_weight_info *out);
 
-/* The whole forward pass on host arrays: x [n, C, H, W], t [n] (the model's
- * own timestep input, e.g. 1000 * t for flow), y [n] labels (null_class for
- * unconditional); out [n, out_channels, H, W]. */
+/* The whole forward pass on host arrays: x [n, F, C, H, W] with F =
+ * clip_frames (1 for an image model: x [n, C, H, W]), t [n, F] (the
+ * model's own timestep input, e.g. 1000 * t for flow; per frame), y [n]
+ * labels (null_class for unconditional); out [n, F, out_channels, H, W]. */
 LEAP_API leap_status leap_model_forward(leap_model *m, int n, const float *x,
                                         const float *t, const int32_t *y,
                                         float *out);
 
-/* The same pass in three stages, for feature caching: embed writes the
- * hidden states h [n, tokens, hidden] (after patch + position embedding) and
- * the conditioning c [n, hidden]; blocks runs the transformer block stack on
+/* The same pass in three stages, for feature caching (x, t and y as in
+ * leap_model_forward): embed writes the hidden states h [n, tokens,
+ * hidden] (after patch + position embedding) and the conditioning c
+ * [n, hidden]; blocks runs the transformer block stack on
  * h in place; final runs the final layer and unpatchify into out. Between
  * the stages the host may read or replace h through leap_model_hidden (a
  * tensor in the model's context; read/write it with leap_tensor_read/write).
@@ -281,21 +306,25 @@ typedef struct leap_sample_desc {
   double cfg;               /* guidance scale; 1 = no guidance (one pass) */
   double eta;               /* DDIM / ancestral noise; 0 = deterministic */
   uint64_t seed;            /* initial noise (and ancestral noise) */
-  const float *noise;       /* [n, C, H, W] initial noise; NULL = from seed */
+  const float *noise;       /* [n, F, C, H, W] initial noise; NULL = from seed */
   leap_progress_fn progress;
   void *progress_user;
   /* Appended in 0.1 (callers with a smaller struct_size get NULL): a feature
    * cache (leap_cache_create) made for this run, batched layout (cond rows
    * first); NULL = compute every step. */
   struct leap_cache *cache;
+  /* Appended in 0.2: F, the frames of each sample; 0 = the model's
+   * clip_frames (1 for an image model, which takes no other). */
+  int frames;
 } leap_sample_desc;
 
 LEAP_API leap_sample_desc leap_sample_desc_default(void);
-/* The initial noise leap_sample draws for a seed: n images of numel unit
- * normals each (image i from stream i of the seed), so a host running its
- * own loop can start from the same noise. */
+/* The initial noise leap_sample draws for a seed: n samples of numel
+ * (F * C * H * W) unit normals each (sample i from stream i of the seed),
+ * so a host running its own loop can start from the same noise. */
 LEAP_API leap_status leap_noise_fill(uint64_t seed, int n, size_t numel, float *out);
-/* Samples n images into out [n, in_channels, H, W] (pixels in [-1, 1]). */
+/* Samples n images (or clips) into out [n, F, in_channels, H, W] (pixels in
+ * [-1, 1]; F = 1 for an image model). */
 LEAP_API leap_status leap_sample(leap_model *m, const leap_sample_desc *desc,
                                  float *out);
 

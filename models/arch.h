@@ -9,9 +9,18 @@
  * forward pass runs on them.
  *
  * Adding an architecture (a video DiT, say): one file with an lp_model_arch
- * (describe, weights, create / destroy, the forward stages, id_description;
- * step may be NULL), its weight list builder, and one row in arch_table.c.
- * Its files name it in __metadata__ "arch". */
+ * and its weight list builder (a role enum of its own, lp_weights_add per
+ * tensor in state-dict order, block = -1 or the block index), one row in
+ * arch_table.c, and an extern below. Its files name it in __metadata__
+ * "arch". describe fills the frame geometry (height, width,
+ * frames_per_chunk, clip_frames); create binds the loaded buffers to its
+ * runtime by role (arch_dit.c's slot table) and owns what else it needs (a
+ * KV cache, per-chunk timestep features); the forward ops take
+ * x [n, F, C, H, W] and t [n, F]; id_description hashes whatever describes
+ * it (frames included). Load, free, leap_model_id, leap_model_weight and
+ * `leap info` then work unchanged; step (leap_sample's one-program step,
+ * one timestep for all rows) may stay NULL, which makes leap_sample say
+ * so. */
 #ifndef LEAP_ARCH_H
 #define LEAP_ARCH_H
 
@@ -67,11 +76,14 @@ typedef struct lp_model_arch {
   size_t (*id_description)(const leap_model_info *info, unsigned char *buf, size_t cap);
   /* The forward pass in stages (leap_model_embed / _blocks / _final /
    * _hidden; model.c checks the arguments first): x [n, F, C, H, W],
-   * t [n, F], y [n]. */
+   * t [n, F], y [n]. An architecture that cannot be split leaves them NULL
+   * and gives forward instead (the staged calls are then
+   * LEAP_ERR_UNSUPPORTED); one that has the stages may leave forward NULL. */
   leap_status (*embed)(void *impl, int n, const float *x, const float *t, const int32_t *y);
   leap_status (*blocks)(void *impl);
   leap_status (*final)(void *impl, float *out);
   leap_status (*hidden)(void *impl, leap_tensor **h);
+  leap_status (*forward)(void *impl, int n, const float *x, const float *t, const int32_t *y, float *out);
   /* leap_sample's step; NULL when the architecture has none. */
   const lp_model_step_ops *step;
 } lp_model_arch;

@@ -53,6 +53,7 @@ static leap_status meta_double(const lp_st_file *f, const char *key, double fall
  * missing, and any disagreement between the two is an error. */
 static leap_status read_description(const lp_st_file *f, leap_model_info *info) {
   memset(info, 0, sizeof *info);
+  info->struct_size = sizeof *info;
   const lp_st_tensor *xw = lp_st_find(f, "x_embedder.proj.weight");
   const lp_st_tensor *pos = lp_st_find(f, "pos_embed");
   const lp_st_tensor *ytab = lp_st_find(f, "y_embedder.embedding_table.weight");
@@ -105,6 +106,8 @@ static leap_status read_description(const lp_st_file *f, leap_model_info *info) 
                     lp_st_path(f), pred);
   info->out_channels = info->in_channels * (info->learn_sigma ? 2 : 1);
   info->tokens = tokens;
+  info->height = info->width = info->input_size; /* the image DiT: one square frame */
+  info->frames_per_chunk = info->clip_frames = 1;
   snprintf(info->weight_dtype, sizeof info->weight_dtype, "%s", lp_dtype_name(xw->dtype));
 
   /* Consistency between the description and the shapes. */

@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "struct_size.h"
 #include "model_internal.h"
 
 static void model_free(leap_model *m) {
@@ -51,46 +52,69 @@ void leap_model_destroy(leap_model *m) {
 
 leap_status leap_model_get_info(const leap_model *m, leap_model_info *out) {
   if (!m || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_get_info: NULL argument");
-  *out = m->info;
+  return lp_struct_out(out, &m->info, sizeof m->info, "leap_model_get_info");
+}
+
+/* x, t and y of a forward pass; "what" names the public call. */
+static leap_status check_inputs(const leap_model *m, int n, const float *x, const float *t, const int32_t *y,
+                                const char *what) {
+  if (!m || !x || !t) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL argument", what);
+  const leap_model_info *info = &m->info;
+  if (n < 1 || n > 65536) return lp_error(LEAP_ERR_INVALID_ARG, "%s: batch %d outside 1..65536", what, n);
+  /* t [n, F]: one timestep per frame. */
+  const int64_t nt = (int64_t)n * info->clip_frames;
+  for (int64_t k = 0; k < nt; k++)
+    if (!isfinite(t[k]))
+      return lp_error(LEAP_ERR_NUMERIC, "%s: timestep %lld is not finite", what, (long long)k);
+  for (int b = 0; b < n; b++) {
+    if (info->num_classes > 0) {
+      if (!y) return lp_error(LEAP_ERR_INVALID_ARG, "%s: the model is class-conditional and no labels were given", what);
+      if (y[b] < 0 || y[b] > info->num_classes)
+        return lp_error(LEAP_ERR_INVALID_ARG, "%s: label %d of image %d outside 0..%d (%d = null class)", what,
+                        y[b], b, info->num_classes, info->null_class);
+    }
+  }
   return LEAP_OK;
+}
+
+static leap_status no_stages(const leap_model *m, const char *what) {
+  return lp_error(LEAP_ERR_UNSUPPORTED, "%s: arch '%s' runs its forward pass in one piece (leap_model_forward)",
+                  what, m->info.arch);
 }
 
 leap_status leap_model_embed(leap_model *m, int n, const float *x, const float *t,
                              const int32_t *y) {
-  if (!m || !x || !t) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_embed: NULL argument");
-  const leap_model_info *info = &m->info;
-  if (n < 1 || n > 65536) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_embed: batch %d outside 1..65536", n);
-  for (int b = 0; b < n; b++) {
-    if (!isfinite(t[b]))
-      return lp_error(LEAP_ERR_NUMERIC, "leap_model_embed: timestep %d is not finite", b);
-    if (info->num_classes > 0) {
-      if (!y) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_embed: the model is class-conditional and no labels were given");
-      if (y[b] < 0 || y[b] > info->num_classes)
-        return lp_error(LEAP_ERR_INVALID_ARG,
-                        "leap_model_embed: label %d of image %d outside 0..%d (%d = null class)",
-                        y[b], b, info->num_classes, info->null_class);
-    }
-  }
+  leap_status s = check_inputs(m, n, x, t, y, "leap_model_embed");
+  if (s != LEAP_OK) return s;
+  if (!m->arch->embed) return no_stages(m, "leap_model_embed");
   return m->arch->embed(m->impl, n, x, t, y);
 }
 
 leap_status leap_model_blocks(leap_model *m) {
   if (!m) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_blocks: NULL model");
+  if (!m->arch->blocks) return no_stages(m, "leap_model_blocks");
   return m->arch->blocks(m->impl);
 }
 
 leap_status leap_model_final(leap_model *m, float *out) {
   if (!m || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_final: NULL argument");
+  if (!m->arch->final) return no_stages(m, "leap_model_final");
   return m->arch->final(m->impl, out);
 }
 
 leap_status leap_model_hidden(leap_model *m, leap_tensor **h) {
   if (!m || !h) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_hidden: NULL argument");
+  if (!m->arch->hidden) return no_stages(m, "leap_model_hidden");
   return m->arch->hidden(m->impl, h);
 }
 
 leap_status leap_model_forward(leap_model *m, int n, const float *x, const float *t,
                                const int32_t *y, float *out) {
+  if (m && m->arch->forward) {
+    leap_status s = check_inputs(m, n, x, t, y, "leap_model_forward");
+    if (s == LEAP_OK && !out) s = lp_error(LEAP_ERR_INVALID_ARG, "leap_model_forward: NULL argument");
+    return s == LEAP_OK ? m->arch->forward(m->impl, n, x, t, y, out) : s;
+  }
   leap_status s = leap_model_embed(m, n, x, t, y);
   if (s == LEAP_OK) s = leap_model_blocks(m);
   if (s == LEAP_OK) s = leap_model_final(m, out);
@@ -105,6 +129,7 @@ leap_status leap_model_weight_count(const leap_model *m, int *count) {
 
 leap_status leap_model_weight(const leap_model *m, int index, leap_weight_info *out) {
   if (!m || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_weight: NULL argument");
+  if (lp_struct_check(out, "leap_model_weight") != LEAP_OK) return LEAP_ERR_INVALID_ARG;
   if (index < 0 || index >= m->weights.count)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_model_weight: index %d outside 0..%d", index, m->weights.count - 1);
   const lp_weight *w = &m->weights.w[index];
@@ -117,6 +142,5 @@ leap_status leap_model_weight(const leap_model *m, int index, leap_weight_info *
   wi.block = w->block;
   snprintf(wi.role, sizeof wi.role, "%s", w->role_name ? w->role_name : "");
   wi.trainable = w->trainable;
-  *out = wi;
-  return LEAP_OK;
+  return lp_struct_out(out, &wi, sizeof wi, "leap_model_weight");
 }

@@ -84,7 +84,8 @@ std::vector<float> sample_in_process(const leap_sample_desc &d) {
   leap_context *ctx = nullptr;
   leap_model *m = nullptr;
   open_model(kTiny, &ctx, &m);
-  leap_model_info info;
+  leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   std::vector<float> x((size_t)d.n * info.in_channels * info.input_size * info.input_size);
   REQUIRE(leap_sample(m, &d, x.data()) == LEAP_OK);
@@ -170,7 +171,8 @@ TEST_CASE("cli: info describes the tiny model", "[cli]") {
   leap_context *ctx = nullptr;
   leap_model *m = nullptr;
   open_model(kTiny, &ctx, &m);
-  leap_model_info info;
+  leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   leap_model_destroy(m);
   leap_context_destroy(ctx);

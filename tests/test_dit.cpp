@@ -69,7 +69,8 @@ TEST_CASE("DiT forward matches the PyTorch fixture on every backend and dtype", 
       leap_model *m = nullptr;
       INFO(lt::backend_name(kind) << " " << file << ": " << leap_last_error());
       REQUIRE(leap_model_load(ctx, lt::data(file).c_str(), &m) == LEAP_OK);
-      leap_model_info info;
+      leap_model_info info{};
+      info.struct_size = sizeof info;
       REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
       REQUIRE(info.out_channels == 6);
       std::vector<float> out(c.expected.size(), NAN);

@@ -52,6 +52,7 @@ TEST_CASE("the weight list is the file's tensors and the parameter count", "[mod
   leap_model *m = nullptr;
   REQUIRE(leap_model_load(ctx, kTiny.c_str(), &m) == LEAP_OK);
   leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   const std::vector<leap_weight_info> w = weights_of(m);
   lp_st_file *f = nullptr;
@@ -95,6 +96,7 @@ TEST_CASE("the trainer lays out the list the loader reads", "[model][train]") {
   leap_model *m = nullptr;
   REQUIRE(leap_model_load(ctx, kShipped.c_str(), &m) == LEAP_OK);
   leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   const std::vector<leap_weight_info> w = weights_of(m);
   lp_dit_arch a{};
@@ -146,7 +148,7 @@ TEST_CASE("leap info lists the architecture's weights", "[model][cli]") {
   leap_context_destroy(ctx);
 }
 
-TEST_CASE("the file's arch picks the architecture; an unknown one is a clear error", "[model]") {
+TEST_CASE("the file's arch picks the architecture, and an unknown one is a clear error", "[model]") {
   lt::TempDir dir;
   const std::string path = dir / "video.safetensors";
   lp_st_writer *wr = nullptr;

@@ -337,7 +337,8 @@ TEST_CASE("train forward equals the inference runtime on a saved checkpoint", "[
     leap_model *m = nullptr;
     INFO(leap_last_error());
     REQUIRE(leap_model_load(ctx, path.c_str(), &m) == LEAP_OK);
-    leap_model_info info;
+    leap_model_info info{};
+    info.struct_size = sizeof info;
     REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
     CHECK(info.prediction == LEAP_PRED_FLOW_V);
     CHECK(info.timestep_scale == 1000.0);
@@ -539,7 +540,8 @@ TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
     leap_model *m = nullptr;
     INFO(leap_last_error());
     REQUIRE(leap_model_load(ctx, (out + f + ".safetensors").c_str(), &m) == LEAP_OK);
-    leap_model_info info;
+    leap_model_info info{};
+    info.struct_size = sizeof info;
     REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
     CHECK(info.input_size == 8);
     CHECK(info.num_classes == 3);

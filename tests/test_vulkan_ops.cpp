@@ -196,7 +196,8 @@ TEST_CASE("vulkan device enumeration and info", "[vulkan]") {
   }
   REQUIRE(n >= 1);
   for (int k = 0; k < n; k++) {
-    leap_device_info info;
+    leap_device_info info{};
+    info.struct_size = sizeof info;
     REQUIRE(leap_vulkan_device_info(k, &info) == LEAP_OK);
     INFO("device " << k << ": " << info.name << " / " << info.driver);
     CHECK(std::strlen(info.name) > 0);
@@ -206,7 +207,8 @@ TEST_CASE("vulkan device enumeration and info", "[vulkan]") {
     CHECK(info.subgroup_size >= 1u);
     CHECK(info.device_local_bytes > 0u);
   }
-  leap_device_info info;
+  leap_device_info info{};
+  info.struct_size = sizeof info;
   CHECK(leap_vulkan_device_info(n, &info) == LEAP_ERR_INVALID_ARG);
   CHECK(leap_vulkan_device_info(-1, &info) == LEAP_ERR_INVALID_ARG);
 }

@@ -209,7 +209,7 @@ int cli_bench_erta_main(int argc, char **argv) {
   if (s == LEAP_OK) s = leap_context_create(&cd, &b.ctx);
   if (s == LEAP_OK) s = leap_model_load(b.ctx, model, &b.m);
   if (s == LEAP_OK) s = leap_model_id(b.m, b.id, sizeof b.id);
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   if (s == LEAP_OK) s = leap_model_get_info(b.m, &info);
   if (s == LEAP_OK) {
     b.c = info.in_channels, b.h = b.w = info.input_size;

@@ -84,7 +84,7 @@ int cli_bench_sample_main(int argc, char **argv) {
   if (cd.backend == LEAP_BACKEND_VULKAN) cd.device = device;
   leap_context *ctx = NULL;
   leap_model *m = NULL;
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   s = leap_context_create(&cd, &ctx);
   if (s == LEAP_OK) s = leap_model_load(ctx, model, &m);
   if (s == LEAP_OK) s = leap_model_get_info(m, &info);

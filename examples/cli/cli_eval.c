@@ -174,7 +174,7 @@ static leap_status sample_images(const eval_opts *o, const lp_classifier *cls,
   if (cd.backend == LEAP_BACKEND_VULKAN) cd.device = o->device;
   leap_context *ctx = NULL;
   leap_model *m = NULL;
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   float *noise = NULL;
   leap_status s = leap_context_create(&cd, &ctx);
   if (s == LEAP_OK) s = leap_model_load(ctx, o->model, &m);

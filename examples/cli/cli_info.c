@@ -58,7 +58,9 @@ static void print_info(const char *path, const leap_model_info *in) {
   human_count(in->parameters, params, sizeof params);
   printf("%-16s %s\n", "model", path);
   printf("%-16s %s\n", "arch", in->arch);
-  printf("%-16s %dx%d\n", "input size", in->input_size, in->input_size);
+  printf("%-16s %dx%d\n", "input size", in->height, in->width);
+  if (in->clip_frames > 1)
+    printf("%-16s %d (chunks of %d)\n", "frames", in->clip_frames, in->frames_per_chunk);
   printf("%-16s %d\n", "patch", in->patch_size);
   printf("%-16s %d in, %d out\n", "channels", in->in_channels,
          in->out_channels);
@@ -142,7 +144,7 @@ int cli_info_main(int argc, char **argv) {
   leap_context_desc d = leap_context_desc_default(LEAP_BACKEND_CPU);
   leap_context *ctx = NULL;
   leap_model *m = NULL;
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   leap_status s = leap_context_create(&d, &ctx);
   if (s == LEAP_OK) s = leap_model_load(ctx, path, &m);
   if (s == LEAP_OK) s = leap_model_get_info(m, &info);

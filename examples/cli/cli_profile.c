@@ -171,7 +171,7 @@ int cli_profile_main(int argc, char **argv) {
     code = cli_fail(s);
     goto done;
   }
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   leap_model_get_info(m, &info);
   cc.cfg = !isnan(cfg) ? cfg : info.num_classes > 0 ? 3.0 : 1.0;
   if (info.num_classes > 0) {

@@ -383,7 +383,7 @@ static leap_status make_cache(const sample_opts *o, leap_context *ctx, leap_mode
 /* Everything after the model is loaded. Returns the exit code. */
 static int run(const sample_opts *o, leap_context *ctx, leap_model *m, const char *model_path,
                const char *device) {
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   leap_status s = leap_model_get_info(m, &info);
   if (s != LEAP_OK) return cli_fail(s);
 
