@@ -669,6 +669,57 @@ LEAP_API leap_status leap_block_noise_shuffle(float *noise, int frames,
                                               size_t per_frame, int window,
                                               int stride, uint64_t seed);
 
+
+/* Which finished chunks a block-diffusion run keeps as keys and values, and
+ * which of them the next chunk attends to: memory is bounded by the policy,
+ * not by the video's length. The host keeps the keys and values; the
+ * policy keeps chunk indices and, for SPARSE, one summary vector per stored
+ * chunk (e.g. its mean key over tokens, per layer or averaged over layers).
+ *   KEEP_ALL  every chunk, attended in full (when it fits);
+ *   ROLLING   the first `sinks` chunks and the last `window` chunks;
+ *   SPARSE    BlockVid-style: at most `store` chunks stored (sinks and the
+ *             last `window` always; otherwise the least recently attended
+ *             chunk is evicted), and the next chunk attends to the sinks,
+ *             the last `window` chunks and the `top_k` stored chunks whose
+ *             summaries have the highest cosine similarity to its query
+ *             summary (ties: the earlier chunk). */
+typedef enum leap_kv_policy_kind {
+  LEAP_KV_KEEP_ALL = 0,
+  LEAP_KV_ROLLING = 1,
+  LEAP_KV_SPARSE = 2
+} leap_kv_policy_kind;
+
+typedef struct leap_kv_policy_desc {
+  uint32_t struct_size;   /* sizeof(leap_kv_policy_desc) */
+  leap_kv_policy_kind kind;
+  int sinks;              /* ROLLING, SPARSE: first chunks always kept */
+  int window;             /* ROLLING, SPARSE: most recent chunks always kept */
+  int store;              /* SPARSE: chunks stored at most (>= sinks + window + top_k) */
+  int top_k;              /* SPARSE: similar chunks attended beyond sinks and window */
+  int summary_dim;        /* SPARSE: length of a chunk's summary vector */
+} leap_kv_policy_desc;
+
+typedef struct leap_kv_policy leap_kv_policy;
+
+LEAP_API leap_kv_policy_desc leap_kv_policy_desc_default(void);
+LEAP_API leap_status leap_kv_policy_create(const leap_kv_policy_desc *desc,
+                                           leap_kv_policy **out);
+LEAP_API void leap_kv_policy_destroy(leap_kv_policy *p);
+/* A finished chunk's keys and values were written: chunk indices come in
+ * increasing order. summary: [summary_dim] (SPARSE; else may be NULL).
+ * *evicted (may be NULL): the chunk whose keys and values the host may now
+ * free, or -1. */
+LEAP_API leap_status leap_kv_policy_add(leap_kv_policy *p, int chunk,
+                                        const float *summary, int *evicted);
+/* The stored chunks the next chunk attends to, in increasing order, into
+ * chunks[cap]; *count of them. query: [summary_dim] (SPARSE; else may be
+ * NULL). */
+LEAP_API leap_status leap_kv_policy_select(leap_kv_policy *p,
+                                           const float *query, int *chunks,
+                                           int cap, int *count);
+/* The chunks stored now (at most the policy's bound). */
+LEAP_API int leap_kv_policy_stored(const leap_kv_policy *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 // noise shuffling.
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "test_util.hpp"
@@ -229,4 +230,102 @@ TEST_CASE("noise shuffle: each group is a seeded permutation of the group a wind
   REQUIRE(leap_block_noise_shuffle(short_.data(), 4, per, W, S, 1) == LEAP_OK);
   CHECK(short_ == keep);
   CHECK(leap_block_noise_shuffle(a.data(), frames, per, 4, 5, 1) == LEAP_ERR_INVALID_ARG);
+}
+
+// ---- KV cache policies -----------------------------------------------------
+
+namespace {
+
+struct Policy {
+  leap_kv_policy *p = nullptr;
+  explicit Policy(const leap_kv_policy_desc &d) { REQUIRE(leap_kv_policy_create(&d, &p) == LEAP_OK); }
+  ~Policy() { leap_kv_policy_destroy(p); }
+};
+
+std::vector<int> select_all(leap_kv_policy *p, const float *query = nullptr) {
+  std::vector<int> v(4096);
+  int n = -1;
+  REQUIRE(leap_kv_policy_select(p, query, v.data(), (int)v.size(), &n) == LEAP_OK);
+  v.resize((size_t)n);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("kv policy: keep-all keeps every chunk, rolling the sinks and the last window", "[block]") {
+  leap_kv_policy_desc d = leap_kv_policy_desc_default();
+  d.kind = LEAP_KV_KEEP_ALL;
+  Policy all(d);
+  d.kind = LEAP_KV_ROLLING, d.sinks = 2, d.window = 3;
+  Policy roll(d);
+  for (int c = 0; c < 100; c++) {
+    int ev_all = -2, ev_roll = -2;
+    REQUIRE(leap_kv_policy_add(all.p, c, nullptr, &ev_all) == LEAP_OK);
+    REQUIRE(leap_kv_policy_add(roll.p, c, nullptr, &ev_roll) == LEAP_OK);
+    CHECK(ev_all == -1);
+    // Rolling evicts the chunk that just left the window, once there are
+    // more than sinks + window.
+    CHECK(ev_roll == (c >= 5 ? c - 3 : -1));
+    std::vector<int> want;
+    for (int k = 0; k <= c; k++)
+      if (k < 2 || k > c - 3) want.push_back(k);
+    CHECK(select_all(roll.p) == want);
+    CHECK(leap_kv_policy_stored(roll.p) == (int)want.size());
+    CHECK(leap_kv_policy_stored(all.p) == c + 1);
+  }
+  CHECK(select_all(all.p).size() == 100);
+  int ev = 0;
+  CHECK(leap_kv_policy_add(roll.p, 50, nullptr, &ev) == LEAP_ERR_INVALID_ARG);  // out of order
+}
+
+TEST_CASE("kv policy: sparse attends the top-k most similar stored chunks within a bounded store",
+          "[block]") {
+  const int dim = 6;
+  leap_kv_policy_desc d = leap_kv_policy_desc_default();
+  d.kind = LEAP_KV_SPARSE, d.sinks = 1, d.window = 2, d.top_k = 2, d.store = 8, d.summary_dim = dim;
+  Policy sp(d);
+  std::vector<std::vector<float>> summ;
+  std::set<int> stored;
+  for (int c = 0; c < 60; c++) {
+    summ.push_back(lt::random_f32(dim, 500 + (uint32_t)c));
+    int ev = -2;
+    REQUIRE(leap_kv_policy_add(sp.p, c, summ.back().data(), &ev) == LEAP_OK);
+    stored.insert(c);
+    if (ev >= 0) {
+      CHECK(stored.count(ev) == 1);
+      CHECK(ev >= 1);         // never a sink
+      CHECK(ev <= c - 2);     // never the recent window
+      stored.erase(ev);
+    }
+    // Bounded by the store, not by the video's length.
+    CHECK(leap_kv_policy_stored(sp.p) == std::min(c + 1, 8));
+    CHECK((int)stored.size() == leap_kv_policy_stored(sp.p));
+    // The selection: sinks, the window, and the top 2 of the rest by
+    // cosine to the query, computed here independently.
+    const std::vector<float> q = lt::random_f32(dim, 900 + (uint32_t)c);
+    std::vector<std::pair<double, int>> rest;
+    std::vector<int> want;
+    for (int k : stored) {
+      if (k < 1 || k > c - 2) {
+        want.push_back(k);
+        continue;
+      }
+      double ab = 0, aa = 0, bb = 0;
+      for (int j = 0; j < dim; j++)
+        ab += (double)summ[(size_t)k][(size_t)j] * q[(size_t)j], aa += (double)summ[(size_t)k][(size_t)j] * summ[(size_t)k][(size_t)j],
+            bb += (double)q[(size_t)j] * q[(size_t)j];
+      rest.push_back({-ab / std::sqrt(aa * bb), k});
+    }
+    std::sort(rest.begin(), rest.end());
+    for (size_t k = 0; k < rest.size() && k < 2; k++) want.push_back(rest[k].second);
+    std::sort(want.begin(), want.end());
+    CHECK(select_all(sp.p, q.data()) == want);
+  }
+  // Bad descriptions.
+  leap_kv_policy *p = nullptr;
+  d.store = 4;  // < sinks + window + top_k
+  CHECK(leap_kv_policy_create(&d, &p) == LEAP_ERR_INVALID_ARG);
+  d.store = 8, d.summary_dim = 0;
+  CHECK(leap_kv_policy_create(&d, &p) == LEAP_ERR_INVALID_ARG);
+  CHECK(p == nullptr);
 }
