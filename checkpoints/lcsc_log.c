@@ -8,10 +8,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "file_read.h"
 #include "json.h"
 
 /* The settings a log is bound to (the budget may grow on resume). */
@@ -40,32 +42,6 @@ void lp_lcsc_log_close(lp_lcsc_log *log) {
   for (int i = 0; i < log->ndone; i++) free(log->done[i].coefs);
   free(log->done);
   memset(log, 0, sizeof *log);
-}
-
-static leap_status read_all(const char *path, FILE *f, char **out, size_t *len) {
-  size_t cap = 1 << 16, n = 0;
-  char *buf = lp_malloc(cap);
-  if (!buf) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
-  for (;;) {
-    if (n == cap) {
-      char *b = lp_realloc(buf, cap *= 2);
-      if (!b) {
-        free(buf);
-        return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
-      }
-      buf = b;
-    }
-    size_t k = fread(buf + n, 1, cap - n, f);
-    n += k;
-    if (k == 0) break;
-  }
-  if (ferror(f)) {
-    free(buf);
-    return lp_error(LEAP_ERR_IO, "cannot read %s", path);
-  }
-  *out = buf;
-  *len = n;
-  return LEAP_OK;
 }
 
 static leap_status check_header(const char *path, const lp_json *h, const leap_lcsc_search_desc *d) {
@@ -114,9 +90,8 @@ static leap_status parse_candidate(lp_lcsc_log *log, const lp_json *c, int line)
   return LEAP_OK;
 }
 
-/* Reads an existing log; *valid = bytes up to the last complete line. */
-static leap_status resume(lp_lcsc_log *log, const leap_lcsc_search_desc *d, const char *text, size_t len,
-                          size_t *valid) {
+leap_status lp_lcsc_log_parse(lp_lcsc_log *log, const leap_lcsc_search_desc *d, const char *text, size_t len,
+                              size_t *valid) {
   size_t end = len;
   while (end > 0 && text[end - 1] != '\n') end--; /* a torn last line is dropped */
   *valid = end;
@@ -152,21 +127,26 @@ leap_status lp_lcsc_log_open(lp_lcsc_log *log, const leap_lcsc_search_desc *d) {
   log->path = d->log_path;
   /* core/output.h's rule: an existing file is resumed (and its torn last
    * line cut) only when it is a search log; a folder, FIFO or any other
-   * file is an error and is left alone. */
+   * file is an error and is left alone (a FIFO or device is refused before
+   * it is opened). */
   leap_status chk = lp_out_check(d->log_path, LP_OUT_LCSC_LOG, NULL, 0);
   if (chk != LEAP_OK) return chk;
-  FILE *f = fopen(d->log_path, "r+");
-  if (!f && errno != ENOENT) return lp_error(LEAP_ERR_IO, "cannot open %s: %s", d->log_path, strerror(errno));
+  struct stat sb;
+  const int exists = stat(d->log_path, &sb) == 0 || errno != ENOENT;
   size_t valid = 0;
-  if (f) {
+  if (exists) {
+    int fd;
+    uint64_t size;
     char *text = NULL;
     size_t len = 0;
-    leap_status s = read_all(d->log_path, f, &text, &len);
-    if (s == LEAP_OK && len > 0) s = resume(log, d, text, len, &valid);
+    leap_status s = lp_file_open_regular(d->log_path, "search log", 1, LP_LCSC_LOG_MAX_BYTES, &fd, &size);
+    if (s != LEAP_OK) return s;
+    s = lp_file_read_fd(fd, d->log_path, "search log", LP_LCSC_LOG_MAX_BYTES, &text, &len);
+    if (s == LEAP_OK && len > 0) s = lp_lcsc_log_parse(log, d, text, len, &valid);
     free(text);
-    if (s == LEAP_OK && valid < len && ftruncate(fileno(f), (off_t)valid) != 0)
+    if (s == LEAP_OK && valid < len && ftruncate(fd, (off_t)valid) != 0)
       s = lp_error(LEAP_ERR_IO, "cannot cut the torn last line of %s: %s", d->log_path, strerror(errno));
-    fclose(f);
+    close(fd);
     if (s != LEAP_OK) {
       lp_lcsc_log_close(log);
       return s;

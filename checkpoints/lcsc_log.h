@@ -29,6 +29,13 @@ typedef struct lp_lcsc_log {
  * log written with other settings (all but the budget) is an error naming
  * the first difference; a torn last line (no newline) is cut off. */
 leap_status lp_lcsc_log_open(lp_lcsc_log *log, const leap_lcsc_search_desc *d);
+/* The reader behind open, over text[0..len): checks the header against d
+ * and fills log->done (log->count and log->path set by the caller);
+ * *valid = bytes up to the last complete line. */
+leap_status lp_lcsc_log_parse(lp_lcsc_log *log, const leap_lcsc_search_desc *d, const char *text, size_t len,
+                              size_t *valid);
+/* A search log larger than this is refused before it is read. */
+#define LP_LCSC_LOG_MAX_BYTES (256u << 20)
 leap_status lp_lcsc_log_append(lp_lcsc_log *log, int index, int generation, const char *origin,
                                const double *coefs, double fitness, double best, double seconds);
 void lp_lcsc_log_close(lp_lcsc_log *log);

@@ -35,6 +35,10 @@ typedef struct lp_st_file lp_st_file;
 
 /* Maps and validates the whole header; tensors stay valid until close. */
 leap_status lp_st_open(const char *path, lp_st_file **out);
+/* The same checks over len bytes in memory (the fuzz harnesses use it);
+ * the bytes are borrowed and must outlive the handle. name stands for the
+ * path in messages. */
+leap_status lp_st_open_memory(const void *data, size_t len, const char *name, lp_st_file **out);
 void lp_st_close(lp_st_file *f);
 const char *lp_st_path(const lp_st_file *f);
 int lp_st_count(const lp_st_file *f);

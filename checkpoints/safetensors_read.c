@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_read.h"
 #include "json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -249,38 +250,63 @@ static leap_status read_header(lp_st_file *f, const lp_json *h, const char *data
   return st;
 }
 
+/* Checks and indexes the bytes b[0..size) (the mapping, or a caller's
+ * buffer); f->path names them in messages. */
+static leap_status parse(lp_st_file *f, const unsigned char *b, size_t size) {
+  const char *path = f->path;
+  if (size < 8)
+    return lp_error(LEAP_ERR_FORMAT, "%s: %llu bytes, too short for a safetensors file", path,
+                    (unsigned long long)size);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
+  uint64_t rest = (uint64_t)size - 8;
+  if (n > MAX_HEADER_BYTES)
+    return lp_error(LEAP_ERR_FORMAT, "%s: header length %llu is absurd (over %u bytes)", path,
+                    (unsigned long long)n, MAX_HEADER_BYTES);
+  if (n > rest)
+    return lp_error(LEAP_ERR_FORMAT,
+                    "%s: header length %llu runs past the end of the file (%llu bytes after the length)",
+                    path, (unsigned long long)n, (unsigned long long)rest);
+  char why[256];
+  lp_json *h = lp_json_parse((const char *)b + 8, (size_t)n, why, sizeof why);
+  if (!h) return lp_error(LEAP_ERR_FORMAT, "%s: header is not valid JSON: %s", path, why);
+  leap_status st = read_header(f, h, (const char *)b + 8 + n, rest - n);
+  lp_json_free(h);
+  return st;
+}
+
+static lp_st_file *new_file(const char *name) {
+  lp_st_file *f = lp_calloc(1, sizeof *f);
+  if (f && !(f->path = dup_str(name))) {
+    free(f);
+    f = NULL;
+  }
+  return f;
+}
+
 leap_status lp_st_open(const char *path, lp_st_file **out) {
   if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_open: out is NULL");
   *out = NULL;
   if (!path) return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_open: path is NULL");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return lp_error(LEAP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fd, &sb) != 0) {
-    int e = errno;
-    close(fd);
-    return lp_error(LEAP_ERR_IO, "cannot stat %s: %s", path, strerror(e));
-  }
-  if (!S_ISREG(sb.st_mode)) {
-    close(fd);
-    return lp_error(LEAP_ERR_IO, "%s is not a regular file", path);
-  }
-  if (sb.st_size < 8) {
+  int fd;
+  uint64_t size;
+  leap_status st = lp_file_open_regular(path, "safetensors file", 0, 0, &fd, &size);
+  if (st != LEAP_OK) return st;
+  if (size < 8) {
     close(fd);
     return lp_error(LEAP_ERR_FORMAT, "%s: %lld bytes, too short for a safetensors file",
-                    path, (long long)sb.st_size);
+                    path, (long long)size);
   }
-  if ((uint64_t)sb.st_size > SIZE_MAX) {
+  if (size > SIZE_MAX) {
     close(fd);
     return lp_error(LEAP_ERR_UNSUPPORTED, "%s: too large to map", path);
   }
-  lp_st_file *f = lp_calloc(1, sizeof *f);
-  if (!f || !(f->path = dup_str(path))) {
-    free(f);
+  lp_st_file *f = new_file(path);
+  if (!f) {
     close(fd);
     return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   }
-  f->map_size = (size_t)sb.st_size;
+  f->map_size = (size_t)size;
   f->map = mmap(NULL, f->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
   int map_errno = errno;
   close(fd); /* the mapping keeps the file alive */
@@ -289,30 +315,22 @@ leap_status lp_st_open(const char *path, lp_st_file **out) {
     lp_st_close(f);
     return lp_error(LEAP_ERR_IO, "cannot map %s: %s", path, strerror(map_errno));
   }
-  const unsigned char *b = f->map;
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
-  uint64_t rest = (uint64_t)f->map_size - 8;
-  leap_status st = LEAP_OK;
-  if (n > MAX_HEADER_BYTES)
-    st = lp_error(LEAP_ERR_FORMAT, "%s: header length %llu is absurd (over %u bytes)",
-                  path, (unsigned long long)n, MAX_HEADER_BYTES);
-  else if (n > rest)
-    st = lp_error(LEAP_ERR_FORMAT,
-                  "%s: header length %llu runs past the end of the file (%llu bytes after the length)",
-                  path, (unsigned long long)n, (unsigned long long)rest);
+  st = parse(f, f->map, f->map_size);
   if (st != LEAP_OK) {
     lp_st_close(f);
     return st;
   }
-  char why[256];
-  lp_json *h = lp_json_parse((const char *)b + 8, (size_t)n, why, sizeof why);
-  if (!h) {
-    lp_st_close(f);
-    return lp_error(LEAP_ERR_FORMAT, "%s: header is not valid JSON: %s", path, why);
-  }
-  st = read_header(f, h, (const char *)b + 8 + n, rest - n);
-  lp_json_free(h);
+  *out = f;
+  return LEAP_OK;
+}
+
+leap_status lp_st_open_memory(const void *data, size_t len, const char *name, lp_st_file **out) {
+  if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_open_memory: out is NULL");
+  *out = NULL;
+  if (!data && len) return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_open_memory: data is NULL");
+  lp_st_file *f = new_file(name ? name : "(memory)");
+  if (!f) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", name ? name : "(memory)");
+  leap_status st = parse(f, data, len); /* f->map stays NULL: the bytes are borrowed */
   if (st != LEAP_OK) {
     lp_st_close(f);
     return st;

@@ -208,6 +208,24 @@ LEAP_API void leap_model_destroy(leap_model *m);
 LEAP_API leap_status leap_model_get_info(const leap_model *m,
                                          leap_model_info *out);
 
+/* The model's weights, one tensor each: the architecture's weight list,
+ * from which leap loads, hashes (leap_model_id) and trains them. */
+#define LEAP_WEIGHT_NAME_MAX 64
+typedef struct leap_weight_info {
+  uint32_t struct_size;   /* sizeof(leap_weight_info) */
+  char name[LEAP_WEIGHT_NAME_MAX]; /* the state-dict name */
+  int ndim;
+  int64_t shape[4];
+  int block;              /* the transformer block it belongs to; -1: none */
+  char role[32];          /* what it does, e.g. "attention qkv" */
+  int trainable;          /* 0 for fixed tensors (a sin-cos position table) */
+} leap_weight_info;
+
+LEAP_API leap_status leap_model_weight_count(const leap_model *m, int *count);
+/* Weight index (0..count-1) in state-dict order. */
+LEAP_API leap_status leap_model_weight(const leap_model *m, int index,
+                                       leap_weight_info *out);
+
 /* The whole forward pass on host arrays: x [n, C, H, W], t [n] (the model's
  * own timestep input, e.g. 1000 * t for flow), y [n] labels (null_class for
  * unconditional); out [n, out_channels, H, W]. */

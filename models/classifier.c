@@ -142,16 +142,18 @@ leap_status lp_classifier_load(const char *path, lp_classifier **out) {
   if (s == LEAP_OK) s = meta_int(f, "conv2", &a.conv2);
   if (s == LEAP_OK) s = meta_int(f, "hidden", &a.hidden);
   if (s == LEAP_OK) s = check_arch(&a, path);
+  /* Every tensor the description implies is in the file with its shape
+   * before the parameters are sized from the description. */
+  cls_tensor t[8];
+  const lp_st_tensor *st[8];
+  if (s == LEAP_OK) layout(&a, t);
+  for (int i = 0; s == LEAP_OK && i < 8; i++) s = lp_st_get(f, t[i].name, t[i].ndim, t[i].shape, &st[i]);
   lp_classifier *c = NULL;
   if (s == LEAP_OK) s = alloc_classifier(&a, &c);
   if (s == LEAP_OK) {
-    cls_tensor t[8];
-    layout(&a, t);
     float *p = c->params;
     for (int i = 0; s == LEAP_OK && i < 8; i++) {
-      const lp_st_tensor *st;
-      s = lp_st_get(f, t[i].name, t[i].ndim, t[i].shape, &st);
-      if (s == LEAP_OK) s = lp_st_read_f32(f, st, p);
+      s = lp_st_read_f32(f, st[i], p);
       p += numel(&t[i]);
     }
     for (size_t k = 0; s == LEAP_OK && k < c->num_params; k++)

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "dataset.h"
 #include "alloc.h"
 #include "error.h"
+#include "file_read.h"
 
 #define FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 enum { FMNIST_SIDE = 28, FMNIST_CLASSES = 10 };
@@ -46,14 +48,24 @@ static uint32_t be32(const unsigned char *b) {
 static leap_status open_idx(const char *path, uint32_t magic, int ndim,
                             uint32_t *dims, gzFile *out) {
   *out = NULL;
-  gzFile g = gzopen(path, "rb");
-  if (!g)
+  struct stat sb;
+  if (stat(path, &sb) != 0)
     return lp_error(LEAP_ERR_IO, "%s: cannot open (is the Debian package "
                     "dataset-fashion-mnist installed? install "
                     "dataset-fashion-mnist, or point LEAP_FMNIST_DIR at a "
                     "folder with the IDX files)", path);
+  /* Only a regular file (a FIFO would block, /dev/zero never ends). */
+  int fd;
+  uint64_t size;
+  leap_status s = lp_file_open_regular(path, "IDX file", 0, 0, &fd, &size);
+  if (s != LEAP_OK) return s;
+  gzFile g = gzdopen(fd, "rb");
+  if (!g) {
+    close(fd);
+    return lp_error(LEAP_ERR_NOMEM, "%s: out of memory opening the IDX file", path);
+  }
   unsigned char head[4 * 4];
-  leap_status s = read_exact(g, path, head, (size_t)(1 + ndim) * 4, "IDX header");
+  s = read_exact(g, path, head, (size_t)(1 + ndim) * 4, "IDX header");
   if (s == LEAP_OK && be32(head) != magic)
     s = lp_error(LEAP_ERR_FORMAT, "%s: not an IDX file of this kind (magic "
                  "0x%08x, expected 0x%08x)", path, be32(head), magic);
@@ -122,16 +134,26 @@ static leap_status read_images(const char *path, int n, float **out) {
                     "[%d, %d, %d] to match the labels", path, dims[0],
                     dims[1], dims[2], n, FMNIST_SIDE, FMNIST_SIDE);
   }
-  const size_t count = (size_t)n * FMNIST_SIDE * FMNIST_SIDE;
-  unsigned char *raw = lp_malloc(count);
-  float *img = lp_malloc(count * sizeof *img);
-  if (!raw || !img) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
-  if (s == LEAP_OK) s = read_exact(g, path, raw, count, "image data");
+  /* Read in chunks, the buffer growing only as data actually arrives: the
+   * count comes from the labels, and gzip data can claim far more than the
+   * compressed file holds. */
+  const size_t per = (size_t)FMNIST_SIDE * FMNIST_SIDE, chunk = 4096;
+  unsigned char *raw = lp_malloc(chunk * per);
+  float *img = NULL;
+  if (!raw) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
+  for (size_t done = 0; s == LEAP_OK && done < (size_t)n;) {
+    const size_t k = (size_t)n - done < chunk ? (size_t)n - done : chunk;
+    s = read_exact(g, path, raw, k * per, "image data");
+    float *grown = s == LEAP_OK ? lp_realloc(img, (done + k) * per * sizeof *img) : NULL;
+    if (s == LEAP_OK && !grown) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
+    if (s != LEAP_OK) break;
+    img = grown;
+    /* uint8 0..255 -> [-1, 1], the convention of the DiT (DESIGN.md). */
+    for (size_t q = 0; q < k * per; q++) img[done * per + q] = raw[q] * (2.0f / 255.0f) - 1.0f;
+    done += k;
+  }
   if (s == LEAP_OK) s = check_end(g, path);
   gzclose(g);
-  /* uint8 0..255 -> [-1, 1], the convention of the DiT (DESIGN.md). */
-  if (s == LEAP_OK)
-    for (size_t k = 0; k < count; k++) img[k] = raw[k] * (2.0f / 255.0f) - 1.0f;
   free(raw);
   if (s != LEAP_OK) {
     free(img);
@@ -160,6 +182,11 @@ leap_status lp_dataset_load_fmnist(const char *dir, int test, lp_dataset *out) {
                     "too long", dir);
   snprintf(lpath, sizeof lpath, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
   snprintf(ipath, sizeof ipath, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+  return lp_dataset_load_idx(lpath, ipath, expect, out);
+}
+
+leap_status lp_dataset_load_idx(const char *lpath, const char *ipath, int expect, lp_dataset *out) {
+  memset(out, 0, sizeof *out);
   int32_t *labels = NULL;
   float *images = NULL;
   int n = 0;

@@ -4,12 +4,18 @@
  * shapes is an error, not something to resize silently). */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
+/* An image file is read whole into memory (at most this many bytes), and
+ * its header may not claim more than 16384 pixels a side: stb_image would
+ * otherwise size its buffer from the header alone (up to 2^24 a side). */
+#define LP_IMAGE_MAX_BYTES (256u << 20)
+#define STBI_MAX_DIMENSIONS 16384
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
@@ -26,6 +32,7 @@
 
 #include "dataset.h"
 #include "error.h"
+#include "file_read.h"
 
 typedef struct name_list {
   char **v;
@@ -131,7 +138,14 @@ static leap_status load_class(const char *dir, int32_t label, lp_dataset *ds,
   for (int i = 0; s == LEAP_OK && i < files.n; i++) {
     if ((s = join_path(path, sizeof path, dir, files.v[i])) != LEAP_OK) break;
     int w, h, c;
-    unsigned char *px = stbi_load(path, &w, &h, &c, 0);
+    /* Read by leap (a regular file, of bounded size) and decoded from
+     * memory: stbi_load would open a FIFO and wait on it. */
+    char *bytes;
+    size_t len;
+    if ((s = lp_file_read_all(path, "image", LP_IMAGE_MAX_BYTES, &bytes, &len)) != LEAP_OK) break;
+    unsigned char *px = len <= INT_MAX ? stbi_load_from_memory((const unsigned char *)bytes, (int)len, &w, &h, &c, 0)
+                                       : NULL;
+    free(bytes);
     if (!px) {
       s = lp_error(LEAP_ERR_FORMAT, "%s: cannot decode image (%s)", path,
                    stbi_failure_reason());

@@ -32,6 +32,10 @@ leap_status lp_dataset_load(const char *spec, lp_dataset *out);
 /* The two loaders behind lp_dataset_load. test: 0 = train, 1 = t10k. */
 leap_status lp_dataset_load_fmnist(const char *dir, int test, lp_dataset *out);
 leap_status lp_dataset_load_folder(const char *dir, lp_dataset *out);
+/* Fashion-MNIST's pair of gzip'ed IDX files (labels, then the 28x28 images
+ * they label); expect_n < 0 takes any count up to 10 million. */
+leap_status lp_dataset_load_idx(const char *labels_path, const char *images_path, int expect_n,
+                                lp_dataset *out);
 
 #ifdef __cplusplus
 }

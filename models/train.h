@@ -9,6 +9,7 @@
 
 #include "dataset.h"
 #include "leap.h"
+#include "safetensors.h"
 #include "sampler.h"
 #include "train_dit.h"
 
@@ -109,6 +110,14 @@ leap_status lp_trainer_save_checkpoint(const lp_trainer *t, const char *prefix, 
                                        const char *resumed);
 /* A trainer continuing from a state file. */
 leap_status lp_trainer_resume(const char *path, lp_trainer **out);
+/* The configuration and step of an opened state file, checked against its
+ * tensors and the limits below before anything is sized from them (resume
+ * uses it; so does the fuzz harness). */
+leap_status lp_train_state_read_cfg(const lp_st_file *f, lp_train_cfg *c, int *step);
+/* The largest batch and step count `leap train` accepts (a state asking
+ * for more is refused). */
+#define LP_TRAIN_MAX_BATCH (1 << 20)
+#define LP_TRAIN_MAX_STEPS (1 << 30)
 
 #ifdef __cplusplus
 }

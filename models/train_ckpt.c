@@ -4,6 +4,8 @@
  * DESIGN.md lists, so leap_model_load and `leap sample` read them) and the
  * resumable state (weights, Adam m and v, EMA, step, RNG, config). */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,9 +186,56 @@ static leap_status get_i(const lp_st_file *f, const char *key, int *out) {
   double d;
   leap_status s = get_d(f, key, &d);
   if (s != LEAP_OK) return s;
-  if (d != (int)d)
-    return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ '%s' is not an integer", lp_st_path(f), key);
+  /* Range first: converting a NaN or an out-of-range double is undefined. */
+  if (!(d >= INT_MIN && d <= INT_MAX) || d != floor(d))
+    return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ '%s' = %g is not an integer in %d..%d", lp_st_path(f),
+                    key, d, INT_MIN, INT_MAX);
   *out = (int)d;
+  return LEAP_OK;
+}
+
+/* The tensor's shape is exactly the given one (int64 arithmetic: the
+ * metadata's ints may be anything). */
+static int shape_is(const lp_st_tensor *t, int ndim, const int64_t *shape) {
+  if (!t || t->ndim != ndim) return 0;
+  for (int d = 0; d < ndim; d++)
+    if (t->shape[d] != shape[d]) return 0;
+  return 1;
+}
+
+/* The state's description against the tensors it holds and the limits of
+ * `leap train`, before the trainer's buffers are sized from it: a header
+ * that claims a larger model or batch than the file (or the CLI) could
+ * hold is refused here instead of allocating for it. */
+static leap_status check_against_tensors(const lp_st_file *f, const lp_train_cfg *c, int step) {
+  const lp_dit_arch *a = &c->arch;
+  const char *path = lp_st_path(f);
+  if (a->input_size < 1 || a->in_channels < 1 || a->patch < 1 || a->hidden < 1 || a->heads < 1 ||
+      a->depth < 1 || a->depth > 1000 || a->num_classes < 0 || a->input_size % a->patch)
+    return lp_error(LEAP_ERR_FORMAT, "%s: the model description (input %d, channels %d, patch %d, hidden %d, "
+                    "heads %d, depth %d, classes %d) is not a DiT leap trains", path, a->input_size,
+                    a->in_channels, a->patch, a->hidden, a->heads, a->depth, a->num_classes);
+  const int64_t D = a->hidden, grid = a->input_size / a->patch;
+  if (!shape_is(lp_st_find(f, "x_embedder.proj.weight"), 4,
+                (const int64_t[]){D, a->in_channels, a->patch, a->patch}) ||
+      !shape_is(lp_st_find(f, "pos_embed"), 3, (const int64_t[]){1, grid * grid, D}) ||
+      (a->num_classes > 0 &&
+       !shape_is(lp_st_find(f, "y_embedder.embedding_table.weight"), 2, (const int64_t[]){a->num_classes + (int64_t)1, D})))
+    return lp_error(LEAP_ERR_FORMAT, "%s: the model description (input %d, channels %d, patch %d, hidden %d, "
+                    "classes %d) does not match the file's x_embedder, pos_embed and y_embedder tensors", path,
+                    a->input_size, a->in_channels, a->patch, a->hidden, a->num_classes);
+  char name[64];
+  snprintf(name, sizeof name, "blocks.%d.attn.qkv.weight", a->depth - 1);
+  if (!lp_st_find(f, name))
+    return lp_error(LEAP_ERR_FORMAT, "%s: depth %d, but the file has no '%s'", path, a->depth, name);
+  /* The ranges `leap train` accepts for a new run. */
+  if (c->batch < 1 || c->batch > LP_TRAIN_MAX_BATCH || c->steps < 0 || c->steps > LP_TRAIN_MAX_STEPS)
+    return lp_error(LEAP_ERR_FORMAT, "%s: batch %d / steps %d outside 1..%d / 0..%d", path, c->batch, c->steps,
+                    LP_TRAIN_MAX_BATCH, LP_TRAIN_MAX_STEPS);
+  /* The step indexes the shuffled data stream: a negative one read before
+   * the permutation's first element. */
+  if (step < 0 || step > c->steps)
+    return lp_error(LEAP_ERR_FORMAT, "%s: step %d outside 0..%d (train.steps)", path, step, c->steps);
   return LEAP_OK;
 }
 
@@ -219,7 +268,11 @@ static leap_status read_cfg(const lp_st_file *f, lp_train_cfg *c, int *step) {
   if (end == seed || *end || errno)
     return lp_error(LEAP_ERR_FORMAT, "%s: train.seed '%s' is not a number", lp_st_path(f), seed);
   snprintf(c->data, sizeof c->data, "%s", data);
-  return LEAP_OK;
+  return check_against_tensors(f, c, *step);
+}
+
+leap_status lp_train_state_read_cfg(const lp_st_file *f, lp_train_cfg *c, int *step) {
+  return read_cfg(f, c, step);
 }
 
 static leap_status read_tensors(const lp_st_file *f, const lp_tlayout *L, const char *prefix,

@@ -164,6 +164,10 @@ leap_status lp_cpu_buf_wrap(lp_backend *be, void *data, size_t bytes,
 /* Runs one op on host memory: the CPU twin of each Vulkan kernel. Views'
  * buffers must be CPU buffers. Fails only when out of memory. */
 leap_status lp_cpu_run_op(const lp_op *op);
+/* The build of the ops a CPU backend runs: AVX2+FMA where the processor
+ * has it, else (or with LEAP_CPU_KERNELS=base) the baseline one. */
+typedef leap_status (*lp_cpu_op_fn)(const lp_op *op);
+lp_cpu_op_fn lp_cpu_pick_ops(void);
 /* The CPU twins of the LP_OP_CACHE_* kernels (plugin/cpu_cache_ops.c). */
 leap_status lp_cpu_run_cache_op(const lp_op *op);
 

@@ -111,8 +111,7 @@ leap_status leap_cache_create(leap_context *ctx, const leap_cache_desc *desc, le
     c->d.profile = c->profile_path;
     c->d.model_id = NULL; /* checked now; not kept */
     if (!c->profile_path) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
-    if (s == LEAP_OK) s = lp_cache_profile_read(d->profile, &c->prof);
-    if (s == LEAP_OK) s = lp_cache_profile_check(&c->prof, d->profile, d);
+    if (s == LEAP_OK) s = lp_cache_profile_read_for(d->profile, d, &c->prof);
   }
   if (s == LEAP_OK && d->policy == LEAP_CACHE_ERTA) {
     if (d->setting < 0 || d->setting >= c->prof.nsettings)

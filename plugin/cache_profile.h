@@ -9,6 +9,7 @@
 #ifndef LEAP_CACHE_PROFILE_H
 #define LEAP_CACHE_PROFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "leap.h"
@@ -20,6 +21,9 @@
 #define LP_CACHE_FORMAT_VERSION 2
 #define LP_TC_DEGREE 4 /* TeaCache's rescaling polynomial */
 #define LP_RECT_MAXCAND 9 /* shrinkage candidates, "off" (0) included */
+/* A profile file larger than this is refused before it is read (a
+ * rectified 250-step profile of a 1152-wide DiT is about 10 MB). */
+#define LP_CACHE_PROFILE_MAX_BYTES (256u << 20)
 
 typedef struct lp_cache_setting {
   char name[64];
@@ -29,7 +33,8 @@ typedef struct lp_cache_setting {
   double *phi;            /* [steps] endpoint phi along the rectified path (= phi_norect when rectification is off) */
   double *phi_norect;     /* [steps] endpoint phi along the unrectified path */
   double *phi_paper;      /* [steps] the paper's clip(1 - |v~-v| / |v_i - v_i+1|, 0, 1) */
-  float *coef;            /* [steps][branches][2][channels]: a then b (a = 1, b = 0 if computed or off) */
+  float *coef;            /* [steps][branches][2][channels]: a then b (a = 1, b = 0 if computed or off);
+                           * NULL in a profile read from a file whose rectification is off (never read then) */
   double *err_plain;      /* [steps] calibration rel. L1 error of the cached residual (guided combination) */
   double *err_rect;       /* [steps] the same after rectification, out of fold */
   /* Rectification: K, B fitted per step and hidden channel on the guided
@@ -85,8 +90,19 @@ leap_status lp_cache_profile_write_job(const lp_cache_profile *p, const char *pa
                                        int ninputs);
 /* The same with no inputs. */
 leap_status lp_cache_profile_write(const lp_cache_profile *p, const char *path);
-/* Reads and checks a profile file; errors name the path and the field. */
+/* Reads and checks a profile file (a regular file of at most
+ * LP_CACHE_PROFILE_MAX_BYTES); errors name the path and the field. Every
+ * count is checked against the items the file holds before memory is sized
+ * from it. */
 leap_status lp_cache_profile_read(const char *path, lp_cache_profile *p);
+/* The same, and when run is not NULL the profile must fit it
+ * (lp_cache_profile_check), checked before anything is sized from the
+ * profile's counts. */
+leap_status lp_cache_profile_read_for(const char *path, const leap_cache_desc *run, lp_cache_profile *p);
+/* The reader over text[0..len) (need not be NUL-terminated); path names
+ * it in messages. On failure p holds nothing to free. */
+leap_status lp_cache_profile_parse(const char *text, size_t len, const char *path, const leap_cache_desc *run,
+                                   lp_cache_profile *p);
 /* Checks that a profile fits the run in desc (steps, solver, schedule,
  * shift, guidance, model id, branches); the error names path and field. */
 leap_status lp_cache_profile_check(const lp_cache_profile *p, const char *path,

@@ -12,6 +12,7 @@
 #include "cache_profile.h"
 #include "alloc.h"
 #include "error.h"
+#include "file_read.h"
 #include "json.h"
 #include "output.h"
 
@@ -19,7 +20,8 @@ static size_t coef_count(const lp_cache_profile *p) {
   return (size_t)p->steps * p->branches * 2 * p->channels;
 }
 
-leap_status lp_cache_setting_alloc(const lp_cache_profile *p, lp_cache_setting *s) {
+/* The per-step arrays of a setting, zeroed, phi = 1; coef stays NULL. */
+static leap_status setting_alloc_steps(const lp_cache_profile *p, lp_cache_setting *s) {
   const size_t S = (size_t)p->steps;
   memset(s, 0, sizeof *s);
   s->reuse = lp_calloc(S, 1);
@@ -28,15 +30,27 @@ leap_status lp_cache_setting_alloc(const lp_cache_profile *p, lp_cache_setting *
   s->phi_paper = lp_malloc(S * sizeof(double));
   s->err_plain = lp_calloc(S, sizeof(double));
   s->err_rect = lp_calloc(S, sizeof(double));
-  s->coef = lp_calloc(coef_count(p) ? coef_count(p) : 1, sizeof(float));
-  if (!s->reuse || !s->phi || !s->phi_norect || !s->phi_paper || !s->coef || !s->err_plain || !s->err_rect) {
+  if (!s->reuse || !s->phi || !s->phi_norect || !s->phi_paper || !s->err_plain || !s->err_rect) {
     lp_cache_setting_free(s);
     return lp_error(LEAP_ERR_NOMEM, "cache profile: out of memory");
   }
   for (size_t i = 0; i < S; i++) s->phi[i] = s->phi_norect[i] = s->phi_paper[i] = 1.0;
-  for (size_t i = 0; i < S * p->branches; i++)
+  return LEAP_OK;
+}
+
+/* The coefficient table of a setting, a = 1, b = 0. */
+static leap_status setting_alloc_coef(const lp_cache_profile *p, lp_cache_setting *s) {
+  s->coef = lp_calloc(coef_count(p) ? coef_count(p) : 1, sizeof(float));
+  if (!s->coef) return lp_error(LEAP_ERR_NOMEM, "cache profile: out of memory");
+  for (size_t i = 0; i < (size_t)p->steps * p->branches; i++)
     for (int c = 0; c < p->channels; c++) s->coef[i * 2 * p->channels + c] = 1.0f;
   return LEAP_OK;
+}
+
+leap_status lp_cache_setting_alloc(const lp_cache_profile *p, lp_cache_setting *s) {
+  leap_status st = setting_alloc_steps(p, s);
+  if (st == LEAP_OK && (st = setting_alloc_coef(p, s)) != LEAP_OK) lp_cache_setting_free(s);
+  return st;
 }
 
 void lp_cache_setting_free(lp_cache_setting *s) {
@@ -241,8 +255,82 @@ static void arr(rd *r, const lp_json *obj, const char *key, int n, double *d, fl
   }
 }
 
-static void read_setting(rd *r, const lp_json *js, lp_cache_profile *p, lp_cache_setting *s) {
+/* The array under key if it has exactly n items (checked before anything
+ * is sized from n). */
+static const lp_json *counted(rd *r, const lp_json *obj, const char *key, int n) {
+  const lp_json *v = field(r, obj, key, LP_JSON_ARRAY);
+  if (v && v->count != n) {
+    r->s = lp_error(LEAP_ERR_FORMAT, "%s: profile field '%s' has %d items, expected %d", r->path, key, v->count, n);
+    return NULL;
+  }
+  return v;
+}
+
+/* The rect list of a setting whose rectification is on: one entry per
+ * reused step, each with branches arrays a and b of channels numbers. Its
+ * shape is checked on the parsed file before the table is sized, so the
+ * table never holds more coefficients than the file spells out times the
+ * steps per reused step. */
+static void read_rect(rd *r, const lp_json *rect, lp_cache_profile *p, lp_cache_setting *s) {
   const int S = p->steps, C = p->channels;
+  int reused = 0;
+  for (int i = 0; i < S; i++) reused += s->reuse[i];
+  if (rect->count != reused) {
+    r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' has rectification on but %d rect entries for its %d reused "
+                    "steps", r->path, s->name, rect->count, reused);
+    return;
+  }
+  unsigned char *seen = lp_calloc((size_t)S, 1);
+  if (!seen) {
+    r->s = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", r->path);
+    return;
+  }
+  for (int k = 0; r->s == LEAP_OK && k < rect->count; k++) {
+    const lp_json *e = &rect->items[k];
+    if (e->type != LP_JSON_OBJECT) {
+      r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' rect entry %d is not an object", r->path, s->name, k);
+      break;
+    }
+    const int i = inum(r, e, "step", 0, S - 1);
+    const lp_json *ab[2] = {counted(r, e, "a", p->branches), counted(r, e, "b", p->branches)};
+    if (r->s != LEAP_OK) break;
+    if (!s->reuse[i]) {
+      r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' has a rect entry for step %d, which it computes", r->path,
+                      s->name, i);
+      break;
+    }
+    if (seen[i]++) {
+      r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' has two rect entries for step %d", r->path, s->name, i);
+      break;
+    }
+    for (int w = 0; w < 2 && r->s == LEAP_OK; w++)
+      for (int br = 0; br < p->branches && r->s == LEAP_OK; br++)
+        if (ab[w]->items[br].type != LP_JSON_ARRAY || ab[w]->items[br].count != C)
+          r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' rect of step %d: %s[%d] is not %d numbers", r->path,
+                          s->name, i, w ? "b" : "a", br, C);
+  }
+  free(seen);
+  if (r->s != LEAP_OK || (r->s = setting_alloc_coef(p, s)) != LEAP_OK) return;
+  for (int k = 0; r->s == LEAP_OK && k < rect->count; k++) {
+    const lp_json *e = &rect->items[k];
+    const int i = (int)lp_json_get(e, "step")->integer;
+    for (int w = 0; w < 2; w++) {
+      const lp_json *v = lp_json_get(e, w ? "b" : "a");
+      for (int br = 0; br < p->branches && r->s == LEAP_OK; br++) {
+        float *dst = s->coef + ((size_t)(i * p->branches + br) * 2 + (size_t)w) * C;
+        lp_json wrap = {.type = LP_JSON_OBJECT, .count = 1, .items = (lp_json *)&v->items[br],
+                        .keys = (char *[]){w ? "b" : "a"}};
+        arr(r, &wrap, w ? "b" : "a", C, NULL, dst);
+      }
+    }
+  }
+}
+
+static void read_setting(rd *r, const lp_json *js, lp_cache_profile *p, lp_cache_setting *s) {
+  const int S = p->steps;
+  /* The per-step arrays are sized only once the file shows S steps. */
+  if (!counted(r, js, "reuse", S)) return;
+  if ((r->s = setting_alloc_steps(p, s)) != LEAP_OK) return;
   snprintf(s->name, sizeof s->name, "%s", str(r, js, "name"));
   s->lambda = num(r, js, "lambda");
   s->computed = inum(r, js, "computed", 1, S);
@@ -282,51 +370,43 @@ static void read_setting(rd *r, const lp_json *js, lp_cache_profile *p, lp_cache
       r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' rectification shrink %g is outside 0..1", r->path, s->name,
                       s->rect_shrink);
   }
-  const lp_json *rect = field(r, js, "rect", LP_JSON_ARRAY);
-  for (int k = 0; rect && r->s == LEAP_OK && k < rect->count; k++) {
-    const lp_json *e = &rect->items[k];
-    const int i = inum(r, e, "step", 0, S - 1);
-    const lp_json *a = field(r, e, "a", LP_JSON_ARRAY), *b = field(r, e, "b", LP_JSON_ARRAY);
-    if (r->s != LEAP_OK) break;
-    if (a->count != p->branches || b->count != p->branches) {
-      r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' rect of step %d has %d/%d branches, expected %d", r->path,
-                      s->name, i, a->count, b->count, p->branches);
-      break;
-    }
-    for (int br = 0; br < p->branches && r->s == LEAP_OK; br++) {
-      float *dst = s->coef + ((size_t)(i * p->branches + br) * 2) * C;
-      lp_json wrap_a = {.type = LP_JSON_OBJECT, .count = 1, .items = (lp_json *)&a->items[br],
-                        .keys = (char *[]){"a"}};
-      lp_json wrap_b = {.type = LP_JSON_OBJECT, .count = 1, .items = (lp_json *)&b->items[br],
-                        .keys = (char *[]){"b"}};
-      arr(r, &wrap_a, "a", C, NULL, dst);
-      arr(r, &wrap_b, "b", C, NULL, dst + C);
-    }
-  }
   int computed = 0;
   for (int i = 0; i < S; i++) computed += !s->reuse[i];
   if (r->s == LEAP_OK && (computed != s->computed || s->reuse[0]))
     r->s = lp_error(LEAP_ERR_FORMAT, "%s: setting '%s' computes %d steps but says %d (step 0 must be computed)",
                     r->path, s->name, computed, s->computed);
+  /* Coefficients only where rectification is on (the writer writes them
+   * only then); elsewhere coef stays NULL: the identity, never read. */
+  const lp_json *rect = field(r, js, "rect", LP_JSON_ARRAY);
+  if (r->s == LEAP_OK && s->rect_shrink > 0) read_rect(r, rect, p, s);
 }
 
-leap_status lp_cache_profile_read(const char *path, lp_cache_profile *p) {
-  memset(p, 0, sizeof *p);
-  FILE *f = fopen(path, "rb");
-  if (!f) return lp_error(LEAP_ERR_IO, "%s: cannot open the cache profile", path);
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = len > 0 ? lp_malloc((size_t)len) : NULL;
-  size_t got = text ? fread(text, 1, (size_t)len, f) : 0;
-  fclose(f);
-  if (!text || got != (size_t)len) {
-    free(text);
-    return lp_error(len > 0 && !text ? LEAP_ERR_NOMEM : LEAP_ERR_IO, "%s: cannot read the cache profile", path);
+/* A JSON number that is an integer in lo..hi, converted only then. */
+static int int_item(const lp_json *v, double lo, double hi) {
+  return v->type == LP_JSON_NUMBER && v->number == floor(v->number) && v->number >= lo && v->number <= hi;
+}
+
+/* The calibration seed: written as an unsigned 64-bit integer; above
+ * 2^63 the parser keeps only the nearest double, which must still be
+ * integral and at most 2^64 (the rounding of the largest seeds; saturated)
+ * to convert. */
+static uint64_t seed_of(rd *r, const lp_json *cal) {
+  const lp_json *v = field(r, cal, "seed", LP_JSON_NUMBER);
+  if (!v) return 0;
+  if (v->is_int && v->integer >= 0) return (uint64_t)v->integer;
+  const double two64 = 18446744073709551616.0;
+  if (!int_item(v, 0, two64)) {
+    r->s = lp_error(LEAP_ERR_FORMAT, "%s: calibration seed %g is not an integer in 0..2^64-1", r->path, v->number);
+    return 0;
   }
+  return v->number >= two64 ? UINT64_MAX : (uint64_t)v->number;
+}
+
+leap_status lp_cache_profile_parse(const char *text, size_t len, const char *path, const leap_cache_desc *run,
+                                   lp_cache_profile *p) {
+  memset(p, 0, sizeof *p);
   char err[256];
-  lp_json *j = lp_json_parse(text, (size_t)len, err, sizeof err);
-  free(text);
+  lp_json *j = lp_json_parse(text, len, err, sizeof err);
   if (!j) return lp_error(LEAP_ERR_FORMAT, "%s: not a JSON profile: %s", path, err);
   rd r = {path, LEAP_OK};
   if (j->type != LP_JSON_OBJECT || strcmp(str(&r, j, "format"), LP_CACHE_FORMAT) != 0) {
@@ -356,38 +436,67 @@ leap_status lp_cache_profile_read(const char *path, lp_cache_profile *p) {
   p->channels = inum(&r, j, "channels", 1, 1 << 20);
   p->branches = inum(&r, j, "branches", 1, 2);
   p->window = inum(&r, j, "window", 1, 10000);
+  /* A profile made for another run is refused before anything is sized
+   * from its counts. */
+  if (r.s == LEAP_OK && run) r.s = lp_cache_profile_check(p, path, run);
   const lp_json *cal = field(&r, j, "calibration", LP_JSON_OBJECT);
+  const lp_json *labels = NULL;
   if (cal) {
     p->calib_images = inum(&r, cal, "images", 1, 1 << 20);
-    p->calib_seed = (uint64_t)num(&r, cal, "seed");
+    p->calib_seed = seed_of(&r, cal);
+    labels = counted(&r, cal, "labels", p->calib_images);
   }
   const lp_json *settings = field(&r, j, "settings", LP_JSON_ARRAY);
   if (r.s == LEAP_OK && settings->count < 1)
     r.s = lp_error(LEAP_ERR_FORMAT, "%s: the profile has no settings", path);
-  if (r.s == LEAP_OK) r.s = lp_cache_profile_alloc(p, settings->count);
-  if (r.s == LEAP_OK && cal) {
-    double *lab = lp_malloc((size_t)p->calib_images * sizeof *lab);
-    if (!lab) r.s = lp_error(LEAP_ERR_NOMEM, "out of memory");
-    arr(&r, cal, "labels", p->calib_images, lab, NULL);
-    for (int i = 0; r.s == LEAP_OK && i < p->calib_images; i++) p->calib_labels[i] = (int32_t)lab[i];
-    free(lab);
+  const lp_json *tc = field(&r, j, "teacache", LP_JSON_OBJECT);
+  counted(&r, j, "rel_change", p->steps);
+  if (tc) counted(&r, tc, "indicator", p->steps);
+  /* Every count is now backed by as many items in the file; settings are
+   * sized one at a time, each after its own arrays are counted. */
+  if (r.s == LEAP_OK && (r.s = lp_cache_profile_alloc(p, 0)) == LEAP_OK) {
+    free(p->settings);
+    if (!(p->settings = lp_calloc((size_t)settings->count, sizeof *p->settings)))
+      r.s = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
+  }
+  for (int i = 0; r.s == LEAP_OK && i < p->calib_images; i++) {
+    /* Labels are class indices: converted only once in range. */
+    if (!int_item(&labels->items[i], 0, INT32_MAX))
+      r.s = lp_error(LEAP_ERR_FORMAT, "%s: calibration label %d is not an integer in 0..%d", path, i, INT32_MAX);
+    else
+      p->calib_labels[i] = (int32_t)labels->items[i].number;
   }
   arr(&r, j, "rel_change", p->steps, p->rel_change, NULL);
-  const lp_json *tc = field(&r, j, "teacache", LP_JSON_OBJECT);
   if (tc) {
     arr(&r, tc, "indicator", p->steps, p->tc_indicator, NULL);
     arr(&r, tc, "poly", LP_TC_DEGREE + 1, p->tc_poly, NULL);
   }
-  for (int k = 0; r.s == LEAP_OK && k < p->nsettings; k++) {
+  for (int k = 0; r.s == LEAP_OK && k < settings->count; k++) {
     if (settings->items[k].type != LP_JSON_OBJECT) {
       r.s = lp_error(LEAP_ERR_FORMAT, "%s: setting %d is not an object", path, k);
       break;
     }
+    p->nsettings = k + 1; /* so that free releases what this one allocates */
     read_setting(&r, &settings->items[k], p, &p->settings[k]);
   }
   lp_json_free(j);
   if (r.s != LEAP_OK) lp_cache_profile_free(p);
   return r.s;
+}
+
+leap_status lp_cache_profile_read_for(const char *path, const leap_cache_desc *run, lp_cache_profile *p) {
+  memset(p, 0, sizeof *p);
+  char *text;
+  size_t len;
+  leap_status s = lp_file_read_all(path, "cache profile", LP_CACHE_PROFILE_MAX_BYTES, &text, &len);
+  if (s != LEAP_OK) return s;
+  s = lp_cache_profile_parse(text, len, path, run, p);
+  free(text);
+  return s;
+}
+
+leap_status lp_cache_profile_read(const char *path, lp_cache_profile *p) {
+  return lp_cache_profile_read_for(path, NULL, p);
 }
 
 leap_status lp_cache_profile_check(const lp_cache_profile *p, const char *path, const leap_cache_desc *d) {

@@ -25,7 +25,7 @@ leap_status lp_vk_plan_cache_op(const vk_backend *vb, const lp_op *op, lp_vk_pla
       return lp_error(LEAP_ERR_INVALID_ARG, "vulkan: CACHE_AXPBY without in[1] needs f[1] = 0");
     const uint64_t n = (uint64_t)i[0], g = (n + CACHE_WG - 1) / CACHE_WG;
     p->shader = "cache_axpby";
-    p->groups[0] = (uint32_t)(g > 65535 ? 65535 : g);
+    p->groups[0] = lp_vk_grid_groups(vb, g, 65535);
     p->extent[0] = n, p->extent[1] = op->in[1].buf ? n : 0, p->extent[3] = n;
     break;
   }
@@ -36,7 +36,7 @@ leap_status lp_vk_plan_cache_op(const vk_backend *vb, const lp_op *op, lp_vk_pla
     const uint64_t n = (uint64_t)i[0] * (uint64_t)i[1], g = (n + CACHE_WG - 1) / CACHE_WG;
     const uint64_t groups = ((uint64_t)i[0] + (uint64_t)i[4] - 1) / (uint64_t)i[4];
     p->shader = "cache_apply";
-    p->groups[0] = (uint32_t)(g > 65535 ? 65535 : g);
+    p->groups[0] = lp_vk_grid_groups(vb, g, 65535);
     p->extent[0] = n, p->extent[1] = n, p->extent[2] = op->in[2].buf ? groups * 2 * (uint64_t)i[2] : 0;
     p->extent[3] = n;
     /* in[0] may be out itself (in place): the hazard tracker sees the read. */

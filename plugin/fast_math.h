@@ -13,7 +13,7 @@
 /* e^x: Cody-Waite range reduction x = n ln2 + r, a degree-6 polynomial for
  * e^r on |r| <= ln2/2 (about 2 ulp), and 2^n built in the exponent bits.
  * Rounds with the 1.5 * 2^23 trick rather than rintf (a libm call without
- * SSE4.1). Inputs are clamped to [-87, 88]. */
+ * SSE4.1). Inputs are clamped to [-87, 88]; NaN gives NaN. */
 static inline float lp_exp_fast(float x) {
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
@@ -26,7 +26,11 @@ static inline float lp_exp_fast(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  union { float f; int32_t i; } u = {.i = ((int32_t)n + 127) << 23};
+  /* A NaN input passes the clamps (comparisons with NaN are false) and
+   * converting it to an integer is undefined: take n = 0 for it (a select,
+   * still branch-free); r, and so the result, stays NaN. */
+  const float ni = n == n ? n : 0.0f;
+  union { float f; int32_t i; } u = {.i = ((int32_t)ni + 127) << 23};
   return p * u.f;
 }
 

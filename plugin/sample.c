@@ -6,7 +6,6 @@
 
 #include "cache_internal.h"
 #include "alloc.h"
-#include "dit_step.h"
 #include "error.h"
 #include "model_internal.h"
 #include "sampler.h"
@@ -51,25 +50,26 @@ typedef struct guided {
  * block stack only when the cache says compute (else it applies the cached
  * residual). */
 static leap_status forward(guided *g, const float *x, float t, float *out) {
-  lp_dit *d = &g->m->dit;
-  lp_dit_step st = {.images = g->n, .guided = g->guided, .cfg = (float)g->cfg, .blocks = 1};
-  if (!g->cache) return lp_dit_step_run(d, g->pc, &st, x, t, g->labels, out);
+  const lp_model_step_ops *step = g->m->arch->step;
+  void *d = g->m->impl;
+  lp_model_step st = {.images = g->n, .guided = g->guided, .cfg = (float)g->cfg, .blocks = 1};
+  if (!g->cache) return step->run(d, g->pc, &st, x, t, g->labels, out);
   leap_tensor *h = NULL;
   lp_op before, after;
   int compute = 1;
-  leap_status s = lp_dit_step_prepare(d, &st, &h);
+  leap_status s = step->prepare(d, &st, &h);
   if (s != LEAP_OK) return s;
   st.before = &before, st.after = &after;
   if (lp_cache_decides_offline(g->cache)) {
     /* The decision is known before the step: one submission. */
     s = lp_cache_step_ops(g->cache, g->eval, h, &before, &st.nbefore, &after, &st.nafter, &compute);
     st.blocks = compute;
-    return s == LEAP_OK ? lp_dit_step_run(d, g->pc, &st, x, t, g->labels, out) : s;
+    return s == LEAP_OK ? step->run(d, g->pc, &st, x, t, g->labels, out) : s;
   }
-  s = lp_dit_step_embed(d, g->pc, &st, x, t, g->labels);
+  s = step->embed(d, g->pc, &st, x, t, g->labels);
   if (s == LEAP_OK) s = lp_cache_step_ops(g->cache, g->eval, h, &before, &st.nbefore, &after, &st.nafter, &compute);
   st.blocks = compute;
-  return s == LEAP_OK ? lp_dit_step_finish(d, g->pc, &st, out) : s;
+  return s == LEAP_OK ? step->finish(d, g->pc, &st, out) : s;
 }
 
 /* ERTACache's timestep adjustment in time: scale the step, stretch the
@@ -129,7 +129,9 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: struct_size %u too small (use leap_sample_desc_default)",
                     desc->struct_size);
   leap_cache *cache = desc->struct_size >= sizeof(leap_sample_desc) ? desc->cache : NULL;
-  const leap_model_info *info = &m->dit.info;
+  const leap_model_info *info = &m->info;
+  if (!m->arch->step)
+    return lp_error(LEAP_ERR_UNSUPPORTED, "leap_sample: arch '%s' has no sampling step in this build", info->arch);
   if (desc->n < 1 || desc->n > 32768)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: n = %d outside 1..32768", desc->n);
   if (desc->steps < 1 || desc->steps > 10000)

@@ -217,8 +217,22 @@ struct vk_backend {
    * LEAP_VK_KERNELS=generic / simd forces one set (for tests). */
   int simd_kernels;
 
+  /* LEAP_VK_MAX_GROUPS=N (tests only; read when the backend is created):
+   * grid-stride dispatches use at most N workgroups instead of 65535 or the
+   * device's limit, so that small tests run the loops' later passes. 0:
+   * not set. */
+  uint32_t group_cap;
+
   char name[256];
 };
+
+/* Workgroups of a grid-stride dispatch over g groups' worth of work: at
+ * least 1, at most cap (65535 or the device's limit), at most
+ * vb->group_cap when set. */
+static inline uint32_t lp_vk_grid_groups(const vk_backend *vb, uint64_t g, uint64_t cap) {
+  if (vb->group_cap && cap > vb->group_cap) cap = vb->group_cap;
+  return (uint32_t)(g < 1 ? 1 : g > cap ? cap : g);
+}
 
 /* The backend behind be, or NULL if be is not a Vulkan backend. */
 vk_backend *lp_vk_cast(const lp_backend *be);

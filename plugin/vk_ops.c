@@ -33,12 +33,12 @@ static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1)
 
 /* Grid-stride kernels: enough groups to cover n, capped (each invocation
  * loops); the cap keeps within every device's maxComputeWorkGroupCount. */
-static void elementwise(lp_vk_plan *p, const char *shader, uint64_t n) {
+static void elementwise(const vk_backend *vb, lp_vk_plan *p, const char *shader, uint64_t n) {
   p->shader = shader;
   p->spec[0] = WG_ELEM;
   p->nspec = 1;
   uint64_t g = (n + WG_ELEM - 1) / WG_ELEM;
-  p->groups[0] = (uint32_t)(g > 65535 ? 65535 : (g ? g : 1));
+  p->groups[0] = lp_vk_grid_groups(vb, g, 65535);
   p->groups[1] = p->groups[2] = 1;
 }
 
@@ -92,21 +92,21 @@ leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) 
       return lp_error(LEAP_ERR_INVALID_ARG, "vulkan: %s image %dx%d not divisible by patch %d", name,
                       i[2], i[3], i[4]);
     const uint64_t img = a * b * c * d;
-    elementwise(p, op->kind == LP_OP_PATCHIFY ? "patchify" : "unpatchify", img);
+    elementwise(vb, p, op->kind == LP_OP_PATCHIFY ? "patchify" : "unpatchify", img);
     p->extent[0] = img, p->extent[3] = img;
     break;
   }
   case LP_OP_EMBED_ADD: /* B, D, rows */
-    elementwise(p, "embed_add", a * b);
+    elementwise(vb, p, "embed_add", a * b);
     p->extent[0] = a * b, p->extent[1] = c * b, p->extent[2] = a, p->extent[3] = a * b;
     break;
   case LP_OP_ADD_ROWS: /* R, T, D */
-    elementwise(p, "add_rows", a * c);
+    elementwise(vb, p, "add_rows", a * c);
     p->extent[0] = (a < b ? a : b) * c, p->extent[3] = a * c;
     p->out_read = 1;
     break;
   case LP_OP_SILU:
-    elementwise(p, "silu", a);
+    elementwise(vb, p, "silu", a);
     p->extent[0] = a, p->extent[3] = a;
     break;
   case LP_OP_LN_MODULATE: { /* B, T, D, mod_stride */
@@ -119,7 +119,7 @@ leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) 
         aligned16(&op->in[2]) && aligned16(&op->out)) {
       p->shader = "ln_modulate_simd"; /* a row per invocation, 8 per group */
       const uint64_t g = (rows + 7) / 8;
-      p->groups[0] = (uint32_t)(g > 65535 ? 65535 : g), p->groups[1] = p->groups[2] = 1;
+      p->groups[0] = lp_vk_grid_groups(vb, g, 65535), p->groups[1] = p->groups[2] = 1;
       break;
     }
     uint32_t wg = 32; /* a power of two near D, for the tree reduction */
@@ -127,7 +127,7 @@ leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) 
     p->shader = "ln_modulate";
     p->spec[0] = wg;
     p->nspec = 1;
-    p->groups[0] = (uint32_t)(rows > 65535 ? 65535 : rows), p->groups[1] = p->groups[2] = 1;
+    p->groups[0] = lp_vk_grid_groups(vb, rows, 65535), p->groups[1] = p->groups[2] = 1;
     break;
   }
   case LP_OP_ATTENTION: { /* B, T, D, heads */
@@ -164,9 +164,9 @@ leap_status lp_vk_plan_op(const vk_backend *vb, const lp_op *op, lp_vk_plan *p) 
       p->shader = "gated_add_simd"; /* x: vec4s of a row, y: rows (grid-stride) */
       const uint64_t rows = a * b;
       p->groups[0] = ceil_div(c / 4, 8);
-      p->groups[1] = (uint32_t)(rows > 65535 ? 65535 : rows), p->groups[2] = 1;
+      p->groups[1] = lp_vk_grid_groups(vb, rows, 65535), p->groups[2] = 1;
     } else {
-      elementwise(p, "gated_add", a * b * c);
+      elementwise(vb, p, "gated_add", a * b * c);
     }
     p->extent[0] = a * b * c, p->extent[3] = a * b * c;
     p->extent[1] = (a - 1) * d + c;

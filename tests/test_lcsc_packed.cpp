@@ -86,7 +86,7 @@ lp_backend *vulkan_backend() {
   lp_backend *vk = nullptr;
   leap_status s = lp_vk_backend_create(nullptr, -1, &vk);
   if (s == LEAP_ERR_NO_DEVICE) {
-    WARN("no Vulkan device, skipping: " << leap_last_error());
+    lt::skip(std::string("no Vulkan device: ") + leap_last_error());
     return nullptr;
   }
   REQUIRE(s == LEAP_OK);
@@ -484,6 +484,22 @@ TEST_CASE("leap lcsc combine --backend vulkan --measure: both comparisons, as li
   CHECK(text.find("\"device_ratio_shader_copy\": ") != std::string::npos);
   CHECK(text.find("\"ratio\": ") != std::string::npos);
   CHECK(text.find("vulkan validation") == std::string::npos);
+  // The file it wrote holds the combination: F16 of 0.25 a + 0.75 b, so
+  // within half an F16 step (2^-11 relative) of the sum in double.
+  for (size_t t = 0; t < lens.size(); t++) {
+    char nm[32];
+    std::snprintf(nm, sizeof nm, "t%03zu", t);
+    std::string dtype;
+    tensor_bytes(out, nm, &dtype);
+    CHECK(dtype == "F16");
+    const std::vector<double> got = lt::read_f64(out, nm);
+    REQUIRE(got.size() == (size_t)lens[t]);
+    for (size_t k = 0; k < got.size(); k++) {
+      const double want = 0.25 * in[0].values[t][k] + 0.75 * in[1].values[t][k];
+      INFO(nm << "[" << k << "]");
+      REQUIRE(std::fabs(got[k] - want) <= std::ldexp(std::fabs(want), -11) + 1e-7);
+    }
+  }
   std::remove(out.c_str());
   std::remove((out + ".txt").c_str());
   for (auto &m : in) std::remove(m.path.c_str());

@@ -17,8 +17,10 @@
 #include "cli_args.h"
 #include "default_model.h"
 #include "error.h"
+#include "file_read.h"
 #include "json.h"
 #include "lcsc.h"
+#include "lcsc_log.h"
 #include "lcsc_fitness.h"
 #include "interrupt.h"
 #include "output.h"
@@ -439,22 +441,28 @@ static int search(lcsc_opts *o, const char *cmd) {
 
 /* The best candidate of a search log. */
 static leap_status best_of_log(const char *path, int count, double *coefs) {
-  FILE *f = fopen(path, "r");
-  if (!f) return lp_error(LEAP_ERR_IO, "cannot open %s", path);
-  char *line = NULL;
-  size_t cap = 0;
+  char *text;
+  size_t len;
+  leap_status s = lp_file_read_all(path, "search log", LP_LCSC_LOG_MAX_BYTES, &text, &len);
+  if (s != LEAP_OK) return s;
   double best = INFINITY;
-  int found = 0;
-  leap_status s = LEAP_OK;
-  while (s == LEAP_OK && getline(&line, &cap, f) > 0) {
+  int found = 0, line = 0;
+  for (size_t pos = 0; s == LEAP_OK && pos < len; line++) {
+    const char *nl = memchr(text + pos, '\n', len - pos);
+    const size_t end = nl ? (size_t)(nl - text) : len;
     char err[128];
-    lp_json *j = lp_json_parse(line, strlen(line), err, sizeof err);
+    lp_json *j = lp_json_parse(text + pos, end - pos, err, sizeof err);
+    pos = end + 1;
     if (!j) continue; /* a torn line */
     const lp_json *fit = lp_json_get(j, "fitness"), *c = lp_json_get(j, "coefs");
     if (fit && fit->type == LP_JSON_NUMBER && c && c->type == LP_JSON_ARRAY) {
+      int numbers = c->count == count;
+      for (int k = 0; numbers && k < count; k++) numbers = c->items[k].type == LP_JSON_NUMBER;
       if (c->count != count)
         s = lp_error(LEAP_ERR_INVALID_ARG, "%s: candidates have %d coefficients, not %d (--ckpt)", path, c->count,
                      count);
+      else if (!numbers)
+        s = lp_error(LEAP_ERR_FORMAT, "%s: line %d: a coefficient is not a number", path, line + 1);
       else if (fit->number < best) {
         best = fit->number;
         found = 1;
@@ -463,8 +471,7 @@ static leap_status best_of_log(const char *path, int count, double *coefs) {
     }
     lp_json_free(j);
   }
-  free(line);
-  fclose(f);
+  free(text);
   if (s == LEAP_OK && !found) s = lp_error(LEAP_ERR_FORMAT, "%s: no evaluated candidate", path);
   return s;
 }
