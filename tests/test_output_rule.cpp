@@ -191,10 +191,10 @@ TEST_CASE("output rule: inputs by identity, only leap's own earlier output repla
   CHECK(lp_out_check((dir / "notes.txt").c_str(), LP_OUT_ANY, nullptr, 0) == LEAP_OK);
   CHECK(lp_out_check((dir / "new.safetensors").c_str(), LP_OUT_CHECKPOINT, inputs, 1) == LEAP_OK);
   // folders, FIFOs and dangling links are never outputs
-  CHECK(lp_out_check((dir / "sub").c_str(), LP_OUT_ANY, nullptr, 0) == LEAP_ERR_INVALID_ARG);
-  CHECK(std::string(leap_last_error()).find("is a folder") != std::string::npos);
+  CHECK(lp_out_check((dir / "sub").c_str(), LP_OUT_ANY, nullptr, 0) == LEAP_ERR_IO);
+  CHECK(std::string(leap_last_error()).find("not a regular file: a folder") != std::string::npos);
   REQUIRE(mkfifo((dir / "fifo").c_str(), 0644) == 0);
-  CHECK(lp_out_check((dir / "fifo").c_str(), LP_OUT_ANY, nullptr, 0) == LEAP_ERR_INVALID_ARG);
+  CHECK(lp_out_check((dir / "fifo").c_str(), LP_OUT_ANY, nullptr, 0) == LEAP_ERR_IO);
   CHECK(std::string(leap_last_error()).find("not a regular file") != std::string::npos);
   REQUIRE(symlink("nowhere", (dir / "dangling").c_str()) == 0);
   CHECK(lp_out_check((dir / "dangling").c_str(), LP_OUT_ANY, nullptr, 0) == LEAP_ERR_INVALID_ARG);
@@ -259,7 +259,7 @@ TEST_CASE("leap sample: no spelling of an input is an output; own earlier output
   REQUIRE(mkfifo((dir / "fifo").c_str(), 0644) == 0);
   before = snapshot(dir.path);
   check_refused(leap_in(dir.path, run + " --out holiday.png", logs), before, dir, "is not a PNG leap wrote");
-  check_refused(leap_in(dir.path, run + " --out sub", logs), before, dir, "is a folder");
+  check_refused(leap_in(dir.path, run + " --out sub", logs), before, dir, "not a regular file: a folder");
   check_refused(leap_in(dir.path, run + " --out fifo", logs), before, dir, "not a regular file");
   check_refused(leap_in(dir.path, run + " --out x.png --raw-out holiday.png", logs), before, dir,
                 "is not a samples file leap wrote");
@@ -381,6 +381,13 @@ TEST_CASE("leap lcsc eval: --work naming a file is an error and the file stays",
   const auto before = snapshot(dir.path);
   check_refused(leap_in(dir.path, "lcsc eval --ckpt a.safetensors --coef 1 --n 2 --nfe 1 --work precious.txt", logs),
                 before, dir, "is not a folder");
+  // a --work folder that does not exist is made, and removed again with
+  // leap's own files in it (the run itself fails: the tiny model is no
+  // Fashion-MNIST model, or the dataset is missing)
+  Result r = leap_in(dir.path, "lcsc eval --ckpt a.safetensors --coef 1 --n 2 --nfe 1 --models lcsc --work neww", logs);
+  INFO(r.err);
+  CHECK(r.code == 1);
+  CHECK(snapshot(dir.path) == before);
 }
 
 TEST_CASE("leap train and train-classifier: outputs are never inputs nor strangers' files", "[output]") {
