@@ -136,8 +136,6 @@ leap_status lp_st_writer_meta(lp_st_writer *w, const char *key, const char *valu
   if (!valid_utf8(key) || !valid_utf8(value))
     return lp_error(LEAP_ERR_INVALID_ARG, "%s: metadata '%s' is not valid UTF-8",
                     w->path, key);
-  if (strcmp(key, LP_OUT_META_KEY) == 0)
-    return lp_error(LEAP_ERR_INVALID_ARG, "%s: metadata key '%s' is set by lp_st_writer_output", w->path, key);
   for (int i = 0; i < w->meta_count; i++)
     if (strcmp(w->meta_keys[i], key) == 0)
       return lp_error(LEAP_ERR_INVALID_ARG, "%s: metadata key '%s' added twice",
@@ -240,8 +238,11 @@ static void build_header(lp_strbuf *b, entry **order, int n, const lp_st_writer 
       lp_strbuf_put(b, ":", 1);
       lp_strbuf_json_string(b, lp_out_kind_name(w->kind));
     }
+    int put = marked;
     for (int i = 0; i < w->meta_count; i++) {
-      if (i || marked) lp_strbuf_put(b, ",", 1);
+      /* the kind's own marker wins over one copied from another file */
+      if (marked && strcmp(w->meta_keys[i], LP_OUT_META_KEY) == 0) continue;
+      if (put++) lp_strbuf_put(b, ",", 1);
       lp_strbuf_json_string(b, w->meta_keys[i]);
       lp_strbuf_put(b, ":", 1);
       lp_strbuf_json_string(b, w->meta_vals[i]);

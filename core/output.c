@@ -159,9 +159,10 @@ leap_status lp_out_check(const char *path, lp_out_kind kind, const char *const *
                       "output %s is the input %s (the same file); leap will not overwrite its input", path,
                       inputs[i]);
   }
-  if (S_ISDIR(st.st_mode)) return lp_error(LEAP_ERR_INVALID_ARG, "output %s is a folder, not a file", path);
+  /* LEAP_ERR_IO with the readers' words (core/file_read.c) */
+  if (S_ISDIR(st.st_mode)) return lp_error(LEAP_ERR_IO, "output %s is not a regular file: a folder", path);
   if (!S_ISREG(st.st_mode))
-    return lp_error(LEAP_ERR_INVALID_ARG, "output %s is not a regular file (a FIFO, device or socket)", path);
+    return lp_error(LEAP_ERR_IO, "output %s is not a regular file: a FIFO, device or socket", path);
   const int known = recognised(path, kind);
   if (known < 0) return lp_error(LEAP_ERR_NOMEM, "output %s: out of memory", path);
   if (!known)
@@ -233,12 +234,14 @@ static void slot_drop(int i) {
   if (i >= 0) atomic_store(&g_slots[i].state, SLOT_FREE);
 }
 
-/* Async-signal-safe: unlink and rmdir only. Files first, then folders. */
+/* Async-signal-safe: unlink and rmdir only. Files first, then folders,
+ * twice (a folder leap made to hold a work folder empties in the first). */
 static void remove_registered(void) {
   for (int i = 0; i < SLOTS; i++)
     if (atomic_load(&g_slots[i].state) == SLOT_FILE) unlink(g_slots[i].path);
-  for (int i = 0; i < SLOTS; i++)
-    if (atomic_load(&g_slots[i].state) == SLOT_DIR) rmdir(g_slots[i].path);
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < SLOTS; i++)
+      if (atomic_load(&g_slots[i].state) == SLOT_DIR) rmdir(g_slots[i].path);
 }
 
 static void on_signal(int sig) {
@@ -388,6 +391,8 @@ enum { WORK_FILES = 8 };
 struct lp_out_workdir {
   char *path;
   int slot;
+  char *made_parent; /* the parent, when leap created it (removed if left empty) */
+  int parent_slot;
   int files[WORK_FILES]; /* slots of the files named in it */
   int nfiles;
 };
@@ -398,8 +403,13 @@ leap_status lp_out_workdir_create(const char *parent, const char *prefix, lp_out
   *out = NULL;
   if (!parent || !*parent) parent = ".";
   struct stat st;
-  if (stat(parent, &st) != 0)
-    return lp_error(LEAP_ERR_IO, "work folder %s: %s", parent, strerror(errno));
+  int made = 0;
+  if (stat(parent, &st) != 0) {
+    /* a new folder: leap makes it, and removes it again when it is empty */
+    if (errno != ENOENT || mkdir(parent, 0777) != 0 || stat(parent, &st) != 0)
+      return lp_error(LEAP_ERR_IO, "work folder %s: %s", parent, strerror(errno));
+    made = 1;
+  }
   if (!S_ISDIR(st.st_mode))
     return lp_error(LEAP_ERR_INVALID_ARG,
                     "work folder %s is not a folder (leap makes its own scratch folder inside it and never "
@@ -408,7 +418,11 @@ leap_status lp_out_workdir_create(const char *parent, const char *prefix, lp_out
   lp_out_workdir *w = lp_calloc(1, sizeof *w);
   const size_t n = strlen(parent) + strlen(prefix) + 32;
   char *p = lp_malloc(n);
-  if (!w || !p) {
+  if (w) w->slot = w->parent_slot = -1;
+  if (w && made && (w->made_parent = lp_strdup(parent))) w->parent_slot = slot_add(parent, SLOT_DIR);
+  if (!w || !p || (made && (!w->made_parent || w->parent_slot < 0))) {
+    if (made) rmdir(parent);
+    if (w) slot_drop(w->parent_slot), free(w->made_parent);
     free(w);
     free(p);
     return lp_error(LEAP_ERR_NOMEM, "out of memory");
@@ -416,16 +430,14 @@ leap_status lp_out_workdir_create(const char *parent, const char *prefix, lp_out
   snprintf(p, n, "%s/.leap-work-%s-XXXXXX", parent, prefix);
   if (!mkdtemp(p)) {
     leap_status s = lp_error(LEAP_ERR_IO, "cannot create a work folder in %s: %s", parent, strerror(errno));
-    free(w);
     free(p);
+    lp_out_workdir_remove(w);
     return s;
   }
   w->path = p;
   w->slot = slot_add(p, SLOT_DIR);
   if (w->slot < 0) {
-    rmdir(p);
-    free(p);
-    free(w);
+    lp_out_workdir_remove(w);
     return lp_error(LEAP_ERR_IO, "work folder in %s: too many temporaries at once", parent);
   }
   *out = w;
@@ -450,8 +462,11 @@ void lp_out_workdir_remove(lp_out_workdir *w) {
     unlink(g_slots[w->files[i]].path);
     slot_drop(w->files[i]);
   }
-  rmdir(w->path);
+  if (w->path) rmdir(w->path);
   slot_drop(w->slot);
+  if (w->made_parent) rmdir(w->made_parent); /* only if empty: nothing but leap's */
+  slot_drop(w->parent_slot);
+  free(w->made_parent);
   free(w->path);
   free(w);
 }

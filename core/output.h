@@ -91,10 +91,12 @@ leap_status lp_out_commit_all(lp_out **outs, int count);
 void lp_out_abort(lp_out *o);
 
 /* A private work folder: a fresh, unique folder (mkdtemp, mode 0700) named
- * after `prefix` inside `parent` (NULL or "" = the current folder),
- * registered so that a signal removes it and the files named in it. leap
- * never deletes a file it did not create: lp_out_workdir_remove unlinks
- * only the names passed to lp_out_workdir_file, then the folder. */
+ * after `prefix` inside `parent` (NULL or "" = the current folder; made
+ * when missing, and then removed again when empty), registered so that a
+ * signal removes it and the files named in it. parent naming a file is an
+ * error. leap never deletes a file it did not create:
+ * lp_out_workdir_remove unlinks only the names passed to
+ * lp_out_workdir_file, then the folders. */
 typedef struct lp_out_workdir lp_out_workdir;
 leap_status lp_out_workdir_create(const char *parent, const char *prefix, lp_out_workdir **out);
 /* The path of `name` in the folder (written into buf), registered for

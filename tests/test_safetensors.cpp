@@ -681,8 +681,8 @@ TEST_CASE("a failed write leaves no file, no temporary, and the old target", "[s
     spit(path + "/keep", "kept");
     REQUIRE(lp_st_writer_create(path.c_str(), &w) == LEAP_OK);
     REQUIRE(lp_st_writer_add(w, "a", LEAP_F32, 1, s4, a) == LEAP_OK);
-    CHECK(lp_st_writer_finish(w) == LEAP_ERR_INVALID_ARG);
-    CHECK(std::string(leap_last_error()).find("is a folder") != std::string::npos);
+    CHECK(lp_st_writer_finish(w) == LEAP_ERR_IO);
+    CHECK(std::string(leap_last_error()).find("not a regular file: a folder") != std::string::npos);
     CHECK(dir.list() == std::vector<std::string>{"x.safetensors"});
     CHECK(slurp(path + "/keep") == "kept");
   }
