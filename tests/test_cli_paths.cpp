@@ -2,7 +2,8 @@
 // tests leave out, each checked against the library's own result in
 // process: sampling on Vulkan, sampling with a cache (ERTA profile,
 // uniform, TeaCache-style), the default model and classifier lookup, and
-// LCSC search and evaluation on the shared trajectory.
+// LCSC search and evaluation on the shared trajectory, profile's report
+// and its usage errors.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -11,6 +12,10 @@
 #include <vector>
 
 #include "test_util.hpp"
+
+extern "C" {
+#include "cache_profile.h"
+}
 
 namespace {
 
@@ -187,4 +192,44 @@ TEST_CASE("cli: lcsc search and lcsc eval on the shared trajectory agree on the 
   const double fd = std::strtod(ev.c_str() + l + 34, nullptr);
   CHECK(std::fabs(fd - best_fd) <= 5e-5 + 1e-6 * best_fd);
   CHECK(ev.find("{\"model\": \"last\", \"nfe\": 1, \"fd\": ") != std::string::npos);
+}
+
+TEST_CASE("cli: profile prints each setting as the file holds it, and refuses bad settings with exit 2", "[cli]") {
+  lt::TempDir dir;
+  std::string out;
+  const std::string prof = dir / "p.json";
+  const std::string common = "profile --model '" + kDefault + "' --backend cpu --threads 1 --images 2 --seed 1000 "
+                             "--steps 4 --cfg 3 --out '" + prof + "'";
+  // Two settings (a threshold and a computed count), one shrinkage tried.
+  REQUIRE(cli(dir, "", common + " --lambda 0.5 --computed 3 --shrink 0.5", &out) == 0);
+  INFO(out);
+  lp_cache_profile p{};
+  REQUIRE(lp_cache_profile_read(prof.c_str(), &p) == LEAP_OK);
+  REQUIRE(p.nsettings == 2);
+  for (int k = 0; k < p.nsettings; k++) {
+    const lp_cache_setting &st = p.settings[k];
+    const std::string head = "  setting " + std::to_string(k) + " ";
+    const size_t at = out.find(head);
+    REQUIRE(at != std::string::npos);
+    const std::string line = out.substr(at, out.find('\n', at) - at);
+    INFO(line);
+    CHECK(line.find(": " + std::to_string(st.computed) + " computed, " + std::to_string(4 - st.computed) +
+                    " reused") != std::string::npos);
+    CHECK(st.rect_ncand == 2);
+    CHECK(st.rect_folds == 2);
+  }
+  CHECK(p.settings[1].computed == 3);
+  CHECK(out.find("2-fold CV PSNR") != std::string::npos);
+  lp_cache_profile_free(&p);
+  // --shrink 0: rectification is not tried, and says so.
+  REQUIRE(cli(dir, "", common + " --computed 2 --shrink 0", &out) == 0);
+  CHECK(out.find("rectification: off (--shrink 0: not tried)") != std::string::npos);
+  // Bad settings are usage errors and write nothing.
+  std::remove(prof.c_str());
+  for (const char *bad : {" --sampler nope", " --schedule nope", " --backend metal", " --computed 0", " --computed 5",
+                          " --shrink 0.5,0.25", " --shrink 2", " --lambda x"}) {
+    INFO(bad);
+    CHECK(cli(dir, "", common + bad, &out) == 2);
+    CHECK(!lt::exists(prof));
+  }
 }
