@@ -233,3 +233,41 @@ TEST_CASE("cli: profile prints each setting as the file holds it, and refuses ba
     CHECK(!lt::exists(prof));
   }
 }
+
+TEST_CASE("cli: without --backend, sample picks a GPU, else the CPU backend with a notice", "[cli]") {
+  lt::TempDir dir;
+  std::string out;
+  const std::string args = "sample --model '" + kTiny + "' --n 1 --steps 1 --threads 1 --out '" + (dir / "x.png") +
+                           "' --raw-out '" + (dir / "x.safetensors") + "'";
+  // What this machine has, asked in process: a Vulkan device that is not a
+  // CPU (lavapipe is one) makes Vulkan the default.
+  int count = 0;
+  if (leap_vulkan_device_count(&count) != LEAP_OK) count = 0;
+  bool gpu = false;
+  for (int i = 0; i < count; i++) {
+    leap_device_info info;
+    REQUIRE(leap_vulkan_device_info(i, &info) == LEAP_OK);
+    gpu = gpu || info.type != LEAP_DEVICE_CPU;
+  }
+  REQUIRE(cli(dir, "env -u LEAP_DEVICE", args, &out) == 0);
+  INFO(out);
+  if (gpu) {
+    CHECK(lt::meta(dir / "x.safetensors", "device") != "cpu");
+  } else {
+    CHECK(lt::meta(dir / "x.safetensors", "device") == "cpu");
+    CHECK(out.find(count > 0 ? "no GPU found; using the CPU backend" : "no Vulkan device found; using the CPU backend") !=
+          std::string::npos);
+  }
+  // No Vulkan driver at all: the CPU backend, with the other notice; --quiet
+  // silences it.
+  const std::string no_icd = "env -u LEAP_DEVICE VK_ICD_FILENAMES='" + (dir / "none.json") + "' VK_DRIVER_FILES='" +
+                             (dir / "none.json") + "'";
+  REQUIRE(cli(dir, no_icd, args, &out) == 0);
+  CHECK(out.find("no Vulkan device found; using the CPU backend") != std::string::npos);
+  CHECK(lt::meta(dir / "x.safetensors", "device") == "cpu");
+  REQUIRE(cli(dir, no_icd, args + " --quiet", &out) == 0);
+  CHECK(out.find("no Vulkan device found") == std::string::npos);
+  // LEAP_DEVICE names a Vulkan device: Vulkan, or exit 3 without one.
+  const int code = cli(dir, no_icd.substr(std::string("env -u LEAP_DEVICE").size()) + " LEAP_DEVICE=0", args, &out);
+  CHECK(code == 3);
+}
