@@ -271,3 +271,33 @@ TEST_CASE("cli: without --backend, sample picks a GPU, else the CPU backend with
   const int code = cli(dir, no_icd.substr(std::string("env -u LEAP_DEVICE").size()) + " LEAP_DEVICE=0", args, &out);
   CHECK(code == 3);
 }
+
+TEST_CASE("cli: every command's help, and devices without a Vulkan driver", "[cli]") {
+  lt::TempDir dir;
+  std::string out;
+  REQUIRE(cli(dir, "", "--help", &out) == 0);
+  // The commands as --help lists them: each has its usage, both ways.
+  std::istringstream lines(out.substr(out.find("commands:\n") + 10));
+  int commands = 0;
+  for (std::string line; std::getline(lines, line) && line.rfind("  ", 0) == 0;) {
+    const std::string name = line.substr(2, line.find(' ', 2) - 2);
+    INFO(name);
+    std::string h1, h2;
+    CHECK(cli(dir, "", "help " + name, &h1) == 0);
+    CHECK(h1.find("usage: leap " + name) != std::string::npos);
+    CHECK(cli(dir, "", name + " --help", &h2) == 0);
+    CHECK(h2 == h1);
+    commands++;
+  }
+  CHECK(commands == 9);
+  CHECK(cli(dir, "", "help no-such-command", &out) == 2);
+  CHECK(cli(dir, "", "help sample info", &out) == 2);
+  CHECK(cli(dir, "", "bench nope", &out) == 2);
+  CHECK(out.find("sample or erta") != std::string::npos);
+  // devices with no driver: still the CPU backend, and Vulkan reported missing.
+  REQUIRE(cli(dir, "VK_ICD_FILENAMES='" + (dir / "none.json") + "' VK_DRIVER_FILES='" + (dir / "none.json") + "'",
+              "devices", &out) == 0);
+  INFO(out);
+  CHECK(out.find("cpu") != std::string::npos);
+  CHECK((out.find("Vulkan: not available") != std::string::npos || out.find("Vulkan: no device found") != std::string::npos));
+}
