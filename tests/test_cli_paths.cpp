@@ -2,7 +2,8 @@
 // tests leave out, each checked against the library's own result in
 // process: sampling on Vulkan, sampling with a cache (ERTA profile,
 // uniform, TeaCache-style), the default model and classifier lookup, and
-// LCSC search and evaluation on the shared trajectory.
+// LCSC search and evaluation on the shared trajectory, profile's report
+// and its usage errors.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -11,6 +12,10 @@
 #include <vector>
 
 #include "test_util.hpp"
+
+extern "C" {
+#include "cache_profile.h"
+}
 
 namespace {
 
@@ -187,4 +192,112 @@ TEST_CASE("cli: lcsc search and lcsc eval on the shared trajectory agree on the 
   const double fd = std::strtod(ev.c_str() + l + 34, nullptr);
   CHECK(std::fabs(fd - best_fd) <= 5e-5 + 1e-6 * best_fd);
   CHECK(ev.find("{\"model\": \"last\", \"nfe\": 1, \"fd\": ") != std::string::npos);
+}
+
+TEST_CASE("cli: profile prints each setting as the file holds it, and refuses bad settings with exit 2", "[cli]") {
+  lt::TempDir dir;
+  std::string out;
+  const std::string prof = dir / "p.json";
+  const std::string common = "profile --model '" + kDefault + "' --backend cpu --threads 1 --images 2 --seed 1000 "
+                             "--steps 4 --cfg 3 --out '" + prof + "'";
+  // Two settings (a threshold and a computed count), one shrinkage tried.
+  REQUIRE(cli(dir, "", common + " --lambda 0.5 --computed 3 --shrink 0.5", &out) == 0);
+  INFO(out);
+  lp_cache_profile p{};
+  REQUIRE(lp_cache_profile_read(prof.c_str(), &p) == LEAP_OK);
+  REQUIRE(p.nsettings == 2);
+  for (int k = 0; k < p.nsettings; k++) {
+    const lp_cache_setting &st = p.settings[k];
+    const std::string head = "  setting " + std::to_string(k) + " ";
+    const size_t at = out.find(head);
+    REQUIRE(at != std::string::npos);
+    const std::string line = out.substr(at, out.find('\n', at) - at);
+    INFO(line);
+    CHECK(line.find(": " + std::to_string(st.computed) + " computed, " + std::to_string(4 - st.computed) +
+                    " reused") != std::string::npos);
+    CHECK(st.rect_ncand == 2);
+    CHECK(st.rect_folds == 2);
+  }
+  CHECK(p.settings[1].computed == 3);
+  CHECK(out.find("2-fold CV PSNR") != std::string::npos);
+  lp_cache_profile_free(&p);
+  // --shrink 0: rectification is not tried, and says so.
+  REQUIRE(cli(dir, "", common + " --computed 2 --shrink 0", &out) == 0);
+  CHECK(out.find("rectification: off (--shrink 0: not tried)") != std::string::npos);
+  // Bad settings are usage errors and write nothing.
+  std::remove(prof.c_str());
+  for (const char *bad : {" --sampler nope", " --schedule nope", " --backend metal", " --computed 0", " --computed 5",
+                          " --shrink 0.5,0.25", " --shrink 2", " --lambda x"}) {
+    INFO(bad);
+    CHECK(cli(dir, "", common + bad, &out) == 2);
+    CHECK(!lt::exists(prof));
+  }
+}
+
+TEST_CASE("cli: without --backend, sample picks a GPU, else the CPU backend with a notice", "[cli]") {
+  lt::TempDir dir;
+  std::string out;
+  const std::string args = "sample --model '" + kTiny + "' --n 1 --steps 1 --threads 1 --out '" + (dir / "x.png") +
+                           "' --raw-out '" + (dir / "x.safetensors") + "'";
+  // What this machine has, asked in process: a Vulkan device that is not a
+  // CPU (lavapipe is one) makes Vulkan the default.
+  int count = 0;
+  if (leap_vulkan_device_count(&count) != LEAP_OK) count = 0;
+  bool gpu = false;
+  for (int i = 0; i < count; i++) {
+    leap_device_info info;
+    REQUIRE(leap_vulkan_device_info(i, &info) == LEAP_OK);
+    gpu = gpu || info.type != LEAP_DEVICE_CPU;
+  }
+  REQUIRE(cli(dir, "env -u LEAP_DEVICE", args, &out) == 0);
+  INFO(out);
+  if (gpu) {
+    CHECK(lt::meta(dir / "x.safetensors", "device") != "cpu");
+  } else {
+    CHECK(lt::meta(dir / "x.safetensors", "device") == "cpu");
+    CHECK(out.find(count > 0 ? "no GPU found; using the CPU backend" : "no Vulkan device found; using the CPU backend") !=
+          std::string::npos);
+  }
+  // No Vulkan driver at all: the CPU backend, with the other notice; --quiet
+  // silences it.
+  const std::string no_icd = "env -u LEAP_DEVICE VK_ICD_FILENAMES='" + (dir / "none.json") + "' VK_DRIVER_FILES='" +
+                             (dir / "none.json") + "'";
+  REQUIRE(cli(dir, no_icd, args, &out) == 0);
+  CHECK(out.find("no Vulkan device found; using the CPU backend") != std::string::npos);
+  CHECK(lt::meta(dir / "x.safetensors", "device") == "cpu");
+  REQUIRE(cli(dir, no_icd, args + " --quiet", &out) == 0);
+  CHECK(out.find("no Vulkan device found") == std::string::npos);
+  // LEAP_DEVICE names a Vulkan device: Vulkan, or exit 3 without one.
+  const int code = cli(dir, no_icd.substr(std::string("env -u LEAP_DEVICE").size()) + " LEAP_DEVICE=0", args, &out);
+  CHECK(code == 3);
+}
+
+TEST_CASE("cli: every command's help, and devices without a Vulkan driver", "[cli]") {
+  lt::TempDir dir;
+  std::string out;
+  REQUIRE(cli(dir, "", "--help", &out) == 0);
+  // The commands as --help lists them: each has its usage, both ways.
+  std::istringstream lines(out.substr(out.find("commands:\n") + 10));
+  int commands = 0;
+  for (std::string line; std::getline(lines, line) && line.rfind("  ", 0) == 0;) {
+    const std::string name = line.substr(2, line.find(' ', 2) - 2);
+    INFO(name);
+    std::string h1, h2;
+    CHECK(cli(dir, "", "help " + name, &h1) == 0);
+    CHECK(h1.find("usage: leap " + name) != std::string::npos);
+    CHECK(cli(dir, "", name + " --help", &h2) == 0);
+    CHECK(h2 == h1);
+    commands++;
+  }
+  CHECK(commands == 9);
+  CHECK(cli(dir, "", "help no-such-command", &out) == 2);
+  CHECK(cli(dir, "", "help sample info", &out) == 2);
+  CHECK(cli(dir, "", "bench nope", &out) == 2);
+  CHECK(out.find("sample or erta") != std::string::npos);
+  // devices with no driver: still the CPU backend, and Vulkan reported missing.
+  REQUIRE(cli(dir, "VK_ICD_FILENAMES='" + (dir / "none.json") + "' VK_DRIVER_FILES='" + (dir / "none.json") + "'",
+              "devices", &out) == 0);
+  INFO(out);
+  CHECK(out.find("cpu") != std::string::npos);
+  CHECK((out.find("Vulkan: not available") != std::string::npos || out.find("Vulkan: no device found") != std::string::npos));
 }

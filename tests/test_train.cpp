@@ -566,8 +566,18 @@ TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
   // from fresh weights (or a reset optimizer) is far from it.
   {
     const std::string straight = dir + "/straight";
-    REQUIRE(run_cli("train " + common.substr(0, common.find("--out")) + "--out '" + straight + "' --steps 5 --quiet",
-                    log) == 0);
+    REQUIRE(run_cli("train " + common.substr(0, common.find("--out")) + "--out '" + straight + "' --steps 5", log) == 0);
+    // Without --quiet: a line per saved checkpoint (every 2 steps and the
+    // last), then the summary.
+    const std::string said = lt::slurp(log);
+    INFO(said);
+    for (int step : {2, 4, 5}) {
+      char line[64];
+      std::snprintf(line, sizeof line, "straight_step%06d.safetensors\n", step);
+      CHECK(said.find("step " + std::to_string(step) + "  loss ") != std::string::npos);
+      CHECK(said.find(line) != std::string::npos);
+    }
+    CHECK(said.find("5 steps in ") != std::string::npos);
     lp_st_file *a = nullptr, *b = nullptr;
     REQUIRE(lp_st_open((out + "_step000005.safetensors").c_str(), &a) == LEAP_OK);
     REQUIRE(lp_st_open((straight + "_step000005.safetensors").c_str(), &b) == LEAP_OK);

@@ -814,6 +814,31 @@ TEST_CASE("vulkan adopts a host's device and wraps its VkBuffers", "[vulkan]") {
     be->vt->buf_free(be, mid);
     CHECK(lp_vk_validation_messages(be) == 0);
     be->vt->destroy(be);
+
+    // The same through the public API: a context on the host's device and
+    // a tensor over the host's buffer, read and written in place.
+    leap_context *ctx = nullptr;
+    REQUIRE(leap_context_create_vulkan_external(&ext, &ctx) == LEAP_OK);
+    CHECK(leap_context_backend(ctx) == LEAP_BACKEND_VULKAN);
+    const int64_t shape[2] = {3, (int64_t)n / 3};
+    leap_tensor *t = nullptr;
+    REQUIRE(leap_tensor_wrap_vkbuffer(ctx, LEAP_F32, 2, shape, (uint64_t)(uintptr_t)host.buf, in_at * 4, &t) ==
+            LEAP_OK);
+    CHECK(leap_tensor_ndim(t) == 2);
+    CHECK(leap_tensor_dim(t, 0) == 3);
+    CHECK(leap_tensor_dim(t, 1) == (int64_t)n / 3);
+    CHECK(leap_tensor_dtype(t) == LEAP_F32);
+    std::vector<float> got(n);
+    REQUIRE(leap_tensor_read(t, got.data(), n * 4) == LEAP_OK);
+    CHECK(std::memcmp(got.data(), host.mapped + in_at, n * 4) == 0);
+    const std::vector<float> z = uniform(n, 103);
+    REQUIRE(leap_tensor_write(t, z.data(), n * 4) == LEAP_OK);
+    CHECK(std::memcmp(z.data(), host.mapped + in_at, n * 4) == 0);
+    leap_tensor *bad = nullptr;
+    CHECK(leap_tensor_wrap_vkbuffer(ctx, LEAP_F32, 2, shape, 0, 0, &bad) == LEAP_ERR_INVALID_ARG);
+    leap_tensor_destroy(t);
+    CHECK(leap_context_validation_messages(ctx) == 0);
+    leap_context_destroy(ctx);
   }
   CHECK(g_host_messages == 0);
 }
