@@ -27,7 +27,9 @@ for h in "${harnesses[@]}"; do
   runs=()
   [ -n "${LEAP_FUZZ_RUNS:-}" ] && runs=(-runs="$LEAP_FUZZ_RUNS")
   # -rss_limit_mb: a reader that sizes memory from a header trips it.
-  "$bin" -max_total_time="$secs" "${runs[@]}" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 \
+  # -timeout=60: on a loaded 2-core machine a niced harness was once starved
+  # 15 s on a 90-byte input that runs in 0.14 s (fuzz/corpus/profile/nested-arrays.json).
+  "$bin" -max_total_time="$secs" "${runs[@]}" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=60 \
     -print_final_stats=1 -artifact_prefix="$art/$h-" "$work" "fuzz/corpus/$h" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
