@@ -32,7 +32,17 @@ extern "C" {
  * block is checked for non-finite sums and encoded straight into dst as
  * out_dtype (F32, F16, BF16; round to nearest even, bit-identical to
  * dtype.h's conversions). OpenMP for n >= LP_LCSC_PARALLEL_MIN. Returns
- * the index of the first non-finite sum, or n when every sum is finite. */
+ * the index of the first sum that is not finite in out_dtype (a finite F32
+ * sum above F16's or BF16's largest value encodes as Inf), or n when every
+ * sum is finite there. */
+/* The F32 bit pattern (sign cleared) from which a sum no longer encodes
+ * as a finite out_dtype value: |sum| < this, compared as floats, is the
+ * finite check of every path (host, Vulkan, the CPU twin). F16 rounds to
+ * Inf from 65520 (0x477ff000), BF16 from 0x7f7f8000 (round to nearest even
+ * past its largest value). */
+static inline uint32_t lp_lcsc_finite_limit(leap_dtype out_dtype) {
+  return out_dtype == LEAP_F16 ? 0x477ff000u : out_dtype == LEAP_BF16 ? 0x7f7f8000u : 0x7f800000u;
+}
 size_t lp_lcsc_sum_encode(int count, const void *const *src, const leap_dtype *dtypes, const float *coefs,
                           size_t n, leap_dtype out_dtype, void *dst);
 

@@ -27,8 +27,10 @@
 #include "alloc.h"
 #include "dtype.h"
 #include "error.h"
+#include "struct_size.h"
 #include "lcsc.h"
 #include "lcsc_writer.h"
+#include "output.h"
 #include "safetensors.h"
 
 /* The model description (DESIGN.md): files that differ here are different
@@ -174,10 +176,11 @@ static leap_status check_desc(const leap_lcsc_combine_desc *d) {
     if (!isfinite(d->coefs[i]))
       return lp_error(LEAP_ERR_INVALID_ARG, "leap_lcsc_combine: coefficient %d (for %s) is not finite", i,
                       d->paths[i]);
-    if (strcmp(d->paths[i], d->out_path) == 0)
-      return lp_error(LEAP_ERR_INVALID_ARG, "leap_lcsc_combine: the output %s is also an input", d->out_path);
   }
-  return LEAP_OK;
+  /* By identity, not spelling (./A, a symlink or a hard link is A), and no
+   * existing file but an earlier combination: core/output.h. Checked before
+   * any input is read; the writer checks again. */
+  return lp_out_check(d->out_path, LP_OUT_COMBINED, d->paths, d->count);
 }
 
 /* Output tensors, layout order, and the kept metadata. */
@@ -208,6 +211,7 @@ static leap_status plan(combine_job *j) {
   for (int m = 0; m < lp_st_meta_count(f0); m++) {
     const char *k = lp_st_meta_key(f0, m), *v = lp_st_meta(f0, k);
     if (strncmp(k, "lcsc_", 5) == 0) continue; /* replaced below */
+    if (strcmp(k, LP_OUT_META_KEY) == 0) continue; /* the writer marks the output's own kind */
     int agree = 1;
     for (int i = 1; i < d->count && agree; i++) {
       const char *w = lp_st_meta(j->files[i], k);
@@ -265,8 +269,8 @@ static leap_status write_tensor(combine_job *j, lp_lcsc_writer *w, const lp_lcsc
     if (s != LEAP_OK) return s;
     const size_t bad = lp_lcsc_sum_encode(count, piece, j->dtypes, j->coefs, n, o->dtype, dst);
     if (bad < n)
-      return lp_error(LEAP_ERR_NUMERIC, "%s: tensor '%s' element %zu is not finite after combining",
-                      j->d->out_path, o->name, done + bad);
+      return lp_error(LEAP_ERR_NUMERIC, "%s: tensor '%s' element %zu is not finite as %s after combining; nothing "
+                      "written", j->d->out_path, o->name, done + bad, lp_dtype_name(o->dtype));
     s = lp_lcsc_writer_commit(w, n * osize);
     if (s != LEAP_OK) return s;
     done += n;
@@ -294,7 +298,8 @@ static leap_status run(combine_job *j, leap_lcsc_combine_stats *stats) {
     if (s != LEAP_OK) return s;
   }
   lp_lcsc_writer *w;
-  s = lp_lcsc_writer_open(d->out_path, j->out, j->nout, j->mkeys, j->mvals, j->nmeta, &w);
+  s = lp_lcsc_writer_open(d->out_path, LP_OUT_COMBINED, d->paths, d->count, j->out, j->nout, j->mkeys, j->mvals,
+                          j->nmeta, &w);
   if (s != LEAP_OK) return s;
   for (int i = 0; i < j->nout && s == LEAP_OK; i++) s = write_tensor(j, w, &j->out[i]);
   if (s == LEAP_OK && j->vk) s = lp_lcsc_vk_drain(j->vk, w);
@@ -351,6 +356,17 @@ leap_status lp_lcsc_combine_ex(const leap_lcsc_combine_desc *d, leap_lcsc_combin
   return s;
 }
 
-leap_status leap_lcsc_combine(const leap_lcsc_combine_desc *d, leap_lcsc_combine_stats *stats) {
-  return lp_lcsc_combine_ex(d, stats, NULL);
+leap_status leap_lcsc_combine(const leap_lcsc_combine_desc *desc, leap_lcsc_combine_stats *stats) {
+  if (!desc) return lp_error(LEAP_ERR_INVALID_ARG, "leap_lcsc_combine: desc is NULL");
+  /* The caller's structs may be older and smaller than this library's. */
+  leap_lcsc_combine_desc d = leap_lcsc_combine_desc_default();
+  leap_status s = lp_struct_in(&d, sizeof d, desc, "leap_lcsc_combine: desc");
+  if (s == LEAP_OK && stats) s = lp_struct_check(stats, "leap_lcsc_combine: stats");
+  if (s != LEAP_OK) return s;
+  leap_lcsc_combine_stats st;
+  memset(&st, 0, sizeof st);
+  st.struct_size = sizeof st;
+  s = lp_lcsc_combine_ex(&d, stats ? &st : NULL, NULL);
+  if (s == LEAP_OK && stats) s = lp_struct_out(stats, &st, sizeof st, "leap_lcsc_combine: stats");
+  return s;
 }

@@ -1,13 +1,13 @@
 /* lcsc_copy.c - the plain-copy baseline of leap_lcsc_combine's speed: the
  * same reads (every tensor byte of every input, through the same mmap
  * reader) and the same amount written (to a temporary beside the output,
- * fsynced like the real output, then removed), without the arithmetic.
+ * made and registered by core/output.h like the real output's, fsynced,
+ * then removed: never landed), without the arithmetic.
  * Reads and writes interleave chunk by chunk, as in the combination, and
  * tensors large enough for the sum to use OpenMP threads are copied by the
  * same threads. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "file_write.h"
 #include "lcsc.h"
+#include "output.h"
 #include "safetensors.h"
 
 #define COPY_CHUNK ((size_t)4 << 20)
@@ -30,15 +31,11 @@ leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const cha
   const double t0 = lp_now_seconds();
   lp_st_file **files = lp_calloc((size_t)count, sizeof *files);
   unsigned char *buf = lp_malloc(COPY_CHUNK);
-  size_t tl = strlen(out_path) + 64;
-  char *tmp = lp_malloc(tl);
-  leap_status s = files && buf && tmp ? LEAP_OK : lp_error(LEAP_ERR_NOMEM, "lcsc copy: out of memory");
-  int fd = -1;
-  if (s == LEAP_OK) {
-    snprintf(tmp, tl, "%s.copy.%ld", out_path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) s = lp_error(LEAP_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-  }
+  lp_out *o = NULL;
+  leap_status s = files && buf ? LEAP_OK : lp_error(LEAP_ERR_NOMEM, "lcsc copy: out of memory");
+  if (s == LEAP_OK) s = lp_out_begin(out_path, LP_OUT_COMBINED, paths, count, &o);
+  const int fd = lp_out_fd(o);
+  const char *tmp = lp_out_temp(o);
   for (int i = 0; i < count && s == LEAP_OK; i++) s = lp_st_open(paths[i], &files[i]);
   uint64_t read = 0, written = 0;
   /* Walk the tensors of the first file; each chunk is read from every input
@@ -72,19 +69,16 @@ leap_status lp_lcsc_copy_baseline(int count, const char *const *paths, const cha
     if (t == nt - 1) target = out_bytes;
     while (s == LEAP_OK && written < target) {
       size_t n = target - written < COPY_CHUNK ? (size_t)(target - written) : COPY_CHUNK;
-      if (!lp_write_all(fd, buf, n)) s = lp_error(LEAP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+      if (lp_out_stop_requested()) s = lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted", out_path);
+      else if (!lp_write_all(fd, buf, n)) s = lp_error(LEAP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
       written += n;
     }
   }
   if (s == LEAP_OK && fsync(fd) != 0) s = lp_error(LEAP_ERR_IO, "cannot sync %s: %s", tmp, strerror(errno));
-  if (fd >= 0) {
-    close(fd);
-    unlink(tmp);
-  }
+  lp_out_abort(o); /* the copy is never landed */
   for (int i = 0; files && i < count; i++) lp_st_close(files[i]);
   free(files);
   free(buf);
-  free(tmp);
   *bytes_read = read;
   *seconds = lp_now_seconds() - t0;
   return s;

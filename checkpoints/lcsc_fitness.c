@@ -13,6 +13,7 @@
 #include "error.h"
 #include "fd_metric.h"
 #include "lcsc.h"
+#include "output.h"
 #include "sampler.h"
 
 struct lp_lcsc_fd {
@@ -93,10 +94,16 @@ void lp_lcsc_fd_cost(const lp_lcsc_fd *f, uint64_t *forwards, double *seconds) {
   if (seconds) *seconds = f ? f->seconds : 0;
 }
 
+/* Ctrl-C / SIGTERM (core/output.h) stop the sampling at the next step. */
+static int stop_poll(void *user, int step, int steps) {
+  (void)user, (void)step, (void)steps;
+  return lp_out_stop_requested();
+}
+
 leap_status lp_lcsc_fd_model(lp_lcsc_fd *f, const char *model_path, int steps, double *fd) {
   if (!f || !model_path || !fd || steps < 1) return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_fd_model: bad argument");
   leap_model *m = NULL;
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   const double t0 = lp_now_seconds();
   leap_status s = leap_model_load(f->s.ctx, model_path, &m);
   if (s == LEAP_OK) s = leap_model_get_info(m, &info);
@@ -116,6 +123,7 @@ leap_status lp_lcsc_fd_model(lp_lcsc_fd *f, const char *model_path, int steps, d
     d.eta = f->s.solver == LEAP_SOLVER_EULER_ANCESTRAL ? 1.0 : 0.0;
     d.seed = f->s.seed + (uint64_t)(i / f->s.batch);
     d.noise = f->noise + (size_t)i * f->per;
+    d.progress = stop_poll;
     s = leap_sample(m, &d, f->images + (size_t)i * f->per);
   }
   leap_model_destroy(m);

@@ -1,6 +1,7 @@
 /* lcsc_log.c - writing and resuming the LCSC search log (lcsc_log.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "lcsc_log.h"
+#include "output.h"
 #include "alloc.h"
 
 #include <errno.h>
@@ -124,8 +125,12 @@ leap_status lp_lcsc_log_open(lp_lcsc_log *log, const leap_lcsc_search_desc *d) {
   log->count = d->count;
   if (!d->log_path) return LEAP_OK;
   log->path = d->log_path;
-  /* A log that does not exist yet is a new search; anything else must be
-   * a regular file (a FIFO or device is refused before it is opened). */
+  /* core/output.h's rule: an existing file is resumed (and its torn last
+   * line cut) only when it is a search log; a folder, FIFO or any other
+   * file is an error and is left alone (a FIFO or device is refused before
+   * it is opened). */
+  leap_status chk = lp_out_check(d->log_path, LP_OUT_LCSC_LOG, NULL, 0);
+  if (chk != LEAP_OK) return chk;
   struct stat sb;
   const int exists = stat(d->log_path, &sb) == 0 || errno != ENOENT;
   size_t valid = 0;

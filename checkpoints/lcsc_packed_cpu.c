@@ -44,7 +44,7 @@ void lp_lcsc_packed_sum_cpu(const uint32_t *buf, uint32_t n, int count, uint32_t
       const float c = word_f32(e[4 * k + 2]);
       acc = k == 0 ? c * x : fmaf(c, x, acc);
     }
-    if (!isfinite(acc) && out[0] == 0xffffffffu) out[0] = j;
+    if (!(fabsf(acc) < word_f32(lp_lcsc_finite_limit(out_dtype))) && out[0] == 0xffffffffu) out[0] = j;
     if (out_dtype == LEAP_F32)
       out[4 + j] = f32_word(acc);
     else {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "struct_size.h"
 #include "alloc.h"
 #include "lcsc.h"
 #include "lcsc_log.h"
@@ -214,8 +215,14 @@ static leap_status check(const leap_lcsc_search_desc *d) {
   return LEAP_OK;
 }
 
-leap_status leap_lcsc_search(const leap_lcsc_search_desc *d, double *best_coefs, double *best_fitness) {
-  leap_status st = check(d);
+leap_status leap_lcsc_search(const leap_lcsc_search_desc *desc, double *best_coefs, double *best_fitness) {
+  if (!desc) return lp_error(LEAP_ERR_INVALID_ARG, "leap_lcsc_search: desc is NULL");
+  /* A caller's older, smaller struct: the fields it lacks keep their defaults. */
+  leap_lcsc_search_desc dd = leap_lcsc_search_desc_default();
+  leap_status st = lp_struct_in(&dd, sizeof dd, desc, "leap_lcsc_search");
+  if (st != LEAP_OK) return st;
+  const leap_lcsc_search_desc *d = &dd;
+  st = check(d);
   if (st != LEAP_OK) return st;
   if (!best_coefs) return lp_error(LEAP_ERR_INVALID_ARG, "leap_lcsc_search: best_coefs is NULL");
   const int n = d->count, P = d->population;

@@ -63,10 +63,12 @@ static void block_add(leap_dtype dt, const unsigned char *p, float a, size_t j0,
   }
 }
 
-/* Encodes m sums into dst; returns the first non-finite index or m. */
+/* Encodes m sums into dst; returns the first index not finite in out
+ * (lp_lcsc_finite_limit) or m. */
 static size_t block_encode(const float *acc, size_t m, leap_dtype out, unsigned char *dst) {
+  const float limit = bits_f32(lp_lcsc_finite_limit(out));
   for (size_t j = 0; j < m; j++)
-    if (!isfinite(acc[j])) return j;
+    if (!(fabsf(acc[j]) < limit)) return j; /* NaN too */
   if (out == LEAP_F32) {
     memcpy(dst, acc, m * 4);
   } else if (out == LEAP_F16) {
@@ -132,12 +134,12 @@ AVX2 static inline __m128i bf16_pack8(__m256 v) {
 }
 
 AVX2 static size_t block_encode_avx2(const float *acc, size_t m, leap_dtype out, unsigned char *dst) {
-  const __m256 inf = _mm256_set1_ps(INFINITY);
+  const __m256 inf = _mm256_set1_ps(bits_f32(lp_lcsc_finite_limit(out))); /* Inf for F32 */
   const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   size_t j = 0;
   for (; j + 8 <= m; j += 8) {
     const __m256 v = _mm256_load_ps(acc + j);
-    /* |v| < inf is false for inf and nan */
+    /* |v| < limit is false for inf and nan, and for sums the dtype cannot hold */
     if (_mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(v, absmask), inf, _CMP_LT_OQ)) != 0xff) break;
     if (out == LEAP_F32)
       _mm256_storeu_ps((float *)(dst + 4 * j), v);

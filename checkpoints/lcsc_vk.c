@@ -265,8 +265,7 @@ static void push(vk_backend *vb, VkCommandBuffer cb, uint32_t n, int count, uint
 
 static uint32_t groups_for(const vk_backend *vb, uint32_t n) {
   const uint64_t span = 8 * (uint64_t)runs_of_8(vb), inv = ((uint64_t)n + span - 1) / span, g = (inv + WG - 1) / WG;
-  const uint64_t cap = vb->props.limits.maxComputeWorkGroupCount[0];
-  return (uint32_t)(g < 1 ? 1 : g > cap ? cap : g);
+  return lp_vk_grid_groups(vb, g, vb->props.limits.maxComputeWorkGroupCount[0]);
 }
 
 /* ----------------------------------------------------------------- the path */
@@ -539,8 +538,9 @@ static leap_status finish(lp_lcsc_vk *v, slot *s, lp_lcsc_writer *w) {
   if (bad != 0xffffffffu) {
     uint32_t g = 0;
     while (g + 1 < s->nseg && s->segs[g + 1].start <= bad) g++;
-    return lp_error(LEAP_ERR_NUMERIC, "tensor '%s' element %llu is not finite after combining", s->segs[g].name,
-                    (unsigned long long)(s->segs[g].elem0 + (bad - s->segs[g].start)));
+    return lp_error(LEAP_ERR_NUMERIC, "tensor '%s' element %llu is not finite as %s after combining; nothing written",
+                    s->segs[g].name, (unsigned long long)(s->segs[g].elem0 + (bad - s->segs[g].start)),
+                    v->out_code == 0 ? "F32" : v->out_code == 1 ? "F16" : "BF16");
   }
   const double t1 = v->trace ? lp_now_seconds() : 0;
   /* large pieces go to the file straight from the read-back memory */
@@ -740,11 +740,10 @@ static leap_status bench_once(bench_ctx *b, int what, double *ms) {
     f->vkCmdCopyBuffer(b->cb, b->src.buffer, b->dst.buffer, 1, &region);
   } else if (what == 2) {
     const uint64_t n4 = b->copy_size / 16, g = (n4 + WG - 1) / WG;
-    const uint64_t cap = vb->props.limits.maxComputeWorkGroupCount[0];
     f->vkCmdBindPipeline(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->copy_pipe);
     f->vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipe_layout, 0, 1, &b->copy_set, 0, NULL);
     push(vb, b->cb, (uint32_t)n4, 0, 0);
-    f->vkCmdDispatch(b->cb, (uint32_t)(g > cap ? cap : g), 1, 1);
+    f->vkCmdDispatch(b->cb, lp_vk_grid_groups(vb, g, vb->props.limits.maxComputeWorkGroupCount[0]), 1, 1);
   } else {
     f->vkCmdBindPipeline(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->pipe);
     f->vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipe_layout, 0, 1, &b->set, 0, NULL);
@@ -761,6 +760,54 @@ static leap_status bench_once(bench_ctx *b, int what, double *ms) {
   if (b->ts) return read_ts(vb, b->ts, 0, ms);
   *ms = wall;
   return LEAP_OK;
+}
+
+/* The shader copy's output, read back: after zeroing dst and one more
+ * shader copy, dst's first bytes (up to 64 MiB: all of them on a CPU
+ * device) must be src's. A copy that only took time would pass the
+ * timing; this makes the comparison's baseline a real copy. */
+static leap_status check_shader_copy(bench_ctx *b) {
+  vk_backend *vb = b->vb;
+  lp_vk_fns *f = &vb->vk;
+  const VkDeviceSize size = b->copy_size < ((VkDeviceSize)64 << 20) ? b->copy_size : (VkDeviceSize)64 << 20;
+  VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                 .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+  vbuf rb[2];
+  leap_status s = make_pair(vb, size, vb->mem_staging, 1, rb);
+  if (s == LEAP_OK && !rb[1].mapped) s = lp_error(LEAP_ERR_UNSUPPORTED, "lcsc bench: no host-visible memory");
+  VkResult r = VK_SUCCESS;
+  if (s == LEAP_OK) {
+    r = f->vkResetCommandBuffer(b->cb, 0);
+    if (r == VK_SUCCESS) r = f->vkBeginCommandBuffer(b->cb, &bi);
+    if (r == VK_SUCCESS) {
+      f->vkCmdFillBuffer(b->cb, b->dst.buffer, 0, VK_WHOLE_SIZE, 0);
+      r = f->vkEndCommandBuffer(b->cb);
+    }
+    s = r == VK_SUCCESS ? submit_wait(vb, b->cb, b->fence) : lp_vk_fail(r, "recording the LCSC copy check");
+  }
+  double ms = 0;
+  if (s == LEAP_OK) s = bench_once(b, 2, &ms);
+  if (s == LEAP_OK) {
+    r = f->vkResetCommandBuffer(b->cb, 0);
+    if (r == VK_SUCCESS) r = f->vkBeginCommandBuffer(b->cb, &bi);
+    if (r == VK_SUCCESS) {
+      lp_vk_cmd_full_barrier(vb, b->cb);
+      VkBufferCopy region = {.size = size};
+      f->vkCmdCopyBuffer(b->cb, b->src.buffer, rb[0].buffer, 1, &region);
+      f->vkCmdCopyBuffer(b->cb, b->dst.buffer, rb[1].buffer, 1, &region);
+      lp_vk_cmd_full_barrier(vb, b->cb);
+      r = f->vkEndCommandBuffer(b->cb);
+    }
+    s = r == VK_SUCCESS ? submit_wait(vb, b->cb, b->fence) : lp_vk_fail(r, "recording the LCSC copy check");
+  }
+  if (s == LEAP_OK && memcmp(rb[0].mapped, rb[1].mapped, (size_t)size) != 0) {
+    size_t at = 0;
+    while (((const unsigned char *)rb[0].mapped)[at] == ((const unsigned char *)rb[1].mapped)[at]) at++;
+    s = lp_error(LEAP_ERR_VULKAN, "lcsc bench: the shader copy (lcsc_copy.comp) wrote wrong bytes from byte %zu", at);
+  }
+  drop_buf(vb, &rb[1]);
+  drop_buf(vb, &rb[0]);
+  return s;
 }
 
 leap_status lp_lcsc_vk_run_bench(lp_backend *be, int count, const leap_dtype *dtypes, leap_dtype out_dtype,
@@ -869,6 +916,7 @@ leap_status lp_lcsc_vk_run_bench(lp_backend *be, int count, const leap_dtype *dt
       s = bench_once(&b, what, &ms);
       if (s == LEAP_OK && ms < best[what]) best[what] = ms;
     }
+  if (s == LEAP_OK) s = check_shader_copy(&b);
   res->sum_ms = best[0];
   res->copy_ms = best[1];
   res->shader_copy_ms = best[2];

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +17,13 @@
 #include "dtype.h"
 #include "file_write.h"
 #include "error.h"
+#include "output.h"
 
 #define WRITE_BUFFER LP_LCSC_WRITER_BUFFER
 
 struct lp_lcsc_writer {
-  char *path, *tmp;
+  lp_out *out;  /* the temporary and the output rule (core/output.h) */
+  const char *path, *tmp;
   int fd;
   uint64_t data_bytes, appended, file_bytes;
   unsigned char *buf;
@@ -30,25 +31,18 @@ struct lp_lcsc_writer {
   size_t reserved; /* bytes of the last reservation, at buf + buf_len */
 };
 
-static atomic_uint g_counter; /* temporaries of concurrent writers */
-
-
-
 void lp_lcsc_writer_abort(lp_lcsc_writer *w) {
   if (!w) return;
-  if (w->fd >= 0) close(w->fd);
-  if (w->tmp) unlink(w->tmp);
-  free(w->tmp);
-  free(w->path);
+  lp_out_abort(w->out);
   free(w->buf);
   free(w);
 }
 
 uint64_t lp_lcsc_writer_file_bytes(const lp_lcsc_writer *w) { return w ? w->file_bytes : 0; }
 
-leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, int count,
-                                const char *const *meta_keys, const char *const *meta_vals,
-                                int meta_count, lp_lcsc_writer **out) {
+leap_status lp_lcsc_writer_open(const char *path, lp_out_kind kind, const char *const *inputs, int ninputs,
+                                const lp_lcsc_out_tensor *t, int count, const char *const *meta_keys,
+                                const char *const *meta_vals, int meta_count, lp_lcsc_writer **out) {
   if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_writer_open: out is NULL");
   *out = NULL;
   if (!path || !*path) return lp_error(LEAP_ERR_INVALID_ARG, "lcsc: empty output path");
@@ -57,22 +51,23 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, i
   lp_lcsc_writer *w = lp_calloc(1, sizeof *w);
   if (!w) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   w->fd = -1;
-  size_t tl = strlen(path) + 64;
-  w->path = lp_strdup(path);
-  w->tmp = lp_malloc(tl);
   w->buf = lp_malloc(WRITE_BUFFER);
-  if (!w->path || !w->tmp || !w->buf) {
-    free(w->tmp);
-    w->tmp = NULL;
+  if (!w->buf) {
     lp_lcsc_writer_abort(w);
     return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   }
   lp_strbuf h = {0};
   lp_strbuf_put(&h, "{", 1);
-  if (meta_count) {
+  const int marked = kind != LP_OUT_ANY; /* the kind's marker, first: output.h */
+  if (meta_count || marked) {
     lp_strbuf_puts(&h, "\"__metadata__\":{");
+    if (marked) {
+      lp_strbuf_json_string(&h, LP_OUT_META_KEY);
+      lp_strbuf_put(&h, ":", 1);
+      lp_strbuf_json_string(&h, lp_out_kind_name(kind));
+    }
     for (int i = 0; i < meta_count; i++) {
-      if (i) lp_strbuf_put(&h, ",", 1);
+      if (i || marked) lp_strbuf_put(&h, ",", 1);
       lp_strbuf_json_string(&h, meta_keys[i]);
       lp_strbuf_put(&h, ":", 1);
       lp_strbuf_json_string(&h, meta_vals[i]);
@@ -82,7 +77,7 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, i
   uint64_t off = 0;
   for (int i = 0; i < count; i++) {
     char num[96];
-    if (meta_count || i) lp_strbuf_put(&h, ",", 1);
+    if (meta_count || marked || i) lp_strbuf_put(&h, ",", 1);
     lp_strbuf_json_string(&h, t[i].name);
     lp_strbuf_puts(&h, ":{\"dtype\":\"");
     lp_strbuf_puts(&h, lp_dtype_name(t[i].dtype));
@@ -105,16 +100,15 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, i
   }
   w->data_bytes = off;
   w->file_bytes = 8 + h.len + off;
-  snprintf(w->tmp, tl, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&g_counter, 1u));
-  w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (w->fd < 0) {
-    leap_status s = lp_error(LEAP_ERR_IO, "cannot create %s (for %s): %s", w->tmp, path, strerror(errno));
+  leap_status st = lp_out_begin(path, kind, inputs, ninputs, &w->out);
+  if (st != LEAP_OK) {
     free(h.data);
-    free(w->tmp);
-    w->tmp = NULL; /* nothing to unlink */
     lp_lcsc_writer_abort(w);
-    return s;
+    return st;
   }
+  w->path = lp_out_path(w->out);
+  w->tmp = lp_out_temp(w->out);
+  w->fd = lp_out_fd(w->out);
   unsigned char len8[8];
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
   int ok = lp_write_all(w->fd, len8, 8) && lp_write_all(w->fd, h.data, h.len);
@@ -129,7 +123,16 @@ leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *t, i
   return LEAP_OK;
 }
 
+/* Ctrl-C / SIGTERM (core/output.h), polled every buffer: a large
+ * combination stops within a few MB and leaves no temporary. */
+static leap_status stop_check(const lp_lcsc_writer *w) {
+  if (lp_out_stop_requested()) return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", w->path);
+  return LEAP_OK;
+}
+
 static leap_status flush(lp_lcsc_writer *w) {
+  leap_status st = stop_check(w);
+  if (st != LEAP_OK) return st;
   if (!w->buf_len) return LEAP_OK;
   if (!lp_write_all(w->fd, w->buf, w->buf_len))
     return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", w->tmp, w->path, strerror(errno));
@@ -147,6 +150,8 @@ leap_status lp_lcsc_writer_append(lp_lcsc_writer *w, const void *data, size_t by
   const unsigned char *p = data;
   while (bytes) {
     if (w->buf_len == 0 && bytes >= WRITE_BUFFER) { /* large: straight through */
+      leap_status st = stop_check(w);
+      if (st != LEAP_OK) return st;
       if (!lp_write_all(w->fd, p, bytes))
         return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", w->tmp, w->path, strerror(errno));
       return LEAP_OK;
@@ -213,19 +218,9 @@ leap_status lp_lcsc_writer_finish(lp_lcsc_writer *w) {
     s = lp_error(LEAP_ERR_INVALID_ARG, "%s: %llu of %llu data bytes written", w->path,
                  (unsigned long long)w->appended, (unsigned long long)w->data_bytes);
   if (s == LEAP_OK) s = flush(w);
-  if (s == LEAP_OK && fsync(w->fd) != 0)
-    s = lp_error(LEAP_ERR_IO, "cannot sync %s (for %s): %s", w->tmp, w->path, strerror(errno));
   if (s == LEAP_OK) {
-    int rc = close(w->fd);
-    w->fd = -1;
-    if (rc != 0) s = lp_error(LEAP_ERR_IO, "cannot close %s (for %s): %s", w->tmp, w->path, strerror(errno));
-  }
-  if (s == LEAP_OK && rename(w->tmp, w->path) != 0)
-    s = lp_error(LEAP_ERR_IO, "cannot rename %s onto %s: %s", w->tmp, w->path, strerror(errno));
-  if (s == LEAP_OK) {
-    lp_sync_folder(w->path);
-    free(w->tmp);
-    w->tmp = NULL; /* renamed: nothing to remove */
+    s = lp_out_commit(w->out); /* fsync, rename, folder fsync; removes the temporary on failure */
+    w->out = NULL;
   }
   lp_lcsc_writer_abort(w);
   return s;

@@ -3,8 +3,11 @@
  * combining large checkpoints must not. Here the header is written first
  * (every name, dtype and shape is known up front), then the tensors' bytes
  * are appended in header order, so only the chunk at hand is in memory. The
- * file is PATH.tmp.<pid>.<n> until finish fsyncs and renames it onto PATH;
- * abort (or any failure) removes the temporary and leaves PATH untouched. */
+ * file lands by core/output.h's rule: PATH is checked against the job's
+ * inputs and its kind, the bytes go to a unique temporary beside it until
+ * finish fsyncs and renames it onto PATH; abort (or any failure, Ctrl-C
+ * included: polled every buffer) removes the temporary and leaves PATH
+ * untouched. */
 #ifndef LP_LCSC_WRITER_H
 #define LP_LCSC_WRITER_H
 
@@ -12,6 +15,7 @@
 #include <stdint.h>
 
 #include "leap.h"
+#include "output.h"
 
 typedef struct lp_lcsc_out_tensor {
   const char *name;
@@ -24,10 +28,12 @@ typedef struct lp_lcsc_out_tensor {
 typedef struct lp_lcsc_writer lp_lcsc_writer;
 
 /* tensors must already be in the order their data will be appended;
- * meta_keys/meta_vals: meta_count "__metadata__" string pairs. */
-leap_status lp_lcsc_writer_open(const char *path, const lp_lcsc_out_tensor *tensors, int count,
-                                const char *const *meta_keys, const char *const *meta_vals,
-                                int meta_count, lp_lcsc_writer **out);
+ * meta_keys/meta_vals: meta_count "__metadata__" string pairs (the kind's
+ * "leap.output" marker is added first unless kind is LP_OUT_ANY); inputs:
+ * the files the job reads, which PATH must not be. */
+leap_status lp_lcsc_writer_open(const char *path, lp_out_kind kind, const char *const *inputs, int ninputs,
+                                const lp_lcsc_out_tensor *tensors, int count, const char *const *meta_keys,
+                                const char *const *meta_vals, int meta_count, lp_lcsc_writer **out);
 /* Appends data bytes; appending more than the header announced is an error. */
 leap_status lp_lcsc_writer_append(lp_lcsc_writer *w, const void *data, size_t bytes);
 /* Room for `bytes` (at most LP_LCSC_WRITER_BUFFER) in the write buffer, to

@@ -13,6 +13,7 @@
 
 #include "dtype.h"
 #include "leap.h"
+#include "output.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,12 +73,25 @@ leap_status lp_st_writer_meta(lp_st_writer *w, const char *key, const char *valu
  * error; on any error w is unchanged and still usable. */
 leap_status lp_st_writer_add(lp_st_writer *w, const char *name, leap_dtype dtype,
                              int ndim, const int64_t *shape, const void *data);
-/* Writes PATH.tmp.<pid>.<n> in the same folder, fsyncs, renames onto PATH.
- * On any failure the temporary is removed and PATH is untouched. Frees w
- * either way. Tensors are laid out by element size (largest first), then
- * name, as the reference writer does, so every tensor is aligned to its
- * element size within the file. */
+/* What the file is and what the job read, for core/output.h's rule: PATH
+ * must not be any of inputs[0..ninputs) (by identity), and an existing
+ * PATH is replaced only when it is leap's earlier output of this kind. The
+ * kind's marker ("leap.output" = its name) goes first in __metadata__, and
+ * kinds of weights must have finite float tensors (LEAP_ERR_NUMERIC, no
+ * file). Without this call the kind is LP_OUT_ANY: no marker, no
+ * recognition, the other checks still made. inputs are copied. */
+leap_status lp_st_writer_output(lp_st_writer *w, lp_out_kind kind, const char *const *inputs, int ninputs);
+/* Lands the file by core/output.h: a unique temporary in the same folder,
+ * fsync, rename onto PATH, folder fsync. On any failure (Ctrl-C included)
+ * the temporary is removed and PATH is untouched. Frees w either way.
+ * Tensors are laid out by element size (largest first), then name, as the
+ * reference writer does, so every tensor is aligned to its element size
+ * within the file. */
 leap_status lp_st_writer_finish(lp_st_writer *w);
+/* As finish, but stops before the rename: *out holds the written, not yet
+ * landed temporary, for lp_out_commit_all with the other files of one unit
+ * (a training checkpoint). Frees w either way. */
+leap_status lp_st_writer_finish_unit(lp_st_writer *w, lp_out **out);
 /* Frees w and writes nothing. */
 void lp_st_writer_abort(lp_st_writer *w);
 

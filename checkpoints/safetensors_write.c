@@ -1,13 +1,14 @@
 /* safetensors_write.c - building a safetensors file in memory and
- * publishing it atomically: write a temporary in the target's folder, fsync,
- * rename over the target. A crash or error never leaves a half-written PATH. */
+ * publishing it by core/output.h's rule: a unique temporary in the target's
+ * folder, fsync, rename over the target. A crash or error never leaves a
+ * half-written PATH, and PATH is never an input or a stranger's file. */
 #define _POSIX_C_SOURCE 200809L
 #include "safetensors.h"
 #include "alloc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "error.h"
 #include "file_write.h"
+#include "output.h"
 
 typedef struct entry {
   char *name;
@@ -28,14 +30,14 @@ typedef struct entry {
 
 struct lp_st_writer {
   char *path;
+  lp_out_kind kind;
+  char **inputs;
+  int ninputs;
   entry *tensors;
   int count, cap;
   char **meta_keys, **meta_vals;
   int meta_count, meta_cap;
 };
-
-/* Distinguishes temporaries of concurrent writers in one process. */
-static atomic_uint g_tmp_counter;
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
@@ -99,11 +101,33 @@ void lp_st_writer_abort(lp_st_writer *w) {
     free(w->meta_keys[i]);
     free(w->meta_vals[i]);
   }
+  for (int i = 0; i < w->ninputs; i++) free(w->inputs[i]);
+  free(w->inputs);
   free(w->tensors);
   free(w->meta_keys);
   free(w->meta_vals);
   free(w->path);
   free(w);
+}
+
+leap_status lp_st_writer_output(lp_st_writer *w, lp_out_kind kind, const char *const *inputs, int ninputs) {
+  if (!w || (unsigned)kind >= LP_OUT_KIND_COUNT || ninputs < 0 || (ninputs && !inputs))
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_output: bad argument");
+  char **copy = lp_calloc((size_t)ninputs + 1, sizeof *copy);
+  int n = 0;
+  for (int i = 0; copy && i < ninputs; i++)
+    if (inputs[i] && !(copy[n++] = dup_str(inputs[i]))) {
+      while (n) free(copy[--n]);
+      free(copy);
+      copy = NULL;
+    }
+  if (!copy) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
+  for (int i = 0; i < w->ninputs; i++) free(w->inputs[i]);
+  free(w->inputs);
+  w->inputs = copy;
+  w->ninputs = n;
+  w->kind = kind;
+  return LEAP_OK;
 }
 
 leap_status lp_st_writer_meta(lp_st_writer *w, const char *key, const char *value) {
@@ -112,6 +136,8 @@ leap_status lp_st_writer_meta(lp_st_writer *w, const char *key, const char *valu
   if (!valid_utf8(key) || !valid_utf8(value))
     return lp_error(LEAP_ERR_INVALID_ARG, "%s: metadata '%s' is not valid UTF-8",
                     w->path, key);
+  if (strcmp(key, LP_OUT_META_KEY) == 0)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: metadata key '%s' is set by lp_st_writer_output", w->path, key);
   for (int i = 0; i < w->meta_count; i++)
     if (strcmp(w->meta_keys[i], key) == 0)
       return lp_error(LEAP_ERR_INVALID_ARG, "%s: metadata key '%s' added twice",
@@ -206,10 +232,16 @@ static int cmp_layout(const void *a, const void *b) {
 static void build_header(lp_strbuf *b, entry **order, int n, const lp_st_writer *w) {
   lp_strbuf_put(b, "{", 1);
   int first = 1;
-  if (w->meta_count) {
+  const int marked = w->kind != LP_OUT_ANY; /* the kind's marker, first: output.h */
+  if (w->meta_count || marked) {
     lp_strbuf_puts(b, "\"__metadata__\":{");
+    if (marked) {
+      lp_strbuf_json_string(b, LP_OUT_META_KEY);
+      lp_strbuf_put(b, ":", 1);
+      lp_strbuf_json_string(b, lp_out_kind_name(w->kind));
+    }
     for (int i = 0; i < w->meta_count; i++) {
-      if (i) lp_strbuf_put(b, ",", 1);
+      if (i || marked) lp_strbuf_put(b, ",", 1);
       lp_strbuf_json_string(b, w->meta_keys[i]);
       lp_strbuf_put(b, ":", 1);
       lp_strbuf_json_string(b, w->meta_vals[i]);
@@ -243,48 +275,69 @@ static void build_header(lp_strbuf *b, entry **order, int n, const lp_st_writer 
 
 
 
-static leap_status write_file(const lp_st_writer *w, entry **order, int n,
-                              const lp_strbuf *hdr, const char *tmp) {
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return lp_error(LEAP_ERR_IO, "cannot create %s (for %s): %s", tmp, w->path,
-                    strerror(errno));
+/* Weights must be finite: a file of Inf or NaN that leap then refuses to
+ * load is no output. */
+static leap_status check_finite(const lp_st_writer *w) {
+  for (int i = 0; i < w->count; i++) {
+    const entry *e = &w->tensors[i];
+    const size_t es = lp_dtype_size(e->dtype), n = es ? e->bytes / es : 0;
+    for (size_t k = 0; k < n; k++) {
+      const unsigned char *p = (const unsigned char *)e->data + k * es;
+      int bad = 0;
+      if (e->dtype == LEAP_F32) {
+        float v;
+        memcpy(&v, p, 4);
+        bad = !isfinite(v);
+      } else if (e->dtype == LEAP_F64) {
+        double v;
+        memcpy(&v, p, 8);
+        bad = !isfinite(v);
+      } else if (e->dtype == LEAP_F16 || e->dtype == LEAP_BF16) {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        bad = e->dtype == LEAP_F16 ? (h & 0x7c00u) == 0x7c00u : (h & 0x7f80u) == 0x7f80u;
+      }
+      if (bad)
+        return lp_error(LEAP_ERR_NUMERIC, "%s: tensor '%s' element %zu is not finite (%s); nothing written",
+                        w->path, e->name, k, lp_dtype_name(e->dtype));
+    }
+  }
+  return LEAP_OK;
+}
+
+static leap_status write_file(const lp_st_writer *w, entry **order, int n, const lp_strbuf *hdr, lp_out **out) {
+  lp_out *o;
+  leap_status s = lp_out_begin(w->path, w->kind, (const char *const *)w->inputs, w->ninputs, &o);
+  if (s != LEAP_OK) return s;
+  const int fd = lp_out_fd(o);
   unsigned char len8[8];
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hdr->len >> (8 * i));
   int ok = lp_write_all(fd, len8, 8) && lp_write_all(fd, hdr->data, hdr->len);
   for (int i = 0; ok && i < n; i++) ok = lp_write_all(fd, order[i]->data, order[i]->bytes);
-  if (ok) ok = fsync(fd) == 0;
-  int e = errno;
-  if (close(fd) != 0 && ok) {
-    ok = 0;
-    e = errno;
-  }
   if (!ok) {
-    unlink(tmp);
-    return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", tmp, w->path,
-                    strerror(e));
+    s = lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", lp_out_temp(o), w->path, strerror(errno));
+    lp_out_abort(o);
+    return s;
   }
-  if (rename(tmp, w->path) != 0) {
-    e = errno;
-    unlink(tmp);
-    return lp_error(LEAP_ERR_IO, "cannot rename %s onto %s: %s", tmp, w->path,
-                    strerror(e));
-  }
-  lp_sync_folder(w->path);
+  *out = o;
   return LEAP_OK;
 }
 
-leap_status lp_st_writer_finish(lp_st_writer *w) {
+leap_status lp_st_writer_finish_unit(lp_st_writer *w, lp_out **out) {
+  if (!out) {
+    lp_st_writer_abort(w);
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_finish_unit: out is NULL");
+  }
+  *out = NULL;
   if (!w) return lp_error(LEAP_ERR_INVALID_ARG, "lp_st_writer_finish: writer is NULL");
   leap_status st = LEAP_OK;
   entry **order = lp_malloc(((size_t)w->count + 1) * sizeof *order);
-  size_t tmp_len = strlen(w->path) + 64;
-  char *tmp = lp_malloc(tmp_len);
   lp_strbuf hdr = {0};
-  if (!order || !tmp) {
+  if (!order) {
     st = lp_error(LEAP_ERR_NOMEM, "%s: out of memory", w->path);
     goto done;
   }
+  if (lp_out_kind_needs_finite(w->kind) && (st = check_finite(w)) != LEAP_OK) goto done;
   for (int i = 0; i < w->count; i++) order[i] = &w->tensors[i];
   qsort(order, (size_t)w->count, sizeof *order, cmp_layout);
   uint64_t offset = 0;
@@ -297,13 +350,16 @@ leap_status lp_st_writer_finish(lp_st_writer *w) {
     st = lp_error(LEAP_ERR_NOMEM, "%s: out of memory for the header", w->path);
     goto done;
   }
-  snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", w->path, (long)getpid(),
-           atomic_fetch_add(&g_tmp_counter, 1u));
-  st = write_file(w, order, w->count, &hdr, tmp);
+  st = write_file(w, order, w->count, &hdr, out);
 done:
   free(hdr.data);
-  free(tmp);
   free(order);
   lp_st_writer_abort(w);
   return st;
+}
+
+leap_status lp_st_writer_finish(lp_st_writer *w) {
+  lp_out *o = NULL;
+  leap_status s = lp_st_writer_finish_unit(w, &o);
+  return s == LEAP_OK ? lp_out_commit(o) : s;
 }

@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
   leap_model *m;
   CHECK(leap_context_create(&cdsc, &ctx));
   CHECK(leap_model_load(ctx, model, &m));
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   CHECK(leap_model_get_info(m, &info));
   if (info.prediction != LEAP_PRED_FLOW_V || info.num_classes < 1) {
     fprintf(stderr, "host_cache: needs a class-conditional flow model\n");

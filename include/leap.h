@@ -3,9 +3,25 @@
  *
  * Conventions (after SQLite and ggml): opaque handles, create/destroy pairs,
  * every call returns a leap_status, and leap_last_error() explains the last
- * failure on the calling thread. Structs passed in carry their own size
- * (struct_size) so that later minor versions can append fields without
- * breaking older callers.
+ * failure on the calling thread.
+ *
+ * struct_size: every public struct starts with uint32_t struct_size, which
+ * the caller sets to sizeof the struct it was built with (the _default()
+ * functions do), so that later minor versions can append fields without
+ * breaking older callers. A struct passed in that is smaller (older) than
+ * the library's is read as far as it goes and the fields it lacks take
+ * their defaults; a struct filled out gets only its struct_size bytes
+ * written. Bytes past the library's own struct (a newer caller's fields)
+ * are neither read nor written. struct_size 0 is LEAP_ERR_INVALID_ARG.
+ * leap_device_info and leap_model_info, which are filled out, gained their
+ * struct_size in 0.2: 0.1 callers of leap_vulkan_device_info and
+ * leap_model_get_info must be rebuilt.
+ *
+ * Frames: image and video models share one layout. A sample is
+ * [F, C, H, W] (F frames; F = 1 for an image model), a batch [n, F, C, H, W],
+ * and the timestep input one value per frame, t [n, F] (frames of one
+ * chunk share their chunk's value); image models are the F = 1 case, so
+ * [n, C, H, W] and t [n] are the same arrays.
  *
  * ABI versioning: LEAP_API_VERSION = major * 10000 + minor * 100 + patch.
  * A host checks leap_api_version() / 10000 == LEAP_API_VERSION_MAJOR after
@@ -22,7 +38,7 @@ extern "C" {
 #endif
 
 #define LEAP_API_VERSION_MAJOR 0
-#define LEAP_API_VERSION_MINOR 1
+#define LEAP_API_VERSION_MINOR 2
 #define LEAP_API_VERSION_PATCH 0
 #define LEAP_API_VERSION                                                      \
   (LEAP_API_VERSION_MAJOR * 10000 + LEAP_API_VERSION_MINOR * 100 +            \
@@ -70,6 +86,7 @@ typedef enum leap_device_type {
 } leap_device_type;
 
 typedef struct leap_device_info {
+  uint32_t struct_size;          /* sizeof(leap_device_info); set by the caller (0.2) */
   char name[256];
   leap_device_type type;
   uint32_t vendor_id, device_id;
@@ -185,8 +202,9 @@ typedef enum leap_prediction {
 } leap_prediction;
 
 typedef struct leap_model_info {
+  uint32_t struct_size;   /* sizeof(leap_model_info); set by the caller (0.2) */
   char arch[32];          /* "dit" */
-  int input_size;         /* H = W */
+  int input_size;         /* H (the image DiT is square: H = W) */
   int patch_size;
   int in_channels;
   int out_channels;       /* 2 * in_channels with learn_sigma */
@@ -198,8 +216,13 @@ typedef struct leap_model_info {
   leap_prediction prediction;
   double timestep_scale;  /* model timestep = t * timestep_scale (flow) */
   int64_t parameters;
-  int tokens;             /* (input_size / patch_size)^2 */
+  int tokens;             /* of one forward pass; image DiT: (input_size / patch_size)^2 */
   char weight_dtype[8];   /* dtype of the file's weights: F32, F16, BF16 */
+  /* Appended in 0.2: the frame geometry. A forward pass takes
+   * [n, clip_frames, C, height, width] and t [n, clip_frames]. */
+  int height, width;      /* pixels of one frame */
+  int frames_per_chunk;   /* frames sharing one noise level; 1 for images */
+  int clip_frames;        /* frames of the clip it was trained on; 1 for images */
 } leap_model_info;
 
 LEAP_API leap_status leap_model_load(leap_context *ctx, const char *path,
@@ -208,16 +231,36 @@ LEAP_API void leap_model_destroy(leap_model *m);
 LEAP_API leap_status leap_model_get_info(const leap_model *m,
                                          leap_model_info *out);
 
-/* The whole forward pass on host arrays: x [n, C, H, W], t [n] (the model's
- * own timestep input, e.g. 1000 * t for flow), y [n] labels (null_class for
- * unconditional); out [n, out_channels, H, W]. */
+/* The model's weights, one tensor each: the architecture's weight list,
+ * from which leap loads, hashes (leap_model_id) and trains them. */
+#define LEAP_WEIGHT_NAME_MAX 64
+typedef struct leap_weight_info {
+  uint32_t struct_size;   /* sizeof(leap_weight_info) */
+  char name[LEAP_WEIGHT_NAME_MAX]; /* the state-dict name */
+  int ndim;
+  int64_t shape[4];
+  int block;              /* the transformer block it belongs to; -1: none */
+  char role[32];          /* what it does, e.g. "attention qkv" */
+  int trainable;          /* 0 for fixed tensors (a sin-cos position table) */
+} leap_weight_info;
+
+LEAP_API leap_status leap_model_weight_count(const leap_model *m, int *count);
+/* Weight index (0..count-1) in state-dict order. */
+LEAP_API leap_status leap_model_weight(const leap_model *m, int index,
+                                       leap_weight_info *out);
+
+/* The whole forward pass on host arrays: x [n, F, C, H, W] with F =
+ * clip_frames (1 for an image model: x [n, C, H, W]), t [n, F] (the
+ * model's own timestep input, e.g. 1000 * t for flow; per frame), y [n]
+ * labels (null_class for unconditional); out [n, F, out_channels, H, W]. */
 LEAP_API leap_status leap_model_forward(leap_model *m, int n, const float *x,
                                         const float *t, const int32_t *y,
                                         float *out);
 
-/* The same pass in three stages, for feature caching: embed writes the
- * hidden states h [n, tokens, hidden] (after patch + position embedding) and
- * the conditioning c [n, hidden]; blocks runs the transformer block stack on
+/* The same pass in three stages, for feature caching (x, t and y as in
+ * leap_model_forward): embed writes the hidden states h [n, tokens,
+ * hidden] (after patch + position embedding) and the conditioning c
+ * [n, hidden]; blocks runs the transformer block stack on
  * h in place; final runs the final layer and unpatchify into out. Between
  * the stages the host may read or replace h through leap_model_hidden (a
  * tensor in the model's context; read/write it with leap_tensor_read/write).
@@ -263,21 +306,25 @@ typedef struct leap_sample_desc {
   double cfg;               /* guidance scale; 1 = no guidance (one pass) */
   double eta;               /* DDIM / ancestral noise; 0 = deterministic */
   uint64_t seed;            /* initial noise (and ancestral noise) */
-  const float *noise;       /* [n, C, H, W] initial noise; NULL = from seed */
+  const float *noise;       /* [n, F, C, H, W] initial noise; NULL = from seed */
   leap_progress_fn progress;
   void *progress_user;
   /* Appended in 0.1 (callers with a smaller struct_size get NULL): a feature
    * cache (leap_cache_create) made for this run, batched layout (cond rows
    * first); NULL = compute every step. */
   struct leap_cache *cache;
+  /* Appended in 0.2: F, the frames of each sample; 0 = the model's
+   * clip_frames (1 for an image model, which takes no other). */
+  int frames;
 } leap_sample_desc;
 
 LEAP_API leap_sample_desc leap_sample_desc_default(void);
-/* The initial noise leap_sample draws for a seed: n images of numel unit
- * normals each (image i from stream i of the seed), so a host running its
- * own loop can start from the same noise. */
+/* The initial noise leap_sample draws for a seed: n samples of numel
+ * (F * C * H * W) unit normals each (sample i from stream i of the seed),
+ * so a host running its own loop can start from the same noise. */
 LEAP_API leap_status leap_noise_fill(uint64_t seed, int n, size_t numel, float *out);
-/* Samples n images into out [n, in_channels, H, W] (pixels in [-1, 1]). */
+/* Samples n images (or clips) into out [n, F, in_channels, H, W] (pixels in
+ * [-1, 1]; F = 1 for an image model). */
 LEAP_API leap_status leap_sample(leap_model *m, const leap_sample_desc *desc,
                                  float *out);
 
@@ -298,7 +345,12 @@ typedef struct leap_lcsc_combine_desc {
   int count;                 /* number of checkpoints (>= 1) */
   const char *const *paths;  /* [count] safetensors files (F32/F16/BF16) */
   const double *coefs;       /* [count] any finite values (need not sum to 1) */
-  const char *out_path;      /* written atomically (temporary + rename) */
+  /* Written atomically (a unique temporary + rename). Never one of paths
+   * (compared by identity: ./A, a symlink or a hard link to A is A), and an
+   * existing file is replaced only when it is an earlier combination leap
+   * wrote; otherwise LEAP_ERR_INVALID_ARG naming it, nothing read. A sum
+   * that out_dtype cannot hold (Inf) is LEAP_ERR_NUMERIC, no file. */
+  const char *out_path;
   int out_dtype;             /* LEAP_F32, LEAP_F16, LEAP_BF16; -1 = first file's */
   /* Where the sum runs: NULL = the host (fused, straight from the files);
    * a Vulkan context = on its device. */
@@ -351,7 +403,8 @@ typedef struct leap_lcsc_search_desc {
   uint64_t seed;
   /* JSON-lines log (a header line, then one line per candidate). An
    * existing log with the same settings is resumed: its candidates are not
-   * evaluated again. NULL = no log. */
+   * evaluated again; an existing file that is no search log (a folder, a
+   * model) is LEAP_ERR_INVALID_ARG and left alone. NULL = no log. */
   const char *log_path;
   leap_lcsc_fitness_fn fitness;
   void *fitness_user;
@@ -476,6 +529,145 @@ LEAP_API leap_status leap_cache_get_stats(const leap_cache *c,
 /* A 16-hex-digit hash of the model's description and weights (what a
  * profile is valid for), NUL-terminated into out[size >= 17]. */
 LEAP_API leap_status leap_model_id(leap_model *m, char *out, size_t size);
+
+
+/* ------------------------------------------------------- distillation (DisBack) */
+/*
+ * Hooks for distilling a many-step teacher into a one-step student with
+ * DisBack (distribution backtracking on DMD2's distribution matching), for
+ * leap's own trainer (`leap distill`) and for any host trainer.
+ *
+ * Degradation path: before distillation a copy of the teacher is fine-tuned
+ * on the initial student's samples and N checkpoints are saved on the way
+ * (0 = first saved, nearest the teacher; N-1 = most degraded). Backtracking
+ * then distils towards them in reverse, most degraded first, ending on the
+ * teacher. The scheduler says which one is the target at each iteration.
+ */
+typedef enum leap_disback_switch {
+  LEAP_DISBACK_SWITCH_INTERVAL = 0,  /* every `interval` iterations */
+  LEAP_DISBACK_SWITCH_CONVERGED = 1  /* when the fake-score loss has settled */
+} leap_disback_switch;
+
+/* leap_disback_schedule_target's value once the path is walked. */
+#define LEAP_DISBACK_TEACHER (-1)
+
+typedef struct leap_disback_schedule_desc {
+  uint32_t struct_size;       /* sizeof(leap_disback_schedule_desc) */
+  int n_checkpoints;          /* checkpoints on the degradation path (0: teacher only) */
+  leap_disback_switch rule;
+  int interval;               /* INTERVAL: iterations per checkpoint */
+  /* CONVERGED: switch once the mean fake-score loss of the last `window`
+   * iterations differs from that of the `window` before by less than
+   * `tolerance` (relative), after at least min_iters (>= 2 * window)
+   * iterations on the checkpoint; max_iters > 0 caps a stage. */
+  int window;
+  double tolerance;
+  int min_iters;
+  int max_iters;
+} leap_disback_schedule_desc;
+
+typedef struct leap_disback_schedule leap_disback_schedule;
+
+LEAP_API leap_disback_schedule_desc leap_disback_schedule_desc_default(void);
+LEAP_API leap_status leap_disback_schedule_create(
+    const leap_disback_schedule_desc *desc, leap_disback_schedule **out);
+LEAP_API void leap_disback_schedule_destroy(leap_disback_schedule *s);
+/* Call once per distillation iteration, after it, with that iteration's
+ * fake-score loss (ignored by the INTERVAL rule). *switched (may be NULL)
+ * is 1 when the target changed for the next iteration. */
+LEAP_API leap_status leap_disback_schedule_observe(leap_disback_schedule *s,
+                                                   double fake_loss,
+                                                   int *switched);
+/* The target for the next iteration: a path checkpoint index, or
+ * LEAP_DISBACK_TEACHER. */
+LEAP_API int leap_disback_schedule_target(const leap_disback_schedule *s);
+/* The stage (0 .. n_checkpoints; n_checkpoints = the teacher) and the
+ * iteration at which a stage began (-1 if not reached). */
+LEAP_API int leap_disback_schedule_stage(const leap_disback_schedule *s);
+LEAP_API int64_t leap_disback_schedule_stage_start(
+    const leap_disback_schedule *s, int stage);
+/* Resuming a run: the stage, the iterations done, and how many of them were
+ * in the current stage (the CONVERGED rule restarts its loss windows). */
+LEAP_API leap_status leap_disback_schedule_restore(leap_disback_schedule *s,
+                                                   int stage, int64_t iter,
+                                                   int64_t iters_in_stage);
+
+/* DMD2's distribution-matching gradient for the student's samples x
+ * [n, ...] (F32 tensors of one context, same shape): per sample i,
+ *   grad_i = (x0_fake_i - x0_target_i) / max(mean|x_i - x0_target_i|, eps)
+ * where x0_target and x0_fake are the target and fake-score models' x0
+ * predictions from the noised x. The student's surrogate loss is
+ * 0.5 * ||x - stopgrad(x - grad)||^2, whose gradient in x is grad. */
+LEAP_API leap_status leap_dmd_gradient(const leap_tensor *x,
+                                       const leap_tensor *x0_target,
+                                       const leap_tensor *x0_fake,
+                                       double eps, leap_tensor *grad);
+
+
+/* ------------------------------------------------------------ block diffusion */
+/*
+ * Chunked noise schedules for video: frames are grouped into chunks of
+ * frames_per_chunk (the last may be shorter: it is never dropped), every
+ * chunk walks the solver's step list on its own, and a schedule says, for
+ * each iteration, where every chunk is. A host that runs its own model reads
+ * an iteration and: runs the model over the chunks [window_begin,
+ * window_end) (earlier chunks are history, present only as keys and values
+ * in its KV cache), first running each chunk marked kv_write once at t = 0
+ * (clean) so its keys and values enter the cache; then takes one solver
+ * step, from step[i] to step[i] + 1, on each chunk marked update.
+ */
+typedef enum leap_block_family {
+  LEAP_BLOCK_SYNCHRONOUS = 0,   /* all chunks at one level (full-sequence sampling) */
+  LEAP_BLOCK_AUTOREGRESSIVE = 1,/* one chunk fully denoised, then the next */
+  LEAP_BLOCK_PYRAMID = 2,       /* chunk i starts ar_step iterations after chunk i-1 */
+  LEAP_BLOCK_PIPELINED = 3      /* up to `window` chunks in flight, `lag` steps apart */
+} leap_block_family;
+
+typedef struct leap_block_schedule_desc {
+  uint32_t struct_size;   /* sizeof(leap_block_schedule_desc) */
+  int frames;             /* frames of the video (>= 1) */
+  int frames_per_chunk;   /* >= 1 */
+  int steps;              /* solver steps per chunk (>= 1) */
+  leap_block_family family;
+  int ar_step;            /* PYRAMID: iterations between chunk starts (0 = synchronous) */
+  int window;             /* PIPELINED: chunks in flight at most (>= 1) */
+  int lag;                /* PIPELINED: iterations between chunk starts (>= 1) */
+} leap_block_schedule_desc;
+
+typedef struct leap_block_schedule leap_block_schedule;
+
+/* One iteration. The arrays have one entry per chunk and are the caller's
+ * (leap_block_schedule_chunks entries each). step[i]: the chunk's index in
+ * the step list (0 = pure noise, steps = clean). */
+typedef struct leap_block_iteration {
+  uint32_t struct_size;   /* sizeof(leap_block_iteration) */
+  int window_begin, window_end; /* chunks the model runs this iteration */
+  int updated;            /* chunks taking a step this iteration */
+  int *step;              /* [chunks] */
+  uint8_t *update;        /* [chunks] 1: takes its step step[i] -> step[i] + 1 */
+  uint8_t *kv_write;      /* [chunks] 1: run clean once now to write its keys and values */
+} leap_block_iteration;
+
+LEAP_API leap_block_schedule_desc leap_block_schedule_desc_default(void);
+LEAP_API leap_status leap_block_schedule_create(
+    const leap_block_schedule_desc *desc, leap_block_schedule **out);
+LEAP_API void leap_block_schedule_destroy(leap_block_schedule *s);
+LEAP_API int leap_block_schedule_chunks(const leap_block_schedule *s);
+LEAP_API int leap_block_schedule_iterations(const leap_block_schedule *s);
+/* The frames of chunk i: [*first, *first + *count). */
+LEAP_API leap_status leap_block_schedule_chunk_frames(
+    const leap_block_schedule *s, int chunk, int *first, int *count);
+LEAP_API leap_status leap_block_schedule_get(const leap_block_schedule *s,
+                                             int iteration,
+                                             leap_block_iteration *out);
+
+/* FreeNoise's noise shuffling, in place on noise [frames, per_frame]: for
+ * f = window, window + stride, ... the frames [f, f + stride) get the noise
+ * of frames [f - window, f - window + stride) in an order drawn from seed
+ * (earlier groups first, so a group may copy an already shuffled one). */
+LEAP_API leap_status leap_block_noise_shuffle(float *noise, int frames,
+                                              size_t per_frame, int window,
+                                              int stride, uint64_t seed);
 
 #ifdef __cplusplus
 }

@@ -176,11 +176,12 @@ leap_status lp_classifier_save(const lp_classifier *c, const char *path,
   leap_status s = lp_st_writer_create(path, &w);
   if (s != LEAP_OK) return s;
   const lp_classifier_arch *a = &c->arch;
+  s = lp_st_writer_output(w, LP_OUT_CLASSIFIER, NULL, 0); /* core/output.h's rule, weights finite */
   const struct { const char *k; int v; } sizes[] = {
       {"channels", a->channels}, {"height", a->height}, {"width", a->width},
       {"num_classes", a->num_classes}, {"conv1", a->conv1},
       {"conv2", a->conv2}, {"hidden", a->hidden}};
-  s = lp_st_writer_meta(w, "arch", CLS_ARCH_NAME);
+  if (s == LEAP_OK) s = lp_st_writer_meta(w, "arch", CLS_ARCH_NAME);
   if (s == LEAP_OK) s = lp_st_writer_meta(w, "input", "pixels in [-1,1], NCHW");
   if (s == LEAP_OK) s = lp_st_writer_meta(w, "features", "fc1 ReLU output (penultimate)");
   for (size_t i = 0; s == LEAP_OK && i < sizeof sizes / sizeof *sizes; i++) {

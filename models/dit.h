@@ -9,10 +9,21 @@
 #include "context.h"
 #include "leap.h"
 #include "safetensors.h"
+#include "weights.h"
 
 #define LP_DIT_FREQ_DIM 256     /* timestep embedding frequencies (cos + sin) */
 #define LP_DIT_MAX_HEAD_DIM 256 /* limits of the attention kernels */
 #define LP_DIT_MAX_TOKENS 4096
+
+/* The role of each tensor in the DiT's weight list (dit_weights.c): the
+ * model's own tensors, then a block's (with the block index). */
+typedef enum lp_dit_role {
+  LP_DIT_X_W, LP_DIT_X_B, LP_DIT_POS, LP_DIT_T_W0, LP_DIT_T_B0, LP_DIT_T_W2, LP_DIT_T_B2,
+  LP_DIT_Y_TABLE, LP_DIT_F_ADA_W, LP_DIT_F_ADA_B, LP_DIT_F_W, LP_DIT_F_B,
+  LP_DIT_ADA_W, LP_DIT_ADA_B, LP_DIT_QKV_W, LP_DIT_QKV_B, LP_DIT_PROJ_W, LP_DIT_PROJ_B,
+  LP_DIT_FC1_W, LP_DIT_FC1_B, LP_DIT_FC2_W, LP_DIT_FC2_B,
+  LP_DIT_ROLES
+} lp_dit_role;
 
 typedef struct lp_dit_block {
   lp_buf *ada_w, *ada_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
@@ -49,14 +60,15 @@ typedef struct lp_dit {
   int64_t parameters;
   lp_buf *x_w, *x_b, *pos, *t_w0, *t_b0, *t_w2, *t_b2, *y_table;
   lp_buf *f_ada_w, *f_ada_b, *f_w, *f_b;
-  lp_dit_block *blocks;
+  lp_dit_block *blocks; /* [depth]; the buffers belong to the leap_model */
   lp_dit_plan plan;
   int stage;            /* 0 none, 1 embedded, 2 blocks done: guards the stage order */
   leap_tensor hidden;   /* a view of plan.h for the caching hooks */
 } lp_dit;
 
 leap_status lp_dit_read_description(const lp_st_file *f, leap_model_info *info);
-leap_status lp_dit_load_weights(lp_dit *m, const lp_st_file *f);
+/* The DiT's weight list for a description (dit_weights.c). */
+leap_status lp_dit_weights(const leap_model_info *info, lp_weight_list *out);
 /* Builds the plan for batch size n (no-op if it exists). */
 leap_status lp_dit_plan_ensure(lp_dit *m, int n);
 void lp_dit_plan_free(lp_dit *m);

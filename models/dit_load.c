@@ -1,6 +1,6 @@
-/* dit_load.c - reading a DiT from safetensors: the description from
- * __metadata__ (checked against the tensor shapes) and the weights, converted
- * to float32 and uploaded to the context's backend. */
+/* dit_load.c - reading a DiT's description from safetensors: __metadata__
+ * checked against the tensor shapes. The weights load through the DiT's
+ * weight list (dit_weights.c, model_weights.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +53,7 @@ static leap_status meta_double(const lp_st_file *f, const char *key, double fall
  * missing, and any disagreement between the two is an error. */
 static leap_status read_description(const lp_st_file *f, leap_model_info *info) {
   memset(info, 0, sizeof *info);
+  info->struct_size = sizeof *info;
   const lp_st_tensor *xw = lp_st_find(f, "x_embedder.proj.weight");
   const lp_st_tensor *pos = lp_st_find(f, "pos_embed");
   const lp_st_tensor *ytab = lp_st_find(f, "y_embedder.embedding_table.weight");
@@ -61,10 +62,6 @@ static leap_status read_description(const lp_st_file *f, leap_model_info *info) 
                     lp_st_path(f));
   if (!pos || pos->ndim != 3)
     return lp_error(LEAP_ERR_FORMAT, "%s: no 3-D tensor 'pos_embed'", lp_st_path(f));
-  const char *arch = lp_st_meta(f, "arch");
-  if (arch && strcmp(arch, "dit") != 0)
-    return lp_error(LEAP_ERR_UNSUPPORTED, "%s: arch '%s' is not supported (only 'dit')",
-                    lp_st_path(f), arch);
   snprintf(info->arch, sizeof info->arch, "dit");
   int depth = 0;
   char name[128];
@@ -109,6 +106,8 @@ static leap_status read_description(const lp_st_file *f, leap_model_info *info) 
                     lp_st_path(f), pred);
   info->out_channels = info->in_channels * (info->learn_sigma ? 2 : 1);
   info->tokens = tokens;
+  info->height = info->width = info->input_size; /* the image DiT: one square frame */
+  info->frames_per_chunk = info->clip_frames = 1;
   snprintf(info->weight_dtype, sizeof info->weight_dtype, "%s", lp_dtype_name(xw->dtype));
 
   /* Consistency between the description and the shapes. */
@@ -134,75 +133,6 @@ static leap_status read_description(const lp_st_file *f, leap_model_info *info) 
   if (d->num_classes > 0 && (d->null_class < 0 || d->null_class > d->num_classes))
     return lp_error(LEAP_ERR_FORMAT, "%s: null_class %d outside 0..%d", lp_st_path(f),
                     d->null_class, d->num_classes);
-  return LEAP_OK;
-}
-
-/* Loads one tensor of the expected shape as float32 into a new buffer. */
-static leap_status load_weight(lp_dit *m, const lp_st_file *f, const char *name, int ndim,
-                               const int64_t *shape, lp_buf **out) {
-  const lp_st_tensor *t;
-  leap_status s = lp_st_get(f, name, ndim, shape, &t);
-  if (s != LEAP_OK) return s;
-  float *tmp = lp_malloc((size_t)t->numel * sizeof(float));
-  if (!tmp) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory reading '%s'", lp_st_path(f), name);
-  s = lp_st_read_f32(f, t, tmp);
-  for (int64_t i = 0; s == LEAP_OK && i < t->numel; i++)
-    if (!isfinite(tmp[i]))
-      s = lp_error(LEAP_ERR_NUMERIC, "%s: tensor '%s' holds a non-finite value at element %lld",
-                   lp_st_path(f), name, (long long)i);
-  if (s == LEAP_OK) s = m->be->vt->buf_alloc(m->be, (size_t)t->numel * sizeof(float), out);
-  if (s == LEAP_OK) {
-    s = m->be->vt->buf_write(m->be, *out, 0, tmp, (size_t)t->numel * sizeof(float));
-    m->parameters += t->numel;
-  }
-  free(tmp);
-  return s;
-}
-
-#define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
-
-leap_status lp_dit_load_weights(lp_dit *m, const lp_st_file *f) {
-  const leap_model_info *d = &m->info;
-  const int64_t D = d->hidden_size, C = d->in_channels, p = d->patch_size, T = d->tokens;
-  const int64_t F = (int64_t)lround(D * d->mlp_ratio), P = p * p * d->out_channels;
-  m->mlp_hidden = (int)F;
-  leap_status s;
-#define W(field, name, nd, ...)                                                \
-  if ((s = load_weight(m, f, name, nd, SHAPE(__VA_ARGS__), &m->field)) != LEAP_OK) return s
-  W(x_w, "x_embedder.proj.weight", 4, D, C, p, p);
-  W(x_b, "x_embedder.proj.bias", 1, D);
-  W(pos, "pos_embed", 3, 1, T, D);
-  W(t_w0, "t_embedder.mlp.0.weight", 2, D, LP_DIT_FREQ_DIM);
-  W(t_b0, "t_embedder.mlp.0.bias", 1, D);
-  W(t_w2, "t_embedder.mlp.2.weight", 2, D, D);
-  W(t_b2, "t_embedder.mlp.2.bias", 1, D);
-  if (d->num_classes > 0) {
-    W(y_table, "y_embedder.embedding_table.weight", 2, d->num_classes + 1, D);
-  }
-  W(f_ada_w, "final_layer.adaLN_modulation.1.weight", 2, 2 * D, D);
-  W(f_ada_b, "final_layer.adaLN_modulation.1.bias", 1, 2 * D);
-  W(f_w, "final_layer.linear.weight", 2, P, D);
-  W(f_b, "final_layer.linear.bias", 1, P);
-  m->blocks = lp_calloc((size_t)d->depth, sizeof *m->blocks);
-  if (!m->blocks) return lp_error(LEAP_ERR_NOMEM, "model: out of memory");
-  char name[160];
-  for (int i = 0; i < d->depth; i++) {
-#define BW(field, suffix, nd, ...)                                             \
-  snprintf(name, sizeof name, "blocks.%d.%s", i, suffix);                      \
-  if ((s = load_weight(m, f, name, nd, SHAPE(__VA_ARGS__), &m->blocks[i].field)) != LEAP_OK) return s
-    BW(ada_w, "adaLN_modulation.1.weight", 2, 6 * D, D);
-    BW(ada_b, "adaLN_modulation.1.bias", 1, 6 * D);
-    BW(qkv_w, "attn.qkv.weight", 2, 3 * D, D);
-    BW(qkv_b, "attn.qkv.bias", 1, 3 * D);
-    BW(proj_w, "attn.proj.weight", 2, D, D);
-    BW(proj_b, "attn.proj.bias", 1, D);
-    BW(fc1_w, "mlp.fc1.weight", 2, F, D);
-    BW(fc1_b, "mlp.fc1.bias", 1, F);
-    BW(fc2_w, "mlp.fc2.weight", 2, D, F);
-    BW(fc2_b, "mlp.fc2.bias", 1, D);
-#undef BW
-  }
-#undef W
   return LEAP_OK;
 }
 

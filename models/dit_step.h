@@ -12,17 +12,12 @@
 #ifndef LEAP_DIT_STEP_H
 #define LEAP_DIT_STEP_H
 
+#include "arch.h"
 #include "dit.h"
 #include "prog_cache.h"
 
-typedef struct lp_dit_step {
-  int images;                   /* n images */
-  int guided;                   /* 2n rows, conditional first; else n */
-  float cfg;                    /* guidance scale (guided only) */
-  const lp_op *before; int nbefore; /* after the embedding, before the blocks */
-  int blocks;                   /* run the block stack */
-  const lp_op *after; int nafter;   /* after the blocks */
-} lp_dit_step;
+/* The step's shape (arch.h: every architecture's step takes the same). */
+typedef lp_model_step lp_dit_step;
 
 /* Plans the batch (st->guided ? 2n : n rows) and returns the hidden state
  * tensor the cache ops work on (valid until the plan changes). */

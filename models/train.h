@@ -69,6 +69,17 @@ leap_status lp_trainer_alloc(const lp_train_cfg *cfg, lp_trainer **out);
  * seed; the batch of step k depends only on the seed and k). Sets t->loss.
  * A non-finite loss is LEAP_ERR_NUMERIC and leaves the weights unchanged. */
 leap_status lp_trainer_step(lp_trainer *t, const lp_dataset *data);
+/* The update after a backward pass into t->grads: global-norm clip, AdamW
+ * at the scheduled learning rate, EMA, step + 1. A non-finite gradient is
+ * LEAP_ERR_NUMERIC and changes nothing. For loops with their own losses
+ * (distillation) that run the forward and backward themselves. */
+leap_status lp_trainer_apply(lp_trainer *t);
+/* The architecture of a DiT model file leap can train (flow_v or eps, no
+ * learned sigma), from its __metadata__. */
+leap_status lp_train_arch_from_file(const char *path, lp_dit_arch *out, lp_objective *obj);
+/* Replaces the weights (and EMA) with those of a model file of the same
+ * architecture (any of F32/F16/BF16). */
+leap_status lp_trainer_load_weights(lp_trainer *t, const char *path);
 /* Checks that data fits the architecture (size, channels, classes). */
 leap_status lp_trainer_check_data(const lp_trainer *t, const lp_dataset *data);
 
@@ -95,6 +106,19 @@ leap_status lp_trainer_save_model(const lp_trainer *t, const char *path, int ema
                                   leap_dtype dtype);
 /* Weights, Adam m and v, EMA, step, RNG state and config. */
 leap_status lp_trainer_save_state(const lp_trainer *t, const char *path);
+/* The three files of checkpoint `step` under prefix. */
+typedef struct lp_train_paths {
+  char step[4200], ema[4200], state[4200];
+} lp_train_paths;
+void lp_trainer_checkpoint_paths(const char *prefix, int step, lp_train_paths *p);
+/* A checkpoint as one unit: PREFIX_step%06d (the weights), PREFIX_ema and
+ * PREFIX_state, all written and synced before any lands (the state last),
+ * so a failure while saving (a full disk, NaN weights, Ctrl-C) leaves the
+ * previous checkpoint's files all at one step. resumed (may be NULL): the
+ * state file this run resumed from, superseded by the new state, an input
+ * of the weight files. */
+leap_status lp_trainer_save_checkpoint(const lp_trainer *t, const char *prefix, leap_dtype dtype,
+                                       const char *resumed);
 /* A trainer continuing from a state file. */
 leap_status lp_trainer_resume(const char *path, lp_trainer **out);
 /* The configuration and step of an opened state file, checked against its

@@ -1,5 +1,6 @@
-/* train_ckpt.c - the trainer's files, all written atomically through the
- * safetensors writer: model checkpoints (public DiT names + the __metadata__
+/* train_ckpt.c - the trainer's files, all written by core/output.h's rule
+ * through the safetensors writer (weights checked finite before they land;
+ * a checkpoint's three files as one unit): model checkpoints (public DiT names + the __metadata__
  * DESIGN.md lists, so leap_model_load and `leap sample` read them) and the
  * resumable state (weights, Adam m and v, EMA, step, RNG, config). */
 #include <errno.h>
@@ -11,6 +12,7 @@
 
 #include "error.h"
 #include "alloc.h"
+#include "output.h"
 #include "safetensors.h"
 #include "train.h"
 
@@ -80,30 +82,34 @@ static leap_status add_tensors(lp_st_writer *w, const lp_tlayout *L, const char 
   return LEAP_OK;
 }
 
-leap_status lp_trainer_save_model(const lp_trainer *t, const char *path, int ema,
-                                  leap_dtype dtype) {
+/* The written, not yet landed file of the weights (EMA when ema != 0). */
+static leap_status model_unit(const lp_trainer *t, const char *path, int ema, leap_dtype dtype,
+                              const char *const *inputs, int ninputs, lp_out **out) {
   if (dtype != LEAP_F32 && dtype != LEAP_F16)
     return lp_error(LEAP_ERR_INVALID_ARG, "%s: checkpoints are F32 or F16, not %s", path,
                     lp_dtype_name(dtype));
   lp_st_writer *w;
   leap_status s = lp_st_writer_create(path, &w);
   if (s != LEAP_OK) return s;
-  if ((s = write_meta(w, t)) || (s = meta_s(w, "weights", ema ? "ema" : "raw")) ||
+  if ((s = lp_st_writer_output(w, LP_OUT_CHECKPOINT, inputs, ninputs)) || (s = write_meta(w, t)) ||
+      (s = meta_s(w, "weights", ema ? "ema" : "raw")) ||
       (s = add_tensors(w, &t->L, "", ema ? t->ema : t->params, dtype))) {
     lp_st_writer_abort(w);
     return s;
   }
-  return lp_st_writer_finish(w);
+  return lp_st_writer_finish_unit(w, out);
 }
 
-leap_status lp_trainer_save_state(const lp_trainer *t, const char *path) {
+static leap_status state_unit(const lp_trainer *t, const char *path, const char *const *inputs, int ninputs,
+                              lp_out **out) {
   lp_st_writer *w;
   leap_status s = lp_st_writer_create(path, &w);
   if (s != LEAP_OK) return s;
   int64_t rng[4];
   memcpy(rng, t->rng.s, sizeof rng);
   const double spare[2] = {t->rng.spare, (double)t->rng.has_spare};
-  if ((s = write_meta(w, t)) || (s = meta_s(w, "format", STATE_FORMAT)) ||
+  if ((s = lp_st_writer_output(w, LP_OUT_TRAIN_STATE, inputs, ninputs)) || (s = write_meta(w, t)) ||
+      (s = meta_s(w, "format", STATE_FORMAT)) ||
       (s = add_tensors(w, &t->L, "", t->params, LEAP_F32)) ||
       (s = add_tensors(w, &t->L, "adam_m.", t->adam_m, LEAP_F32)) ||
       (s = add_tensors(w, &t->L, "adam_v.", t->adam_v, LEAP_F32)) ||
@@ -113,7 +119,45 @@ leap_status lp_trainer_save_state(const lp_trainer *t, const char *path) {
     lp_st_writer_abort(w);
     return s;
   }
-  return lp_st_writer_finish(w);
+  return lp_st_writer_finish_unit(w, out);
+}
+
+leap_status lp_trainer_save_model(const lp_trainer *t, const char *path, int ema,
+                                  leap_dtype dtype) {
+  lp_out *o = NULL;
+  leap_status s = model_unit(t, path, ema, dtype, NULL, 0, &o);
+  return s == LEAP_OK ? lp_out_commit(o) : s;
+}
+
+leap_status lp_trainer_save_state(const lp_trainer *t, const char *path) {
+  lp_out *o = NULL;
+  leap_status s = state_unit(t, path, NULL, 0, &o);
+  return s == LEAP_OK ? lp_out_commit(o) : s;
+}
+
+void lp_trainer_checkpoint_paths(const char *prefix, int step, lp_train_paths *p) {
+  snprintf(p->step, sizeof p->step, "%s_step%06d.safetensors", prefix, step);
+  snprintf(p->ema, sizeof p->ema, "%s_ema.safetensors", prefix);
+  snprintf(p->state, sizeof p->state, "%s_state.safetensors", prefix);
+}
+
+leap_status lp_trainer_save_checkpoint(const lp_trainer *t, const char *prefix, leap_dtype dtype,
+                                       const char *resumed) {
+  lp_train_paths p;
+  if (!prefix || strlen(prefix) + 32 > sizeof p.step)
+    return lp_error(LEAP_ERR_INVALID_ARG, "checkpoint prefix missing or too long");
+  lp_trainer_checkpoint_paths(prefix, t->step, &p);
+  const char *in[1] = {resumed};
+  const int nin = resumed ? 1 : 0;
+  lp_out *outs[3] = {NULL, NULL, NULL};
+  leap_status s = model_unit(t, p.step, 0, dtype, in, nin, &outs[0]);
+  if (s == LEAP_OK) s = model_unit(t, p.ema, 1, dtype, in, nin, &outs[1]);
+  /* the resumed state is superseded by this one (it was read whole at the
+   * start), so it is no input of the state file */
+  if (s == LEAP_OK) s = state_unit(t, p.state, NULL, 0, &outs[2]);
+  if (s == LEAP_OK) return lp_out_commit_all(outs, 3); /* the state lands last */
+  for (int i = 0; i < 3; i++) lp_out_abort(outs[i]);
+  return s;
 }
 
 /* ------------------------------------------------------------------ resume */
@@ -279,5 +323,52 @@ leap_status lp_trainer_resume(const char *path, lp_trainer **out) {
   t->loss = loss ? strtod(loss, NULL) : 0;
   lp_st_close(f);
   *out = t;
+  return LEAP_OK;
+}
+
+/* ------------------------------------------------------------ model files */
+
+leap_status lp_train_arch_from_file(const char *path, lp_dit_arch *out, lp_objective *obj) {
+  lp_st_file *f;
+  leap_status s = lp_st_open(path, &f);
+  if (s != LEAP_OK) return s;
+  lp_dit_arch a;
+  memset(&a, 0, sizeof a);
+  const char *arch = lp_st_meta(f, "arch"), *pred = lp_st_meta(f, "prediction");
+  const char *sigma = lp_st_meta(f, "learn_sigma");
+  if (!arch || strcmp(arch, "dit") != 0) {
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: arch '%s' is not a DiT leap can train", path,
+                 arch ? arch : "(none)");
+  } else if (sigma && (!strcmp(sigma, "True") || !strcmp(sigma, "true") || !strcmp(sigma, "1"))) {
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: a model with learned sigma cannot be trained by leap",
+                 path);
+  } else if (!pred || (strcmp(pred, "flow_v") != 0 && strcmp(pred, "eps") != 0)) {
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: prediction '%s' is neither flow_v nor eps", path,
+                 pred ? pred : "(none)");
+  } else if ((s = get_i(f, "input_size", &a.input_size)) || (s = get_i(f, "patch_size", &a.patch)) ||
+             (s = get_i(f, "in_channels", &a.in_channels)) ||
+             (s = get_i(f, "hidden_size", &a.hidden)) || (s = get_i(f, "depth", &a.depth)) ||
+             (s = get_i(f, "num_heads", &a.heads)) || (s = get_d(f, "mlp_ratio", &a.mlp_ratio)) ||
+             (s = get_i(f, "num_classes", &a.num_classes))) {
+    /* s says which key */
+  } else {
+    *out = a;
+    if (obj) *obj = !strcmp(pred, "eps") ? LP_OBJ_EPS : LP_OBJ_FLOW_V;
+  }
+  lp_st_close(f);
+  return s;
+}
+
+leap_status lp_trainer_load_weights(lp_trainer *t, const char *path) {
+  lp_st_file *f;
+  leap_status s = lp_st_open(path, &f);
+  if (s != LEAP_OK) return s;
+  s = read_tensors(f, &t->L, "", t->params);
+  lp_st_close(f);
+  if (s != LEAP_OK) return s;
+  for (size_t k = 0; k < t->L.total; k++)
+    if (!isfinite(t->params[k]))
+      return lp_error(LEAP_ERR_NUMERIC, "%s: a weight is not finite", path);
+  memcpy(t->ema, t->params, t->L.total * sizeof(float));
   return LEAP_OK;
 }

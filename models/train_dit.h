@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "leap.h"
+#include "weights.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,15 +26,9 @@ typedef struct lp_dit_arch {
   double mlp_ratio;
 } lp_dit_arch;
 
-/* One named view into the parameter array. */
-typedef struct lp_tparam {
-  char name[64];
-  int ndim;
-  int64_t shape[4];
-  size_t off, numel;
-  int trainable; /* 0 for pos_embed (fixed sin-cos) */
-  int decay;     /* 1: AdamW weight decay applies (matrices, not biases) */
-} lp_tparam;
+/* One named view into the parameter array: an entry of the DiT's weight
+ * list (dit_weights.c), whose offsets are the parameter array's layout. */
+typedef lp_weight lp_tparam;
 
 /* Offsets of one block's tensors in the parameter array. */
 typedef struct lp_tblock_off {
@@ -43,9 +38,10 @@ typedef struct lp_tblock_off {
 typedef struct lp_tlayout {
   lp_dit_arch a;
   int D, F, T, grid, cpp /* C*p*p */, hd /* head dim */;
-  int count;        /* number of named tensors */
-  lp_tparam *p;     /* [count] in state-dict order */
-  size_t total;     /* elements in the parameter array */
+  lp_weight_list list; /* the DiT's weight list for this architecture */
+  int count;        /* number of named tensors (list.count) */
+  lp_tparam *p;     /* [count] in state-dict order (list.w) */
+  size_t total;     /* elements in the parameter array (list.total) */
   size_t x_w, x_b, pos, t_w0, t_b0, t_w2, t_b2, y_tab, f_ada_w, f_ada_b, f_w, f_b;
   lp_tblock_off *blk; /* [depth] */
 } lp_tlayout;
@@ -63,7 +59,7 @@ const lp_tparam *lp_tlayout_find(const lp_tlayout *L, const char *name);
 
 /* DiT's initialisation (xavier-uniform linears, zero biases, adaLN-Zero,
  * normal(0.02) class table and timestep MLP weights, 2-D sin-cos pos_embed)
- * from a seed. */
+ * from a seed: each tensor as its weight list entry says, in list order. */
 void lp_tdit_init(const lp_tlayout *L, uint64_t seed, float *params);
 /* The fixed 2-D sin-cos position embedding [grid*grid, D] (DiT's
  * get_2d_sincos_pos_embed), computed in double. */

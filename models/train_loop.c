@@ -220,6 +220,13 @@ leap_status lp_trainer_step(lp_trainer *t, const lp_dataset *d) {
                     t->step + 1, c->lr);
   memset(t->grads, 0, t->L.total * sizeof(float));
   if ((s = lp_tdit_backward_f32(t->ws, t->params, t->dout, t->grads))) return s;
+  if ((s = lp_trainer_apply(t))) return s;
+  t->loss = loss;
+  return LEAP_OK;
+}
+
+leap_status lp_trainer_apply(lp_trainer *t) {
+  const lp_train_cfg *c = &t->cfg;
   const double norm = lp_train_grad_norm(&t->L, t->grads);
   if (!isfinite(norm))
     return lp_error(LEAP_ERR_NUMERIC, "train: the gradient is not finite at step %d", t->step + 1);
@@ -228,7 +235,6 @@ leap_status lp_trainer_step(lp_trainer *t, const lp_dataset *d) {
   lp_train_adamw(&t->L, c, t->step + 1, lr, gscale, t->grads, t->params, t->adam_m, t->adam_v);
   lp_train_ema(t->L.total, lp_train_ema_decay(c->ema, t->step + 1), t->params, t->ema);
   t->step++;
-  t->loss = loss;
   t->grad_norm = norm;
   t->lr_now = lr;
   return LEAP_OK;

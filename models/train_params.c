@@ -1,6 +1,9 @@
-/* train_params.c - the trainer's parameter array: named views with the
- * public DiT state-dict names and shapes, and DiT's initialisation. */
+/* train_params.c - the trainer's parameter array: the DiT's weight list
+ * (dit_weights.c, the same list the loader reads) laid out flat, with named
+ * offsets for the forward and backward pass, and DiT's initialisation. */
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,27 +11,39 @@
 #include "error.h"
 #include "alloc.h"
 #include "sampler.h"
+#include "dit.h"
 #include "train_dit.h"
 
 size_t lp_train_par_min = 65536;
 
-static size_t add(lp_tlayout *L, const char *name, int ndim, int64_t s0, int64_t s1, int64_t s2,
-                  int64_t s3) {
-  lp_tparam *t = &L->p[L->count++];
-  snprintf(t->name, sizeof t->name, "%s", name);
-  const int64_t sh[4] = {s0, s1, s2, s3};
-  t->ndim = ndim;
-  t->numel = 1;
-  for (int i = 0; i < ndim; i++) {
-    t->shape[i] = sh[i];
-    t->numel *= (size_t)sh[i];
-  }
-  t->off = L->total;
-  t->trainable = strcmp(name, "pos_embed") != 0;
-  t->decay = t->trainable && ndim >= 2;
-  L->total += t->numel;
-  return t->off;
-}
+/* Where each role's offset goes in the layout: a field of lp_tlayout (the
+ * model's own tensors) or of lp_tblock_off. */
+static const struct {
+  size_t model_field, block_field; /* offsetof, or SIZE_MAX */
+} kOffsets[LP_DIT_ROLES] = {
+    [LP_DIT_X_W] = {offsetof(lp_tlayout, x_w), SIZE_MAX},
+    [LP_DIT_X_B] = {offsetof(lp_tlayout, x_b), SIZE_MAX},
+    [LP_DIT_POS] = {offsetof(lp_tlayout, pos), SIZE_MAX},
+    [LP_DIT_T_W0] = {offsetof(lp_tlayout, t_w0), SIZE_MAX},
+    [LP_DIT_T_B0] = {offsetof(lp_tlayout, t_b0), SIZE_MAX},
+    [LP_DIT_T_W2] = {offsetof(lp_tlayout, t_w2), SIZE_MAX},
+    [LP_DIT_T_B2] = {offsetof(lp_tlayout, t_b2), SIZE_MAX},
+    [LP_DIT_Y_TABLE] = {offsetof(lp_tlayout, y_tab), SIZE_MAX},
+    [LP_DIT_F_ADA_W] = {offsetof(lp_tlayout, f_ada_w), SIZE_MAX},
+    [LP_DIT_F_ADA_B] = {offsetof(lp_tlayout, f_ada_b), SIZE_MAX},
+    [LP_DIT_F_W] = {offsetof(lp_tlayout, f_w), SIZE_MAX},
+    [LP_DIT_F_B] = {offsetof(lp_tlayout, f_b), SIZE_MAX},
+    [LP_DIT_ADA_W] = {SIZE_MAX, offsetof(lp_tblock_off, ada_w)},
+    [LP_DIT_ADA_B] = {SIZE_MAX, offsetof(lp_tblock_off, ada_b)},
+    [LP_DIT_QKV_W] = {SIZE_MAX, offsetof(lp_tblock_off, qkv_w)},
+    [LP_DIT_QKV_B] = {SIZE_MAX, offsetof(lp_tblock_off, qkv_b)},
+    [LP_DIT_PROJ_W] = {SIZE_MAX, offsetof(lp_tblock_off, proj_w)},
+    [LP_DIT_PROJ_B] = {SIZE_MAX, offsetof(lp_tblock_off, proj_b)},
+    [LP_DIT_FC1_W] = {SIZE_MAX, offsetof(lp_tblock_off, fc1_w)},
+    [LP_DIT_FC1_B] = {SIZE_MAX, offsetof(lp_tblock_off, fc1_b)},
+    [LP_DIT_FC2_W] = {SIZE_MAX, offsetof(lp_tblock_off, fc2_w)},
+    [LP_DIT_FC2_B] = {SIZE_MAX, offsetof(lp_tblock_off, fc2_b)},
+};
 
 leap_status lp_tlayout_init(lp_tlayout *L, const lp_dit_arch *a) {
   memset(L, 0, sizeof *L);
@@ -56,49 +71,33 @@ leap_status lp_tlayout_init(lp_tlayout *L, const lp_dit_arch *a) {
   L->cpp = (int)(C * p * p);
   L->hd = (int)(D / a->heads);
   if (L->F < 1) return lp_error(LEAP_ERR_INVALID_ARG, "train: mlp_ratio %g gives no MLP", a->mlp_ratio);
-  const int64_t F = L->F, T = L->T, P = L->cpp;
-  L->p = lp_calloc((size_t)(12 + 10 * a->depth), sizeof *L->p);
-  L->blk = lp_calloc((size_t)a->depth, sizeof *L->blk);
-  if (!L->p || !L->blk) {
+  /* The DiT's weight list, described as dit_load.c would describe the
+   * trainer's files (learn_sigma off: out_channels = in_channels). */
+  leap_model_info info;
+  memset(&info, 0, sizeof info);
+  info.input_size = a->input_size, info.patch_size = a->patch, info.in_channels = a->in_channels;
+  info.out_channels = a->in_channels, info.hidden_size = a->hidden, info.depth = a->depth;
+  info.num_heads = a->heads, info.mlp_ratio = a->mlp_ratio, info.num_classes = a->num_classes;
+  info.tokens = L->T;
+  leap_status s = lp_dit_weights(&info, &L->list);
+  L->blk = s == LEAP_OK ? lp_calloc((size_t)a->depth, sizeof *L->blk) : NULL;
+  if (s == LEAP_OK && !L->blk) s = lp_error(LEAP_ERR_NOMEM, "train: out of memory");
+  if (s != LEAP_OK) {
     lp_tlayout_free(L);
-    return lp_error(LEAP_ERR_NOMEM, "train: out of memory");
+    return s;
   }
-  L->x_w = add(L, "x_embedder.proj.weight", 4, D, C, p, p);
-  L->x_b = add(L, "x_embedder.proj.bias", 1, D, 0, 0, 0);
-  L->pos = add(L, "pos_embed", 3, 1, T, D, 0);
-  L->t_w0 = add(L, "t_embedder.mlp.0.weight", 2, D, LP_TRAIN_FREQ_DIM, 0, 0);
-  L->t_b0 = add(L, "t_embedder.mlp.0.bias", 1, D, 0, 0, 0);
-  L->t_w2 = add(L, "t_embedder.mlp.2.weight", 2, D, D, 0, 0);
-  L->t_b2 = add(L, "t_embedder.mlp.2.bias", 1, D, 0, 0, 0);
-  if (a->num_classes > 0)
-    L->y_tab = add(L, "y_embedder.embedding_table.weight", 2, a->num_classes + 1, D, 0, 0);
-  char n[96];
-  for (int i = 0; i < a->depth; i++) {
-    lp_tblock_off *b = &L->blk[i];
-#define B_(field, suffix, nd, s0, s1)                 \
-  snprintf(n, sizeof n, "blocks.%d.%s", i, suffix); \
-  b->field = add(L, n, nd, s0, s1, 0, 0)
-    B_(ada_w, "adaLN_modulation.1.weight", 2, 6 * D, D);
-    B_(ada_b, "adaLN_modulation.1.bias", 1, 6 * D, 0);
-    B_(qkv_w, "attn.qkv.weight", 2, 3 * D, D);
-    B_(qkv_b, "attn.qkv.bias", 1, 3 * D, 0);
-    B_(proj_w, "attn.proj.weight", 2, D, D);
-    B_(proj_b, "attn.proj.bias", 1, D, 0);
-    B_(fc1_w, "mlp.fc1.weight", 2, F, D);
-    B_(fc1_b, "mlp.fc1.bias", 1, F, 0);
-    B_(fc2_w, "mlp.fc2.weight", 2, D, F);
-    B_(fc2_b, "mlp.fc2.bias", 1, D, 0);
-#undef B_
+  L->p = L->list.w, L->count = L->list.count, L->total = L->list.total;
+  for (int i = 0; i < L->count; i++) {
+    const lp_weight *w = &L->p[i];
+    const size_t field = w->block < 0 ? kOffsets[w->role].model_field : kOffsets[w->role].block_field;
+    char *base = w->block < 0 ? (char *)L : (char *)&L->blk[w->block];
+    memcpy(base + field, &w->off, sizeof w->off);
   }
-  L->f_ada_w = add(L, "final_layer.adaLN_modulation.1.weight", 2, 2 * D, D, 0, 0);
-  L->f_ada_b = add(L, "final_layer.adaLN_modulation.1.bias", 1, 2 * D, 0, 0, 0);
-  L->f_w = add(L, "final_layer.linear.weight", 2, P, D, 0, 0);
-  L->f_b = add(L, "final_layer.linear.bias", 1, P, 0, 0, 0);
   return LEAP_OK;
 }
 
 void lp_tlayout_free(lp_tlayout *L) {
-  free(L->p);
+  lp_weights_free(&L->list);
   free(L->blk);
   memset(L, 0, sizeof *L);
 }
@@ -143,18 +142,14 @@ static void fill_normal(lp_rng *r, float *w, size_t n, double std) {
 void lp_tdit_init(const lp_tlayout *L, uint64_t seed, float *P) {
   lp_rng r;
   lp_rng_seed(&r, seed, 0);
-  const size_t D = L->D, F = L->F;
-  memset(P, 0, L->total * sizeof *P); /* biases, adaLN-Zero, zero final layer */
-  fill_xavier(&r, P + L->x_w, D, (size_t)L->cpp); /* xavier on the (D, C*p*p) view */
-  fill_normal(&r, P + L->t_w0, D * LP_TRAIN_FREQ_DIM, 0.02);
-  fill_normal(&r, P + L->t_w2, D * D, 0.02);
-  if (L->a.num_classes > 0) fill_normal(&r, P + L->y_tab, (L->a.num_classes + 1) * D, 0.02);
-  for (int i = 0; i < L->a.depth; i++) {
-    const lp_tblock_off *b = &L->blk[i];
-    fill_xavier(&r, P + b->qkv_w, 3 * D, D);
-    fill_xavier(&r, P + b->proj_w, D, D);
-    fill_xavier(&r, P + b->fc1_w, F, D);
-    fill_xavier(&r, P + b->fc2_w, D, F);
+  memset(P, 0, L->total * sizeof *P); /* LP_WINIT_ZERO */
+  for (int i = 0; i < L->count; i++) {
+    const lp_weight *w = &L->p[i];
+    switch (w->init) {
+    case LP_WINIT_ZERO: break;
+    case LP_WINIT_XAVIER: fill_xavier(&r, P + w->off, (size_t)w->shape[0], w->numel / (size_t)w->shape[0]); break;
+    case LP_WINIT_NORMAL: fill_normal(&r, P + w->off, w->numel, 0.02); break;
+    case LP_WINIT_SINCOS_2D: lp_tdit_pos_embed(L->D, L->grid, P + w->off); break;
+    }
   }
-  lp_tdit_pos_embed(L->D, L->grid, P + L->pos);
 }

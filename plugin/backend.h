@@ -8,7 +8,7 @@
  * buffer, once, and replays it on every call (per-dispatch overhead is what
  * beats eager frameworks at small batch). The ops are plain data, so a test
  * can build a one-op program, run it on both backends on random data and
- * compare: every Vulkan kernel has its CPU twin in cpu_ops.c.
+ * compare: every Vulkan kernel has its CPU twin (op_table.c names both).
  *
  * All op data is float32 row-major, addressed as (buffer, element offset).
  * EMBED_ADD reads int32 labels.
@@ -95,6 +95,26 @@ typedef enum lp_op_kind {
   /* Per-row L1 sums: out[2r] = sum_l |in[0][r,l] - in[1][r,l]|,
    * out[2r+1] = sum_l |in[1][r,l]| (the reference's norm). i: rows, L. */
   LP_OP_CACHE_L1 = 11,
+  /* Block-causal attention over a clip's newest frames, with the keys and
+   * values of its finished chunks from a KV cache (video DiTs; builders and
+   * the cache layout in kv_cache.h). Tokens come in frames of P = i[4]
+   * tokens, frames in chunks of F = i[5] frames; a query of chunk c attends
+   * to every token of chunks 0 .. c and to none after. in[0] = qkv of the
+   * new tokens [B, Tn, 3*D] (columns as ATTENTION), frames Nc*F onwards
+   * of the clip; in[1] = the layer's cache [B, cap, 2*D] (a row: k in
+   * columns 0 .. D-1, v in D .. 2D-1), whose first Nc*F*P rows per b hold
+   * the Nc finished chunks (in[1].buf may be NULL when Nc = 0). out
+   * [B, Tn, D]; softmax(q k^T * f[0]) v. Tn need not fill whole chunks
+   * (a clip's last chunk may be short), but is whole frames.
+   * i: B, Tn, D, heads, P, F, Nc, cap. */
+  LP_OP_BLOCK_ATTENTION = 12,
+  /* Appends keys and values to a KV cache: out[b, start + t, c] =
+   * in[0][b, t, D + c] for t < Tn, c < 2D (the k and v thirds of qkv rows
+   * [B, Tn, 3*D]; out as BLOCK_ATTENTION's in[1]). i: B, Tn, D, cap, start. */
+  LP_OP_KV_APPEND = 13,
+  /* DMD2's distribution-matching gradient (plugin/dmd_op.h): in[0] x,
+   * in[1] x0_target, in[2] x0_fake; i: n, per; f[0] eps. */
+  LP_OP_DMD_GRAD = 14,
   LP_OP_COUNT
 } lp_op_kind;
 
@@ -103,7 +123,7 @@ typedef struct lp_op {
   int32_t reserved; /* 0: no implicit padding (prog_cache.c compares ops bytewise) */
   lp_view in[3];
   lp_view out;
-  int32_t i[6];
+  int32_t i[8];
   float f[2];
 } lp_op;
 
@@ -161,10 +181,14 @@ void *lp_cpu_buf_data(lp_buf *b);
 leap_status lp_cpu_buf_wrap(lp_backend *be, void *data, size_t bytes,
                             lp_buf **out);
 
-/* Runs one op on host memory: the CPU twin of each Vulkan kernel. Views'
- * buffers must be CPU buffers. Fails only when out of memory. */
+/* Runs one op on host memory: the CPU twin of each Vulkan kernel (the op
+ * table, op_table.c, names each kind's function). Views' buffers must be
+ * CPU buffers. Fails when out of memory, on an unknown kind, and where a
+ * kind's CPU function checks its arguments. */
 leap_status lp_cpu_run_op(const lp_op *op);
-/* The CPU twins of the LP_OP_CACHE_* kernels (plugin/cpu_cache_ops.c). */
-leap_status lp_cpu_run_cache_op(const lp_op *op);
+/* The build of the ops a CPU backend runs: AVX2+FMA where the processor
+ * has it, else (or with LEAP_CPU_KERNELS=base) the baseline one. */
+typedef leap_status (*lp_cpu_op_fn)(const lp_op *op);
+lp_cpu_op_fn lp_cpu_pick_ops(void);
 
 #endif /* LEAP_BACKEND_H */

@@ -15,6 +15,7 @@
 #include "cache_profile.h"
 #include "context.h"
 #include "error.h"
+#include "struct_size.h"
 
 struct leap_cache {
   leap_context *ctx;
@@ -76,9 +77,11 @@ void leap_cache_destroy(leap_cache *c) {
 leap_status leap_cache_create(leap_context *ctx, const leap_cache_desc *desc, leap_cache **out) {
   if (!ctx || !desc || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_cache_create: NULL argument");
   *out = NULL;
-  if (desc->struct_size < sizeof(leap_cache_desc))
-    return lp_error(LEAP_ERR_INVALID_ARG, "leap_cache_create: struct_size %u too small (use leap_cache_desc_default)",
-                    desc->struct_size);
+  /* A caller's older, smaller struct: the fields it lacks keep their defaults. */
+  leap_cache_desc dd = leap_cache_desc_default();
+  leap_status ds = lp_struct_in(&dd, sizeof dd, desc, "leap_cache_create");
+  if (ds != LEAP_OK) return ds;
+  desc = &dd;
   const leap_cache_desc *d = desc;
   if (d->policy < LEAP_CACHE_ERTA || d->policy > LEAP_CACHE_NONE)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_cache_create: unknown policy %d", (int)d->policy);
@@ -392,16 +395,15 @@ leap_status leap_cache_adjust_schedule(const leap_cache *c, int step, double *t,
 
 leap_status leap_cache_get_stats(const leap_cache *c, leap_cache_stats *out) {
   if (!c || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_cache_get_stats: NULL argument");
-  if (out->struct_size < sizeof *out)
-    return lp_error(LEAP_ERR_INVALID_ARG, "leap_cache_get_stats: struct_size %u too small", out->struct_size);
-  *out = c->st;
-  out->planned_computed = -1;
-  if (c->d.policy == LEAP_CACHE_NONE) out->planned_computed = c->d.steps;
+  leap_cache_stats st = c->st;
+  st.planned_computed = -1;
+  if (c->d.policy == LEAP_CACHE_NONE) st.planned_computed = c->d.steps;
   if (c->d.policy == LEAP_CACHE_ERTA || c->d.policy == LEAP_CACHE_UNIFORM) {
-    out->planned_computed = 0;
-    for (int i = 0; i < c->d.steps; i++) out->planned_computed += !c->reuse[i];
+    st.planned_computed = 0;
+    for (int i = 0; i < c->d.steps; i++) st.planned_computed += !c->reuse[i];
   }
-  return LEAP_OK;
+  /* Only the caller's struct_size bytes: an older caller's struct is smaller. */
+  return lp_struct_out(out, &st, sizeof st, "leap_cache_get_stats");
 }
 
 leap_status lp_cache_check_run(const leap_cache *c, leap_model *m, const leap_sample_desc *s, int branches) {

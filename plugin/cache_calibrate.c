@@ -506,7 +506,10 @@ static leap_status profile_setting(calib *c, lp_cache_setting *set, float *x, co
 leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_cache_profile *out) {
   if (!m || !cfg || !out) return lp_error(LEAP_ERR_INVALID_ARG, "lp_cache_calibrate: NULL argument");
   memset(out, 0, sizeof *out);
-  const leap_model_info *info = &m->dit.info;
+  const leap_model_info *info = &m->info;
+  lp_dit *dit = lp_model_dit(m);
+  if (!dit)
+    return lp_error(LEAP_ERR_UNSUPPORTED, "leap profile: calibration runs on DiT models only, not arch '%s'", info->arch);
   if (cfg->images < 1 || cfg->steps < 2 || cfg->window < 2 || cfg->nlambdas + cfg->ntargets < 1)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap profile: need >= 1 image, >= 2 steps, window >= 2 and a setting");
   if (cfg->solver == LEAP_SOLVER_HEUN)
@@ -538,7 +541,7 @@ leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_
   if (c.folds > cfg->images) c.folds = cfg->images;
   if (c.folds < 2 && ncand > 1)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap profile: cross-validation needs 2 folds or more");
-  c.m = m, c.d = &m->dit, c.be = m->dit.be, c.ex.be = c.be, c.cfg = cfg, c.p = out;
+  c.m = m, c.d = dit, c.be = dit->be, c.ex.be = c.be, c.cfg = cfg, c.p = out;
   c.n = cfg->images, c.guided = info->num_classes > 0 && cfg->cfg != 1.0, c.nb = c.guided ? 2 * c.n : c.n;
   c.S = cfg->steps, c.W = cfg->window < cfg->steps ? cfg->window : cfg->steps;
   c.numel = (size_t)info->in_channels * info->input_size * info->input_size;

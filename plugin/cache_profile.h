@@ -83,7 +83,12 @@ void lp_cache_setting_free(lp_cache_setting *s);
  * settings; zeroed, phi = 1, a = 1. */
 leap_status lp_cache_profile_alloc(lp_cache_profile *p, int nsettings);
 void lp_cache_profile_free(lp_cache_profile *p);
-/* Writes the profile as JSON to path (temporary file + rename). */
+/* Writes the profile as JSON to path by core/output.h's rule (a unique
+ * temporary + rename; path is never one of inputs[0..ninputs), the job's
+ * model for one, nor an existing file other than a profile leap wrote). */
+leap_status lp_cache_profile_write_job(const lp_cache_profile *p, const char *path, const char *const *inputs,
+                                       int ninputs);
+/* The same with no inputs. */
 leap_status lp_cache_profile_write(const lp_cache_profile *p, const char *path);
 /* Reads and checks a profile file (a regular file of at most
  * LP_CACHE_PROFILE_MAX_BYTES); errors name the path and the field. Every

@@ -2,6 +2,7 @@
  * with 9 significant digits, enough for float coefficients) and a reader
  * over core/json.h that checks every field it uses. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "error.h"
 #include "file_read.h"
 #include "json.h"
+#include "output.h"
 
 static size_t coef_count(const lp_cache_profile *p) {
   return (size_t)p->steps * p->branches * 2 * p->channels;
@@ -148,14 +150,22 @@ static void write_setting(FILE *f, const lp_cache_profile *p, const lp_cache_set
 }
 
 leap_status lp_cache_profile_write(const lp_cache_profile *p, const char *path) {
-  size_t len = strlen(path);
-  char *tmp = lp_malloc(len + 16);
-  if (!tmp) return lp_error(LEAP_ERR_NOMEM, "out of memory");
-  snprintf(tmp, len + 16, "%s.tmp%d", path, (int)getpid());
-  FILE *f = fopen(tmp, "w");
+  return lp_cache_profile_write_job(p, path, NULL, 0);
+}
+
+leap_status lp_cache_profile_write_job(const lp_cache_profile *p, const char *path, const char *const *inputs,
+                                       int ninputs) {
+  lp_out *o = NULL;
+  leap_status s = lp_out_begin(path, LP_OUT_PROFILE, inputs, ninputs, &o);
+  if (s != LEAP_OK) return s;
+  /* stdio on a second descriptor of the temporary; lp_out keeps its own */
+  const int fd = dup(lp_out_fd(o));
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
   if (!f) {
-    free(tmp);
-    return lp_error(LEAP_ERR_IO, "%s: cannot write the profile", path);
+    s = lp_error(LEAP_ERR_IO, "%s: cannot write the profile: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    lp_out_abort(o);
+    return s;
   }
   fprintf(f, "{\n  \"format\": \"%s\", \"version\": %d,\n", LP_CACHE_FORMAT, LP_CACHE_FORMAT_VERSION);
   fprintf(f, "  \"model_id\": \"%s\",\n", p->model_id);
@@ -178,15 +188,14 @@ leap_status lp_cache_profile_write(const lp_cache_profile *p, const char *path) 
     write_setting(f, p, &p->settings[k]);
   }
   fprintf(f, "\n  ]\n}\n");
-  int bad = ferror(f);
+  int bad = fflush(f) != 0 || ferror(f);
+  const int e = errno;
   bad |= fclose(f) != 0;
-  leap_status s = LEAP_OK;
-  if (bad || rename(tmp, path) != 0) {
-    unlink(tmp);
-    s = lp_error(LEAP_ERR_IO, "%s: writing the profile failed", path);
+  if (bad) {
+    lp_out_abort(o);
+    return lp_error(LEAP_ERR_IO, "%s: writing the profile failed: %s", path, strerror(e));
   }
-  free(tmp);
-  return s;
+  return lp_out_commit(o);
 }
 
 /* ------------------------------------------------------------------ reader */

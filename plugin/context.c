@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "struct_size.h"
 #include "vk_backend.h"
 
 leap_context_desc leap_context_desc_default(leap_backend_kind backend) {
@@ -34,12 +35,12 @@ static leap_status context_wrap(leap_backend_kind kind, lp_backend *be, leap_con
 
 leap_status leap_context_create(const leap_context_desc *desc, leap_context **out) {
   if (!desc || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_context_create: NULL argument");
-  if (desc->struct_size < sizeof(leap_context_desc))
-    return lp_error(LEAP_ERR_INVALID_ARG,
-                    "leap_context_create: struct_size %u is smaller than this library's %zu "
-                    "(use leap_context_desc_default)",
-                    desc->struct_size, sizeof(leap_context_desc));
   *out = NULL;
+  /* A caller's older, smaller struct: the fields it lacks keep their defaults. */
+  leap_context_desc d = leap_context_desc_default(LEAP_BACKEND_CPU);
+  leap_status ds = lp_struct_in(&d, sizeof d, desc, "leap_context_create");
+  if (ds != LEAP_OK) return ds;
+  desc = &d;
   lp_backend *be = NULL;
   leap_status s;
   switch (desc->backend) {
@@ -54,9 +55,12 @@ leap_status leap_context_create(const leap_context_desc *desc, leap_context **ou
 leap_status leap_context_create_vulkan_external(const leap_vulkan_external *ext,
                                                 leap_context **out) {
   if (!ext || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_context_create_vulkan_external: NULL argument");
-  if (ext->struct_size < sizeof(leap_vulkan_external))
-    return lp_error(LEAP_ERR_INVALID_ARG, "leap_vulkan_external: struct_size %u too small", ext->struct_size);
   *out = NULL;
+  leap_vulkan_external e;
+  memset(&e, 0, sizeof e);
+  leap_status es = lp_struct_in(&e, sizeof e, ext, "leap_context_create_vulkan_external");
+  if (es != LEAP_OK) return es;
+  ext = &e;
   lp_backend *be = NULL;
   leap_status s = lp_vk_backend_create_external(ext, &be);
   if (s != LEAP_OK) return s;

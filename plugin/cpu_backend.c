@@ -17,6 +17,7 @@ struct lp_buf {
 typedef struct cpu_backend {
   lp_backend base;
   int threads;
+  lp_cpu_op_fn run_op; /* lp_cpu_pick_ops() at creation */
 } cpu_backend;
 
 void *lp_cpu_buf_data(lp_buf *b) { return b->data; }
@@ -84,7 +85,7 @@ static leap_status cpu_run(lp_backend *be, lp_prog *prog) {
     omp_set_num_threads(cb->threads);
   }
   leap_status s = LEAP_OK;
-  for (int k = 0; s == LEAP_OK && k < prog->n; k++) s = lp_cpu_run_op(&prog->ops[k]);
+  for (int k = 0; s == LEAP_OK && k < prog->n; k++) s = cb->run_op(&prog->ops[k]);
   if (cb->threads > 0) omp_set_num_threads(saved);
   return s;
 }
@@ -105,6 +106,7 @@ leap_status lp_cpu_backend_create(int threads, lp_backend **out) {
   if (!cb) return lp_error(LEAP_ERR_NOMEM, "cpu backend: out of memory");
   cb->base.vt = &cpu_vt;
   cb->threads = threads;
+  cb->run_op = lp_cpu_pick_ops();
   *out = &cb->base;
   return LEAP_OK;
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "backend.h"
+#include "cpu_ops.h"
 #include "error.h"
 
 #define P(v) ((float *)lp_cpu_buf_data((v).buf) + (v).off)
@@ -56,22 +57,22 @@ static void l1(const lp_op *op) {
   }
 }
 
-leap_status lp_cpu_run_cache_op(const lp_op *op) {
-  switch (op->kind) {
-  case LP_OP_CACHE_AXPBY:
-    if (!op->in[1].buf && op->f[1] != 0.0f)
-      return lp_error(LEAP_ERR_INVALID_ARG, "cpu: CACHE_AXPBY without in[1] needs f[1] = 0");
-    axpby(op);
-    return LEAP_OK;
-  case LP_OP_CACHE_APPLY:
-    if (op->i[2] <= 0 || op->i[3] <= 0 || op->i[4] <= 0 || !op->in[1].buf)
-      return lp_error(LEAP_ERR_INVALID_ARG, "cpu: CACHE_APPLY needs C, inner, rows_per_group > 0 and in[1]");
-    apply(op);
-    return LEAP_OK;
-  case LP_OP_CACHE_L1:
-    if (!op->in[1].buf) return lp_error(LEAP_ERR_INVALID_ARG, "cpu: CACHE_L1 needs in[1]");
-    l1(op);
-    return LEAP_OK;
-  default: return lp_error(LEAP_ERR_INVALID_ARG, "cpu: op kind %d is not a cache op", (int)op->kind);
-  }
+leap_status lp_cpu_cache_axpby(const lp_op *op) {
+  if (!op->in[1].buf && op->f[1] != 0.0f)
+    return lp_error(LEAP_ERR_INVALID_ARG, "cpu: CACHE_AXPBY without in[1] needs f[1] = 0");
+  axpby(op);
+  return LEAP_OK;
+}
+
+leap_status lp_cpu_cache_apply(const lp_op *op) {
+  if (op->i[2] <= 0 || op->i[3] <= 0 || op->i[4] <= 0 || !op->in[1].buf)
+    return lp_error(LEAP_ERR_INVALID_ARG, "cpu: CACHE_APPLY needs C, inner, rows_per_group > 0 and in[1]");
+  apply(op);
+  return LEAP_OK;
+}
+
+leap_status lp_cpu_cache_l1(const lp_op *op) {
+  if (!op->in[1].buf) return lp_error(LEAP_ERR_INVALID_ARG, "cpu: CACHE_L1 needs in[1]");
+  l1(op);
+  return LEAP_OK;
 }

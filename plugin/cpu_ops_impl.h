@@ -2,16 +2,19 @@
  * each op's contract). Plain loops over float32 with OpenMP; GEMMs go to
  * BLAS. Built with -fno-trapping-math (see CMakeLists). Included twice (cpu_ops_base.c, cpu_ops_avx2.c) to build a baseline
  * x86-64 and an AVX2+FMA copy; cpu_ops.c picks one at run time. Each copy
- * defines LP_CPU_RUN_OP to its own entry point's name. */
+ * defines LP_CPU_FN(name) to its own function names (lp_cpu_NAME_base or
+ * lp_cpu_NAME_avx2, declared in cpu_ops.h, pointed at by op_table.c). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "cpu_ops.h"
 #include "alloc.h"
 #include "error.h"
 #include "fast_math.h"
+#include "kv_cache.h"
 
 #define P(v) ((float *)lp_cpu_buf_data((v).buf) + (v).off)
 
@@ -27,7 +30,7 @@ static inline float gelu_tanh(float x) {
  * region) and applies bias and activation while the block is still in
  * cache, instead of a second pass over all of y. */
 #define LP_LINEAR_ROWS 192
-static void op_linear(const lp_op *op) {
+leap_status LP_CPU_FN(linear)(const lp_op *op) {
   const int M = op->i[0], N = op->i[1], K = op->i[2], act = op->i[3];
   const float *x = P(op->in[0]), *w = P(op->in[1]);
   const float *b = op->in[2].buf ? P(op->in[2]) : NULL;
@@ -49,9 +52,10 @@ static void op_linear(const lp_op *op) {
         for (int n = 0; n < N; n++) row[n] = gelu_tanh(row[n]);
     }
   }
+  return LEAP_OK;
 }
 
-static void op_patchify(const lp_op *op) {
+leap_status LP_CPU_FN(patchify)(const lp_op *op) {
   const int B = op->i[0], C = op->i[1], H = op->i[2], W = op->i[3], p = op->i[4];
   const int gw = W / p, T = (H / p) * gw, cols = C * p * p;
   const float *x = P(op->in[0]);
@@ -65,9 +69,10 @@ static void op_patchify(const lp_op *op) {
           out[(size_t)r * cols + (c * p + ky) * p + kx] =
               x[(((size_t)b * C + c) * H + hi * p + ky) * W + wi * p + kx];
   }
+  return LEAP_OK;
 }
 
-static void op_unpatchify(const lp_op *op) {
+leap_status LP_CPU_FN(unpatchify)(const lp_op *op) {
   const int B = op->i[0], C = op->i[1], H = op->i[2], W = op->i[3], p = op->i[4];
   const int gw = W / p, T = (H / p) * gw, cols = C * p * p;
   const float *in = P(op->in[0]);
@@ -81,9 +86,10 @@ static void op_unpatchify(const lp_op *op) {
           img[(((size_t)b * C + c) * H + hi * p + ky) * W + wi * p + kx] =
               in[(size_t)r * cols + (ky * p + kx) * C + c];
   }
+  return LEAP_OK;
 }
 
-static void op_embed_add(const lp_op *op) {
+leap_status LP_CPU_FN(embed_add)(const lp_op *op) {
   const int B = op->i[0], D = op->i[1], rows = op->i[2];
   const float *a = P(op->in[0]), *table = P(op->in[1]);
   const int32_t *labels = (const int32_t *)P(op->in[2]);
@@ -94,25 +100,28 @@ static void op_embed_add(const lp_op *op) {
     for (int d = 0; d < D; d++)
       out[(size_t)b * D + d] = a[(size_t)b * D + d] + table[(size_t)y * D + d];
   }
+  return LEAP_OK;
 }
 
-static void op_add_rows(const lp_op *op) {
+leap_status LP_CPU_FN(add_rows)(const lp_op *op) {
   const int R = op->i[0], T = op->i[1], D = op->i[2];
   const float *a = P(op->in[0]);
   float *out = P(op->out);
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < R; r++)
     for (int d = 0; d < D; d++) out[(size_t)r * D + d] += a[(size_t)(r % T) * D + d];
+  return LEAP_OK;
 }
 
-static void op_silu(const lp_op *op) {
+leap_status LP_CPU_FN(silu)(const lp_op *op) {
   const int n = op->i[0];
   const float *x = P(op->in[0]);
   float *y = P(op->out);
   for (int k = 0; k < n; k++) y[k] = silu(x[k]);
+  return LEAP_OK;
 }
 
-static void op_ln_modulate(const lp_op *op) {
+leap_status LP_CPU_FN(ln_modulate)(const lp_op *op) {
   const int B = op->i[0], T = op->i[1], D = op->i[2], ms = op->i[3];
   const float eps = op->f[0];
   const float *x = P(op->in[0]), *shift = P(op->in[1]), *scale = P(op->in[2]);
@@ -131,6 +140,7 @@ static void op_ln_modulate(const lp_op *op) {
     const float *sh = shift + (size_t)b * ms, *sc = scale + (size_t)b * ms;
     for (int d = 0; d < D; d++) yr[d] = (xr[d] - mu) * rstd * (1.0f + sc[d]) + sh[d];
   }
+  return LEAP_OK;
 }
 
 /* In-place softmax of one row. The max and the sum keep 8 partial
@@ -160,7 +170,7 @@ static void softmax_row(float *s, int n) {
  * region per op (a region per image or head costs a fork/join each, which
  * is what hurts on a busy machine); inside it OpenBLAS's OpenMP build runs
  * each GEMM on the calling thread. */
-static leap_status op_attention(const lp_op *op) {
+leap_status LP_CPU_FN(attention)(const lp_op *op) {
   const int B = op->i[0], T = op->i[1], D = op->i[2], H = op->i[3];
   const int hd = D / H, ld = 3 * D;
   const float scale = op->f[0];
@@ -187,7 +197,7 @@ static leap_status op_attention(const lp_op *op) {
   return failed ? lp_error(LEAP_ERR_NOMEM, "attention: out of memory for %d tokens", T) : LEAP_OK;
 }
 
-static void op_gated_add(const lp_op *op) {
+leap_status LP_CPU_FN(gated_add)(const lp_op *op) {
   const int B = op->i[0], T = op->i[1], D = op->i[2], gs = op->i[3];
   const float *y = P(op->in[0]), *gate = P(op->in[1]);
   float *out = P(op->out);
@@ -196,23 +206,75 @@ static void op_gated_add(const lp_op *op) {
     const float *g = gate + (size_t)(r / T) * gs;
     for (int d = 0; d < D; d++) out[(size_t)r * D + d] += g[d] * y[(size_t)r * D + d];
   }
+  return LEAP_OK;
 }
 
-leap_status LP_CPU_RUN_OP(const lp_op *op) {
-  switch (op->kind) {
-  case LP_OP_ATTENTION: return op_attention(op);
-  case LP_OP_LINEAR: op_linear(op); break;
-  case LP_OP_PATCHIFY: op_patchify(op); break;
-  case LP_OP_UNPATCHIFY: op_unpatchify(op); break;
-  case LP_OP_EMBED_ADD: op_embed_add(op); break;
-  case LP_OP_ADD_ROWS: op_add_rows(op); break;
-  case LP_OP_SILU: op_silu(op); break;
-  case LP_OP_LN_MODULATE: op_ln_modulate(op); break;
-  case LP_OP_GATED_ADD: op_gated_add(op); break;
-  case LP_OP_CACHE_AXPBY:
-  case LP_OP_CACHE_APPLY:
-  case LP_OP_CACHE_L1: return lp_cpu_run_cache_op(op);
-  case LP_OP_COUNT: break;
+/* The new keys a query of new token t may see: those up to the end of its
+ * chunk (BLOCK_ATTENTION, backend.h), at most Tn. */
+static inline int block_key_limit(int t, int Tn, int P, int F, int Nc) {
+  const int64_t frame = (int64_t)Nc * F + t / P, end = (frame / F + 1) * F - (int64_t)Nc * F;
+  return end * P < Tn ? (int)(end * P) : Tn;
+}
+
+/* Block-causal attention with BLAS GEMMs, one (batch item, head) per job
+ * as op_attention: scores of the new queries against the cached keys and
+ * the new keys side by side in a [Tn, Tc + Tn] scratch, each row's softmax
+ * over the keys its chunk may see (the rest zeroed), then O = P_c V_c +
+ * P_n V_n. The masked new keys' scores are computed and dropped: one GEMM
+ * over the whole block is cheaper than one per chunk at these sizes. */
+leap_status LP_CPU_FN(block_attention)(const lp_op *op) {
+  leap_status s = lp_block_attention_check(op, "cpu");
+  if (s != LEAP_OK) return s;
+  const int B = op->i[0], Tn = op->i[1], D = op->i[2], H = op->i[3], Pt = op->i[4], F = op->i[5];
+  const int Nc = op->i[6], cap = op->i[7];
+  const int hd = D / H, ld = 3 * D, ldc = 2 * D, Tc = Nc * F * Pt, L = Tc + Tn;
+  const float scale = op->f[0];
+  const float *qkv = P(op->in[0]);
+  const float *cache = Tc > 0 ? P(op->in[1]) : NULL;
+  float *out = P(op->out);
+  int failed = 0;
+#pragma omp parallel reduction(| : failed)
+  {
+    float *S = lp_malloc((size_t)Tn * L * sizeof(float));
+    failed = S == NULL;
+#pragma omp for schedule(dynamic)
+    for (int job = 0; job < B * H; job++) {
+      if (!S) continue;
+      const int b = job / H, h = job % H;
+      const float *q = qkv + (size_t)b * Tn * ld + h * hd;
+      float *o = out + (size_t)b * Tn * D + h * hd;
+      if (Tc > 0) {
+        const float *kc = cache + (size_t)b * cap * ldc + h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tn, Tc, hd, scale, q, ld, kc, ldc, 0.0f, S, L);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tn, Tn, hd, scale, q, ld, q + D, ld, 0.0f, S + Tc, L);
+      for (int r = 0; r < Tn; r++) {
+        const int n = Tc + block_key_limit(r, Tn, Pt, F, Nc);
+        float *row = S + (size_t)r * L;
+        softmax_row(row, n);
+        memset(row + n, 0, (size_t)(L - n) * sizeof(float));
+      }
+      if (Tc > 0) {
+        const float *vc = cache + (size_t)b * cap * ldc + D + h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tn, hd, Tc, 1.0f, S, L, vc, ldc, 0.0f, o, D);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tn, hd, Tn, 1.0f, S + Tc, L, q + 2 * D, ld,
+                  Tc > 0 ? 1.0f : 0.0f, o, D);
+    }
+    free(S);
   }
+  return failed ? lp_error(LEAP_ERR_NOMEM, "block attention: out of memory for %d x %d scores", Tn, L) : LEAP_OK;
+}
+
+leap_status LP_CPU_FN(kv_append)(const lp_op *op) {
+  leap_status s = lp_kv_append_check(op, "cpu");
+  if (s != LEAP_OK) return s;
+  const int B = op->i[0], Tn = op->i[1], D = op->i[2], cap = op->i[3], start = op->i[4];
+  const float *qkv = P(op->in[0]);
+  float *cache = P(op->out);
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < Tn; t++)
+      memcpy(cache + ((size_t)b * cap + start + t) * 2 * D, qkv + ((size_t)b * Tn + t) * 3 * D + D,
+             2 * (size_t)D * sizeof(float));
   return LEAP_OK;
 }

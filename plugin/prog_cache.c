@@ -13,7 +13,7 @@
  * (lp_op_axpby into leap_cache_end's op) reached the comparison with 4
  * uninitialised bytes after kind (valgrind), so the same op could miss its
  * kept program and be recorded again. */
-_Static_assert(sizeof(lp_op) == sizeof(lp_op_kind) + sizeof(int32_t) + 4 * sizeof(lp_view) + 6 * sizeof(int32_t) +
+_Static_assert(sizeof(lp_op) == sizeof(lp_op_kind) + sizeof(int32_t) + 4 * sizeof(lp_view) + 8 * sizeof(int32_t) +
                                     2 * sizeof(float),
                "lp_op must have no implicit padding");
 

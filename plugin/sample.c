@@ -6,8 +6,8 @@
 
 #include "cache_internal.h"
 #include "alloc.h"
-#include "dit_step.h"
 #include "error.h"
+#include "struct_size.h"
 #include "model_internal.h"
 #include "sampler.h"
 
@@ -37,8 +37,9 @@ typedef struct guided {
   leap_model *m;
   int n, guided;
   double cfg;
-  size_t numel;      /* per image, in_channels * H * W */
-  size_t out_numel;  /* per image, out_channels * H * W */
+  size_t numel;      /* per sample, F * in_channels * H * W */
+  size_t out_numel;  /* per sample, F * out_channels * H * W */
+  int frames;        /* F */
   int32_t *labels;   /* [2n] */
   float *out;        /* [n * out_numel] guided prediction (variance channels only) */
   leap_cache *cache; /* feature cache, or NULL */
@@ -51,25 +52,26 @@ typedef struct guided {
  * block stack only when the cache says compute (else it applies the cached
  * residual). */
 static leap_status forward(guided *g, const float *x, float t, float *out) {
-  lp_dit *d = &g->m->dit;
-  lp_dit_step st = {.images = g->n, .guided = g->guided, .cfg = (float)g->cfg, .blocks = 1};
-  if (!g->cache) return lp_dit_step_run(d, g->pc, &st, x, t, g->labels, out);
+  const lp_model_step_ops *step = g->m->arch->step;
+  void *d = g->m->impl;
+  lp_model_step st = {.images = g->n, .guided = g->guided, .cfg = (float)g->cfg, .blocks = 1};
+  if (!g->cache) return step->run(d, g->pc, &st, x, t, g->labels, out);
   leap_tensor *h = NULL;
   lp_op before, after;
   int compute = 1;
-  leap_status s = lp_dit_step_prepare(d, &st, &h);
+  leap_status s = step->prepare(d, &st, &h);
   if (s != LEAP_OK) return s;
   st.before = &before, st.after = &after;
   if (lp_cache_decides_offline(g->cache)) {
     /* The decision is known before the step: one submission. */
     s = lp_cache_step_ops(g->cache, g->eval, h, &before, &st.nbefore, &after, &st.nafter, &compute);
     st.blocks = compute;
-    return s == LEAP_OK ? lp_dit_step_run(d, g->pc, &st, x, t, g->labels, out) : s;
+    return s == LEAP_OK ? step->run(d, g->pc, &st, x, t, g->labels, out) : s;
   }
-  s = lp_dit_step_embed(d, g->pc, &st, x, t, g->labels);
+  s = step->embed(d, g->pc, &st, x, t, g->labels);
   if (s == LEAP_OK) s = lp_cache_step_ops(g->cache, g->eval, h, &before, &st.nbefore, &after, &st.nafter, &compute);
   st.blocks = compute;
-  return s == LEAP_OK ? lp_dit_step_finish(d, g->pc, &st, out) : s;
+  return s == LEAP_OK ? step->finish(d, g->pc, &st, out) : s;
 }
 
 /* ERTACache's timestep adjustment in time: scale the step, stretch the
@@ -106,30 +108,39 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
   }
   g->eval++;
   /* learn_sigma models put the variance channels after the prediction:
-   * the first in_channels of each image are the prediction. */
+   * the first in_channels of each frame are the prediction. */
   if (out == pred) {
     const size_t total = (size_t)g->n * g->numel;
     if (phi != 1.0f)
       for (size_t k = 0; k < total; k++) pred[k] *= phi;
     return LEAP_OK;
   }
-  for (int b = 0; b < g->n; b++) {
-    const float *c = g->out + (size_t)b * g->out_numel;
-    float *dst = pred + (size_t)b * g->numel;
-    for (size_t k = 0; k < g->numel; k++) dst[k] = phi * c[k];
+  const size_t fin = g->numel / (size_t)g->frames, fout = g->out_numel / (size_t)g->frames;
+  for (size_t f = 0; f < (size_t)g->n * (size_t)g->frames; f++) {
+    const float *c = g->out + f * fout;
+    float *dst = pred + f * fin;
+    for (size_t k = 0; k < fin; k++) dst[k] = phi * c[k];
   }
   return LEAP_OK;
 }
 
-leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out) {
-  if (!m || !desc || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: NULL argument");
-  /* Callers built before `cache` was appended pass the shorter struct. */
-  const size_t old_size = offsetof(leap_sample_desc, cache);
-  if (desc->struct_size < old_size)
-    return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: struct_size %u too small (use leap_sample_desc_default)",
-                    desc->struct_size);
-  leap_cache *cache = desc->struct_size >= sizeof(leap_sample_desc) ? desc->cache : NULL;
-  const leap_model_info *info = &m->dit.info;
+leap_status leap_sample(leap_model *m, const leap_sample_desc *caller_desc, float *out) {
+  if (!m || !caller_desc || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: NULL argument");
+  /* Callers built before `cache` (0.1) or `frames` (0.2) was appended pass
+   * a shorter struct: those fields keep their defaults (NULL, 0). */
+  leap_sample_desc d = leap_sample_desc_default();
+  leap_status ds = lp_struct_in(&d, sizeof d, caller_desc, "leap_sample");
+  if (ds != LEAP_OK) return ds;
+  const leap_sample_desc *desc = &d;
+  leap_cache *cache = desc->cache;
+  const leap_model_info *info = &m->info;
+  const int frames = desc->frames ? desc->frames : info->clip_frames;
+  if (frames != info->clip_frames)
+    return lp_error(desc->frames < 0 ? LEAP_ERR_INVALID_ARG : LEAP_ERR_UNSUPPORTED,
+                    "leap_sample: frames = %d, but the model makes %d-frame samples%s", desc->frames,
+                    info->clip_frames, info->clip_frames == 1 ? " (an image model)" : "");
+  if (!m->arch->step)
+    return lp_error(LEAP_ERR_UNSUPPORTED, "leap_sample: arch '%s' has no sampling step in this build", info->arch);
   if (desc->n < 1 || desc->n > 32768)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: n = %d outside 1..32768", desc->n);
   if (desc->steps < 1 || desc->steps > 10000)
@@ -151,8 +162,10 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *desc, float *out)
     if (cs == LEAP_OK) cs = leap_cache_reset(cache);
     if (cs != LEAP_OK) return cs;
   }
-  g.numel = (size_t)info->in_channels * info->input_size * info->input_size;
-  g.out_numel = (size_t)info->out_channels * info->input_size * info->input_size;
+  /* One sample is [F, C, H, W]. */
+  g.frames = frames;
+  g.numel = (size_t)frames * info->in_channels * info->height * info->width;
+  g.out_numel = (size_t)frames * info->out_channels * info->height * info->width;
   const int nb = g.guided ? 2 * g.n : g.n;
   g.labels = lp_calloc((size_t)nb, sizeof *g.labels);
   if (g.out_numel != g.numel) g.out = lp_malloc((size_t)g.n * g.out_numel * sizeof(float));

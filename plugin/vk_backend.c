@@ -42,6 +42,8 @@ leap_status lp_vk_backend_init_common(vk_backend *vb) {
   vb->last_gpu_ms = -1;
   vb->profile = lp_vk_profile_wanted();
   vb->simd_kernels = want_simd_kernels(vb);
+  const char *cap = getenv("LEAP_VK_MAX_GROUPS");
+  vb->group_cap = cap ? (uint32_t)strtoul(cap, NULL, 10) : 0;
   if (vb->props.apiVersion < VK_API_VERSION_1_2)
     return lp_error(LEAP_ERR_UNSUPPORTED, "vulkan: %s has Vulkan %u.%u; leap needs 1.2", vb->name,
                     VK_API_VERSION_MAJOR(vb->props.apiVersion),

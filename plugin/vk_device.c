@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "struct_size.h"
 #include "alloc.h"
 #include "vk_internal.h"
 
@@ -113,6 +114,7 @@ static void fill_info(lp_vk_fns *f, VkPhysicalDevice pd, leap_device_info *o) {
 
 leap_status leap_vulkan_device_info(int index, leap_device_info *out) {
   if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_vulkan_device_info: NULL out");
+  if (lp_struct_check(out, "leap_vulkan_device_info") != LEAP_OK) return LEAP_ERR_INVALID_ARG;
   lp_vk_fns f;
   lp_vk_instance inst;
   VkPhysicalDevice *pd;
@@ -122,8 +124,13 @@ leap_status leap_vulkan_device_info(int index, leap_device_info *out) {
   if (index < 0 || index >= n)
     s = lp_error(LEAP_ERR_INVALID_ARG, "leap_vulkan_device_info: index %d out of range (%d devices)",
                  index, n);
-  else
-    fill_info(&f, pd[index], out);
+  else {
+    leap_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    fill_info(&f, pd[index], &info);
+    s = lp_struct_out(out, &info, sizeof info, "leap_vulkan_device_info");
+  }
   free(pd);
   lp_vk_instance_destroy(&f, &inst);
   return s;

@@ -146,12 +146,15 @@ typedef struct lp_vk_pipeline {
 
 /* The push constants every shader declares (shaders/common.glsl): element
  * offsets of the four bindings, the op's integer and float arguments, and
- * flags (bit 0: in[2] is bound, e.g. a LINEAR bias). */
+ * flags (bit 0: in[2] is bound, e.g. a LINEAR bias). lp_op.i[6..7] come
+ * after flags, so the kernels that declare only the block up to flags
+ * (shaders/lcsc_*.comp) keep their layout. */
 typedef struct lp_vk_push {
   uint32_t off[4];
   int32_t i[6];
   float f[2];
   uint32_t flags;
+  int32_t i_hi[2]; /* lp_op.i[6], i[7] */
 } lp_vk_push;
 #define LP_VK_FLAG_IN2 1u
 
@@ -217,8 +220,22 @@ struct vk_backend {
    * LEAP_VK_KERNELS=generic / simd forces one set (for tests). */
   int simd_kernels;
 
+  /* LEAP_VK_MAX_GROUPS=N (tests only; read when the backend is created):
+   * grid-stride dispatches use at most N workgroups instead of 65535 or the
+   * device's limit, so that small tests run the loops' later passes. 0:
+   * not set. */
+  uint32_t group_cap;
+
   char name[256];
 };
+
+/* Workgroups of a grid-stride dispatch over g groups' worth of work: at
+ * least 1, at most cap (65535 or the device's limit), at most
+ * vb->group_cap when set. */
+static inline uint32_t lp_vk_grid_groups(const vk_backend *vb, uint64_t g, uint64_t cap) {
+  if (vb->group_cap && cap > vb->group_cap) cap = vb->group_cap;
+  return (uint32_t)(g < 1 ? 1 : g > cap ? cap : g);
+}
 
 /* The backend behind be, or NULL if be is not a Vulkan backend. */
 vk_backend *lp_vk_cast(const lp_backend *be);

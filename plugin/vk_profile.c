@@ -9,6 +9,7 @@
  * time, buffer reads and writes, and the caller's own time between backend
  * calls (a sampler's host work per step). The table is printed to stderr when the backend is destroyed. Off
  * by default: the extra stamps cost a flush each on some drivers. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "clock.h"
 #include "alloc.h"
 #include "error.h"
+#include "op_table.h"
 #include "vk_internal.h"
 
 int lp_vk_profile_wanted(void) {
@@ -26,12 +28,12 @@ int lp_vk_profile_wanted(void) {
 
 double lp_vk_now_ms(void) { return lp_now_seconds() * 1e3; }
 
-static const char *kind_name(lp_op_kind k) {
-  static const char *names[LP_OP_COUNT] = {"linear",    "patchify",    "unpatchify",
-                                           "embed_add", "add_rows",    "silu",
-                                           "ln_modulate", "attention", "gated_add",
-                                           "cache_axpby", "cache_apply", "cache_l1"};
-  return (unsigned)k < LP_OP_COUNT && names[k] ? names[k] : "op";
+/* The op's table name in lower case ("ln_modulate"), into buf. */
+static const char *kind_name(lp_op_kind k, char *buf, size_t size) {
+  const lp_op_info *info = lp_op_info_of(k);
+  snprintf(buf, size, "%s", info ? info->name : "op");
+  for (char *c = buf; *c; c++) *c = (char)tolower((unsigned char)*c);
+  return buf;
 }
 
 int lp_vk_profile_row(vk_backend *vb, const char *label) {
@@ -61,7 +63,7 @@ int lp_vk_profile_op_row(vk_backend *vb, const lp_op *op) {
   if (op->kind == LP_OP_LINEAR)
     snprintf(label, sizeof label, "linear N=%d K=%d", op->i[1], op->i[2]);
   else
-    snprintf(label, sizeof label, "%s", kind_name(op->kind));
+    kind_name(op->kind, label, sizeof label);
   return lp_vk_profile_row(vb, label);
 }
 

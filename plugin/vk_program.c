@@ -145,6 +145,7 @@ static leap_status record(vk_backend *vb, const lp_prog *prog, lp_prog_exec *ex,
     memset(&pc, 0, sizeof pc);
     memcpy(pc.off, bds[k].off, sizeof pc.off);
     memcpy(pc.i, op->i, sizeof pc.i);
+    memcpy(pc.i_hi, op->i + 6, sizeof pc.i_hi);
     memcpy(pc.f, op->f, sizeof pc.f);
     pc.flags = plans[k].extent[2] ? LP_VK_FLAG_IN2 : 0;
     f->vkCmdPushConstants(cb, vb->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pc, &pc);

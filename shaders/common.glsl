@@ -9,6 +9,7 @@ layout(push_constant) uniform Push {
   int i0, i1, i2, i3, i4, i5;  // lp_op.i
   float f0, f1;                // lp_op.f
   uint flags;                  // bit 0: in2 is bound (LINEAR bias)
+  int i6, i7;                  // lp_op.i[6], i[7] (after flags: see vk_internal.h)
 } pc;
 
 #ifndef IN2_TYPE

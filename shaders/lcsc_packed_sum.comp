@@ -114,7 +114,10 @@ void load8(uvec4 t, uint j0, uint g, out vec4 xl, out vec4 xh) {
   }
 }
 
-bool finite(float v) { return (floatBitsToUint(v) & 0x7f800000u) != 0x7f800000u; }
+// Finite in the output dtype (lp_lcsc_finite_limit in checkpoints/lcsc.h):
+// a finite F32 sum above F16's or BF16's largest value would encode as Inf.
+const uint LIMIT = OUT_CODE == 1u ? 0x477ff000u : OUT_CODE == 2u ? 0x7f7f8000u : 0x7f800000u;
+bool finite(float v) { return (floatBitsToUint(v) & 0x7fffffffu) < LIMIT; }
 
 void main() {
   const uint n = uint(pc.i0), K = uint(pc.i1), nseg = uint(pc.i2), dt = OUT_CODE;

@@ -61,7 +61,7 @@ lp_backend *vk_or_null() {
   lp_backend *be = nullptr;
   leap_status s = lp_vk_backend_create(nullptr, -1, &be);
   if (s == LEAP_ERR_NO_DEVICE) {
-    WARN("no Vulkan device: CPU half only");
+    lt::skip(std::string("no Vulkan device, the Vulkan half is skipped: ") + leap_last_error());
     return nullptr;
   }
   REQUIRE(s == LEAP_OK);
@@ -217,6 +217,76 @@ TEST_CASE("cache policy helpers: threshold walk, lambda for a target, polynomial
   for (int i = 0; i < 20; i++) CHECK(std::fabs(lp_cache_tc_eval(&p, x[i]) - y[i]) < 1e-6);
 }
 
+TEST_CASE("TeaCache-style rule: reuses exactly while the summed indicator stays below the threshold", "[cache]") {
+  // Inputs scaled by known factors c_i give a known indicator (mean over
+  // rows of |in_i - in_i-1|_1 / |in_i-1|_1 = |c_i - c_i-1| / c_i-1), so the
+  // rule is replayed here on the host: acc += |poly(indicator)|, reuse while
+  // acc < threshold, a computed step resets acc. Any other rule (reusing
+  // more or fewer steps, not resetting, comparing with the last computed
+  // input instead of the previous one) decides some step differently.
+  lp_cache_profile p{};
+  p.steps = 8, p.branches = 2, p.channels = 3, p.calib_images = 2, p.window = 4, p.shift = 1, p.cfg = 3;
+  p.solver = LEAP_SOLVER_EULER, p.schedule = LEAP_SCHEDULE_DEFAULT, p.level = LEAP_CACHE_HIDDEN;
+  std::snprintf(p.model_id, sizeof p.model_id, "0123456789abcdef");
+  REQUIRE(lp_cache_profile_alloc(&p, 1) == LEAP_OK);
+  p.settings[0].computed = 8;
+  p.tc_poly[0] = 0.01, p.tc_poly[1] = 2.0;
+  lt::TempDir dir;
+  const std::string path = dir / "tc.json";
+  REQUIRE(lp_cache_profile_write(&p, path.c_str()) == LEAP_OK);
+  lp_cache_profile_free(&p);
+  const double c[8] = {1, 1.1, 1.15, 1.5, 1.52, 1.53, 2.0, 2.01}, thr = 0.25;
+  for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
+    leap_context *ctx = lt::context(kind);
+    if (!ctx) continue;
+    INFO("backend " << lt::backend_name(kind));
+    leap_cache_desc d = leap_cache_desc_default();
+    d.policy = LEAP_CACHE_TEACACHE, d.profile = path.c_str(), d.teacache_threshold = thr;
+    d.branches = 2, d.images = 2, d.steps = 8, d.cfg = 3;
+    leap_cache *cache = nullptr;
+    INFO(leap_last_error());
+    REQUIRE(leap_cache_create(ctx, &d, &cache) == LEAP_OK);
+    const int64_t shape[3] = {4, 4, 3};
+    const size_t n = 4 * 4 * 3;
+    leap_tensor *h = nullptr;
+    REQUIRE(leap_tensor_create(ctx, LEAP_F32, 3, shape, &h) == LEAP_OK);
+    const auto base = lt::random_f32(n, 21, 0.5f, 1.0f);
+    double acc = 0;
+    int reused = 0;
+    std::vector<float> residual(n), in(n), got(n);
+    for (int i = 0; i < 8; i++) {
+      bool want_reuse = false;
+      if (i > 0) {
+        acc += std::fabs(0.01 + 2.0 * std::fabs(c[i] - c[i - 1]) / c[i - 1]);
+        want_reuse = acc < thr;
+      }
+      if (!want_reuse) acc = 0;
+      for (size_t k = 0; k < n; k++) in[k] = (float)c[i] * base[k];
+      REQUIRE(leap_tensor_write(h, in.data(), n * 4) == LEAP_OK);
+      int compute = -1;
+      REQUIRE(leap_cache_begin(cache, i, LEAP_CACHE_ALL_BRANCHES, h, h, &compute) == LEAP_OK);
+      INFO("step " << i << ", summed indicator " << acc);
+      REQUIRE(compute == !want_reuse);
+      if (compute) { // the "blocks" add a residual that differs per step
+        residual = lt::random_f32(n, 100 + (uint32_t)i);
+        for (size_t k = 0; k < n; k++) got[k] = in[k] + residual[k];
+        REQUIRE(leap_tensor_write(h, got.data(), n * 4) == LEAP_OK);
+        REQUIRE(leap_cache_end(cache, i, LEAP_CACHE_ALL_BRANCHES, h) == LEAP_OK);
+      } else { // the last computed step's residual on this input
+        reused++;
+        REQUIRE(leap_tensor_read(h, got.data(), n * 4) == LEAP_OK);
+        for (size_t k = 0; k < n; k++) REQUIRE(std::fabs(got[k] - (in[k] + residual[k])) <= 1e-5f);
+      }
+    }
+    // The factors above make the rule reuse some steps and compute others.
+    CHECK(reused >= 2);
+    CHECK(reused <= 5);
+    leap_tensor_destroy(h);
+    leap_cache_destroy(cache);
+    lt::finish(ctx);
+  }
+}
+
 TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cache]") {
   lp_cache_profile p{};
   p.steps = 5, p.branches = 2, p.channels = 3, p.calib_images = 2, p.window = 4, p.shift = 1, p.cfg = 3;
@@ -342,7 +412,7 @@ TEST_CASE("profiles: JSON round trip and clear errors for the wrong run", "[cach
 
 TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample]") {
   if (!exists(kFlowModel)) {
-    WARN("no " << kFlowModel << ": skipped");
+    lt::skip("no " + kFlowModel);
     return;
   }
   leap_context_desc cdesc = leap_context_desc_default(LEAP_BACKEND_CPU);
@@ -378,12 +448,19 @@ TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample
     REQUIRE(q < st.rect_ncand);
     CHECK(st.rect_cv_psnr[q] - st.rect_cv_psnr[0] > 0);
   }
+  // phi corrects a reused step's velocity: measured 0.9287, 1.0224 and
+  // 1.0121 on this model and run, so [0.85, 1.1] holds it with a margin of
+  // about twice its spread, and a calibration that left phi at 1 (no
+  // correction) fails the check that some step moves by more than 1%.
+  double phi_moved = 0;
   for (int i = 0; i < steps; i++) {
     if (!st.reuse[i]) continue;
-    CHECK(st.phi[i] >= 0.5);
-    CHECK(st.phi[i] <= 1.5);
-    CHECK(st.phi_norect[i] >= 0.5);
-    CHECK(st.phi_norect[i] <= 1.5);
+    INFO("step " << i << ": phi " << st.phi[i] << ", phi without rectification " << st.phi_norect[i]);
+    phi_moved = std::max(phi_moved, std::fabs(st.phi_norect[i] - 1));
+    CHECK(st.phi[i] >= 0.85);
+    CHECK(st.phi[i] <= 1.1);
+    CHECK(st.phi_norect[i] >= 0.85);
+    CHECK(st.phi_norect[i] <= 1.1);
     if (st.rect_shrink == 0) { // off: the identity, and phi of the unrectified path
       CHECK(st.phi[i] == st.phi_norect[i]);
       CHECK(st.err_rect[i] == st.err_plain[i]);
@@ -395,6 +472,7 @@ TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample
               st.coef[(size_t)i * 2 * 2 * prof.channels + 2 * prof.channels + k]);
     }
   }
+  CHECK(phi_moved > 0.01);
   lt::TempDir dir;
   const std::string path = dir / "flow.json";
   REQUIRE(lp_cache_profile_write(&prof, path.c_str()) == LEAP_OK);
@@ -442,9 +520,51 @@ TEST_CASE("profiling and sampling with a cache on a flow model", "[cache][sample
     REQUIRE(leap_cache_get_stats(c, &st) == LEAP_OK);
     CHECK(st.computed == 5);
     CHECK(st.reused == steps - 5);
-    CHECK(lt::rel_l2(cached, full) < 0.2);
     CHECK(cached != full);
     leap_cache_destroy(c);
+    // The steps it computes and the phi it applies are the profile's: asked
+    // step by step through the hooks (any T, D do for the decision).
+    const lp_cache_setting &set = prof.settings[0];
+    REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
+    const int64_t hshape[3] = {2 * n, 2, 3};
+    leap_tensor *h = nullptr;
+    REQUIRE(leap_tensor_create(ctx, LEAP_F32, 3, hshape, &h) == LEAP_OK);
+    for (int i = 0; i < steps; i++) {
+      int compute = -1, in_time = -1;
+      double phi = 0;
+      REQUIRE(leap_cache_begin(c, i, LEAP_CACHE_ALL_BRANCHES, h, h, &compute) == LEAP_OK);
+      INFO("step " << i);
+      CHECK(compute == !set.reuse[i]);
+      if (compute) REQUIRE(leap_cache_end(c, i, LEAP_CACHE_ALL_BRANCHES, h) == LEAP_OK);
+      REQUIRE(leap_cache_step_scale(c, i, &phi, &in_time) == LEAP_OK);
+      // (the file keeps 9 significant digits)
+      CHECK(phi == Approx(set.reuse[i] ? (set.rect_shrink > 0 ? set.phi[i] : set.phi_norect[i]) : 1.0).epsilon(1e-8));
+      CHECK(in_time == 0);
+    }
+    leap_tensor_destroy(h);
+    leap_cache_destroy(c);
+    // The profile's reuse set is not the evenly spaced one, so an ERTA that
+    // ignored its profile for uniform reuse gives uniform's images.
+    leap_cache_desc ud = cd;
+    ud.policy = LEAP_CACHE_UNIFORM, ud.uniform_computed = 5;
+    std::vector<float> uni(count), noadj(count);
+    sample_cached(ctx, m, ud, uni, nullptr);
+    CHECK(uni != cached);
+    // Timestep adjustment on (phi != 1 on reused steps) changes the images:
+    // an ERTA that ignored phi gives those of timestep_adjust = 0.
+    leap_cache_desc nd = cd;
+    nd.timestep_adjust = 0;
+    sample_cached(ctx, m, nd, noadj, nullptr);
+    CHECK(noadj != cached);
+    // Close to full compute, and closer than uniform reuse of as many steps.
+    // Measured here: ERTA 0.1105, uniform 0.1171 (and 0.1095 without the
+    // timestep adjustment); the bound on ERTA is the measured value + 5%,
+    // below uniform's.
+    const double e_erta = lt::rel_l2(cached, full), e_uni = lt::rel_l2(uni, full);
+    INFO("rel L2 to full compute: ERTA " << e_erta << ", uniform " << e_uni << ", no adjustment "
+                                         << lt::rel_l2(noadj, full));
+    CHECK(e_erta < 0.116);
+    CHECK(e_erta < e_uni);
   }
   SECTION("TeaCache-style (decides on the embedded input, two submissions a step)") {
     cd.policy = LEAP_CACHE_TEACACHE, cd.teacache_threshold = 0; // 0: nothing is ever reused
@@ -606,7 +726,7 @@ TEST_CASE("host_cache (public hooks only) gives the images of leap_sample with t
   const std::string cli = LEAP_CLI_PATH;
   const std::string host = cli.substr(0, cli.find_last_of('/') + 1) + "host_cache";
   if (!exists(kFlowModel) || !exists(host)) {
-    WARN("no " << kFlowModel << " or " << host << ": skipped");
+    lt::skip("no " + kFlowModel + " or " + host);
     return;
   }
   // One thread, here and in host_cache: this tiny model runs thousands of
@@ -669,7 +789,7 @@ TEST_CASE("host_cache (public hooks only) gives the images of leap_sample with t
 #else
     // Under AddressSanitizer, lavapipe in a second process grew past 16 GB
     // on this shared machine: the Vulkan run is left to the plain build.
-    WARN("AddressSanitizer build: host_cache's Vulkan run skipped");
+    lt::skip("AddressSanitizer build: host_cache's Vulkan run is left to the plain build");
 #endif
     // ... and it is used: leap_sample's images change with rectify.
     leap_sample_desc sd = leap_sample_desc_default();

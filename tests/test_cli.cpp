@@ -84,7 +84,8 @@ std::vector<float> sample_in_process(const leap_sample_desc &d) {
   leap_context *ctx = nullptr;
   leap_model *m = nullptr;
   open_model(kTiny, &ctx, &m);
-  leap_model_info info;
+  leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   std::vector<float> x((size_t)d.n * info.in_channels * info.input_size * info.input_size);
   REQUIRE(leap_sample(m, &d, x.data()) == LEAP_OK);
@@ -170,7 +171,8 @@ TEST_CASE("cli: info describes the tiny model", "[cli]") {
   leap_context *ctx = nullptr;
   leap_model *m = nullptr;
   open_model(kTiny, &ctx, &m);
-  leap_model_info info;
+  leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   leap_model_destroy(m);
   leap_context_destroy(ctx);
@@ -495,6 +497,62 @@ TEST_CASE("cli: bench erta gives the cache's own cost, the baselines and ERTA's 
                           "| ERTA computed=5: + timestep adj. ", "| ERTA computed=5: + rect.",
                           "| ERTA computed=5: rect. + paper phi "})
     CHECK(r.out.find(row) != std::string::npos);
+  // The rows' figures against the library in process: the same run (2
+  // images of seed 1, labels 0 and 1, 8 Euler steps at guidance 3) with the
+  // row's cache; the row's computed steps and its mean PSNR against full
+  // compute (10 log10(4 / MSE), images in [-1, 1]) to the 2 decimals printed.
+  {
+    leap_context *ctx = nullptr;
+    leap_model *m = nullptr;
+    open_model(model, &ctx, &m);
+    const int32_t labels[2] = {0, 1};
+    leap_sample_desc sd = leap_sample_desc_default();
+    sd.n = 2, sd.labels = labels, sd.steps = 8, sd.cfg = 3, sd.seed = 1;
+    const size_t per = 28 * 28;
+    std::vector<float> full(2 * per), x(2 * per);
+    REQUIRE(leap_sample(m, &sd, full.data()) == LEAP_OK);
+    char id[17];
+    REQUIRE(leap_model_id(m, id, sizeof id) == LEAP_OK);
+    leap_cache_desc cd = leap_cache_desc_default();
+    cd.branches = 2, cd.images = 2, cd.steps = 8, cd.cfg = 3, cd.model_id = id;
+    struct Want {
+      const char *row;
+      leap_cache_policy policy;
+      int adjust, rectify;
+    };
+    for (const Want &w : {Want{"| uniform (5 computed) ", LEAP_CACHE_UNIFORM, 1, 1},
+                          Want{"| ERTA computed=5: policy only ", LEAP_CACHE_ERTA, 0, 0},
+                          Want{"| ERTA computed=5: + timestep adj. ", LEAP_CACHE_ERTA, 1, 0}}) {
+      cd.policy = w.policy, cd.uniform_computed = 5, cd.profile = prof.c_str();
+      cd.timestep_adjust = w.adjust, cd.rectify = w.rectify;
+      leap_cache *c = nullptr;
+      REQUIRE(leap_cache_create(ctx, &cd, &c) == LEAP_OK);
+      sd.cache = c;
+      REQUIRE(leap_sample(m, &sd, x.data()) == LEAP_OK);
+      leap_cache_stats st{};
+      st.struct_size = sizeof st;
+      REQUIRE(leap_cache_get_stats(c, &st) == LEAP_OK);
+      leap_cache_destroy(c);
+      double p = 0;
+      for (int i = 0; i < 2; i++) {
+        double mse = 0;
+        for (size_t k = 0; k < per; k++) mse += std::pow((double)full[i * per + k] - x[i * per + k], 2);
+        p += 10 * std::log10(4.0 / (mse / per));
+      }
+      p /= 2;
+      const size_t at = r.out.find(w.row);
+      REQUIRE(at != std::string::npos);
+      const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+      INFO(line << "\nwant computed " << st.computed << ", PSNR " << p);
+      char cell[32];
+      std::snprintf(cell, sizeof cell, "| %3d/8 |", st.computed);
+      CHECK(line.find(cell) != std::string::npos);
+      std::snprintf(cell, sizeof cell, "| %6.2f |", p);
+      CHECK(line.find(cell) != std::string::npos);
+    }
+    leap_model_destroy(m);
+    leap_context_destroy(ctx);
+  }
   // Evaluation on the calibration seed is refused.
   CHECK(leap("bench erta --model '" + model + "' --profile '" + prof + "' --n 2 --seed 1000 --no-fd", dir).code == 2);
 }

@@ -52,8 +52,8 @@ double bound_for(const char *file) {
 leap_model *load_tiny_as_flow(leap_context *ctx) {
   leap_model *m = nullptr;
   REQUIRE(leap_model_load(ctx, lt::data("dit_tiny_f32.safetensors").c_str(), &m) == LEAP_OK);
-  m->dit.info.prediction = LEAP_PRED_FLOW_V;
-  m->dit.info.timestep_scale = 1000;
+  m->info.prediction = LEAP_PRED_FLOW_V;
+  m->info.timestep_scale = 1000;
   return m;
 }
 
@@ -69,7 +69,8 @@ TEST_CASE("DiT forward matches the PyTorch fixture on every backend and dtype", 
       leap_model *m = nullptr;
       INFO(lt::backend_name(kind) << " " << file << ": " << leap_last_error());
       REQUIRE(leap_model_load(ctx, lt::data(file).c_str(), &m) == LEAP_OK);
-      leap_model_info info;
+      leap_model_info info{};
+      info.struct_size = sizeof info;
       REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
       REQUIRE(info.out_channels == 6);
       std::vector<float> out(c.expected.size(), NAN);
@@ -174,7 +175,7 @@ TEST_CASE("A sampling step (one program, guidance on the device) equals the stag
     leap_context *ctx = lt::context(kind);
     if (!ctx) continue;
     leap_model *m = load_tiny_as_flow(ctx);
-    const leap_model_info &info = m->dit.info;
+    const leap_model_info &info = m->info;
     const size_t out_per = (size_t)info.out_channels * info.input_size * info.input_size;
     REQUIRE(out_per >= per);
     for (double cfg : {1.0, 2.5}) {

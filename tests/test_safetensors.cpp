@@ -675,14 +675,14 @@ TEST_CASE("a failed write leaves no file, no temporary, and the old target", "[s
     CHECK(slurp(path) == "the original contents");
     CHECK(dir.list() == std::vector<std::string>{"x.safetensors"});
   }
-  SECTION("the rename fails (target is a non-empty folder)") {
+  SECTION("the target is a folder (refused before anything is written: core/output.h)") {
     const std::string path = dir.file("x.safetensors");
     REQUIRE(mkdir(path.c_str(), 0755) == 0);
     spit(path + "/keep", "kept");
     REQUIRE(lp_st_writer_create(path.c_str(), &w) == LEAP_OK);
     REQUIRE(lp_st_writer_add(w, "a", LEAP_F32, 1, s4, a) == LEAP_OK);
-    CHECK(lp_st_writer_finish(w) == LEAP_ERR_IO);
-    CHECK(std::string(leap_last_error()).find("cannot rename") != std::string::npos);
+    CHECK(lp_st_writer_finish(w) == LEAP_ERR_INVALID_ARG);
+    CHECK(std::string(leap_last_error()).find("is a folder") != std::string::npos);
     CHECK(dir.list() == std::vector<std::string>{"x.safetensors"});
     CHECK(slurp(path + "/keep") == "kept");
   }

@@ -23,6 +23,23 @@ extern "C" {
 
 namespace lt {
 
+// Skips. A test whose subject is absent on this machine (no Vulkan device,
+// no shared fixture) says why and is reported to ctest as skipped, not as
+// passed: skip() records it, main.cpp turns a run that passed with a skip
+// into exit code kSkipExitCode, and tests/CMakeLists.txt gives ctest that
+// code as SKIP_RETURN_CODE (ctest runs each test case in its own process).
+// A test that skips only a part (the Vulkan half) still runs the rest; the
+// caller returns or moves on after skip().
+constexpr int kSkipExitCode = 77;
+inline int &skip_count() {
+  static int n = 0;
+  return n;
+}
+inline void skip(const std::string &why) {
+  skip_count()++;
+  WARN("SKIPPED: " << why);
+}
+
 inline std::string data(const char *name) { return std::string(LEAP_TEST_DATA) + "/" + name; }
 
 // Reads a float tensor of a safetensors file as double (REQUIREs it exists).
@@ -70,14 +87,14 @@ inline std::vector<float> random_f32(size_t n, uint32_t seed, float lo = -1, flo
   return v;
 }
 
-// A context on the given backend, or nullptr (with a WARN) when no Vulkan
+// A context on the given backend, or nullptr (with a skip()) when no Vulkan
 // device exists. Vulkan contexts run under validation when LEAP_VALIDATION=1.
 inline leap_context *context(leap_backend_kind kind) {
   leap_context_desc d = leap_context_desc_default(kind);
   leap_context *ctx = nullptr;
   leap_status s = leap_context_create(&d, &ctx);
   if (s == LEAP_ERR_NO_DEVICE) {
-    WARN("no Vulkan device, skipping the Vulkan half: " << leap_last_error());
+    skip(std::string("no Vulkan device, the Vulkan half is skipped: ") + leap_last_error());
     return nullptr;
   }
   INFO(leap_last_error());

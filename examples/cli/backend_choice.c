@@ -12,7 +12,7 @@ leap_backend_kind cli_pick_backend(const char *backend, const char *device, int 
   int count = 0;
   if (leap_vulkan_device_count(&count) != LEAP_OK) count = 0;
   for (int i = 0; i < count; i++) {
-    leap_device_info info;
+    leap_device_info info = {.struct_size = sizeof info};
     if (leap_vulkan_device_info(i, &info) == LEAP_OK && info.type != LEAP_DEVICE_CPU)
       return LEAP_BACKEND_VULKAN;
   }

@@ -30,6 +30,8 @@ int cli_info_main(int argc, char **argv);
 void cli_info_help(FILE *out);
 int cli_train_main(int argc, char **argv);
 void cli_train_help(FILE *out);
+int cli_distill_main(int argc, char **argv);
+void cli_distill_help(FILE *out);
 int cli_train_classifier_main(int argc, char **argv);
 void cli_train_classifier_help(FILE *out);
 int cli_eval_main(int argc, char **argv);

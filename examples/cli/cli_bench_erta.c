@@ -39,6 +39,7 @@
 #include "dataset.h"
 #include "default_model.h"
 #include "error.h"
+#include "interrupt.h"
 #include "fd_metric.h"
 #include "progress.h"
 
@@ -167,6 +168,7 @@ static leap_status row(bench *b, const char *name, const leap_cache_desc *cd, do
 }
 
 int cli_bench_erta_main(int argc, char **argv) {
+  cli_interrupt_install(); /* Ctrl-C / SIGTERM stop between steps */
   const char *model = NULL, *profile = NULL, *classifier = NULL, *reference = "fashion-mnist:test";
   const char *backend = "cpu", *device = NULL;
   int n = 100, threads = 0, no_fd = 0;
@@ -207,7 +209,7 @@ int cli_bench_erta_main(int argc, char **argv) {
   if (s == LEAP_OK) s = leap_context_create(&cd, &b.ctx);
   if (s == LEAP_OK) s = leap_model_load(b.ctx, model, &b.m);
   if (s == LEAP_OK) s = leap_model_id(b.m, b.id, sizeof b.id);
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   if (s == LEAP_OK) s = leap_model_get_info(b.m, &info);
   if (s == LEAP_OK) {
     b.c = info.in_channels, b.h = b.w = info.input_size;
@@ -234,6 +236,7 @@ int cli_bench_erta_main(int argc, char **argv) {
   b.d = leap_sample_desc_default();
   b.d.n = n, b.d.labels = info.num_classes > 0 ? labels : NULL, b.d.steps = prof.steps, b.d.solver = prof.solver;
   b.d.schedule = prof.schedule, b.d.shift = prof.shift, b.d.cfg = prof.cfg, b.d.seed = seed;
+  b.d.progress = cli_stop_progress; /* Ctrl-C / SIGTERM: stop at the next step */
   double t1 = 0, t2 = 0, fd_data = NAN, fd_unused = NAN, dir_unused = NAN;
   int computed = 0;
   /* Warm-up (Vulkan compiles programs on first use), then full compute. */
@@ -296,7 +299,7 @@ int cli_bench_erta_main(int argc, char **argv) {
   }
   if (s == LEAP_OK) s = run(&b, NULL, x, &t2, &computed);
   if (s == LEAP_OK) printf("\nfull compute timed again at the end: %.2f s (start %.2f s)\n", t2, t1);
-  int code = s == LEAP_OK ? CLI_EXIT_OK : cli_fail(s);
+  int code = cli_exit_for(s);
   lp_dataset_free(&ref);
   lp_classifier_destroy(b.cls);
   free(b.ref_mu), free(b.ref_cov), free(b.full_mu), free(b.full_cov), free(b.full), free(x), free(labels);

@@ -17,6 +17,7 @@
 #include "cli_args.h"
 #include "default_model.h"
 #include "error.h"
+#include "interrupt.h"
 #include "progress.h"
 
 enum { MAX_BATCHES = 32, MAX_REPEAT = 1000 };
@@ -47,6 +48,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int cli_bench_sample_main(int argc, char **argv) {
+  cli_interrupt_install(); /* Ctrl-C / SIGTERM stop between steps */
   const char *model = NULL, *batch_text = "1,16,256", *sampler = "euler", *backend = NULL, *device = NULL;
   int steps = 50, repeat = 5, threads = 0, json = 0;
   double cfg = 3.0;
@@ -82,7 +84,7 @@ int cli_bench_sample_main(int argc, char **argv) {
   if (cd.backend == LEAP_BACKEND_VULKAN) cd.device = device;
   leap_context *ctx = NULL;
   leap_model *m = NULL;
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   s = leap_context_create(&cd, &ctx);
   if (s == LEAP_OK) s = leap_model_load(ctx, model, &m);
   if (s == LEAP_OK) s = leap_model_get_info(m, &info);
@@ -111,6 +113,7 @@ int cli_bench_sample_main(int argc, char **argv) {
     d.n = n, d.labels = info.num_classes > 0 ? labels : NULL, d.steps = steps, d.solver = solver;
     d.cfg = info.num_classes > 0 ? cfg : 1.0, d.seed = seed;
     d.eta = solver == LEAP_SOLVER_EULER_ANCESTRAL ? 1.0 : 0.0;
+    d.progress = cli_stop_progress; /* Ctrl-C / SIGTERM: stop at the next step */
     if (s == LEAP_OK) s = leap_sample(m, &d, x); /* warm-up: records the programs for this batch */
     for (int r = 0; s == LEAP_OK && r < repeat; r++) {
       const double t0 = cli_now();
@@ -134,5 +137,5 @@ int cli_bench_sample_main(int argc, char **argv) {
   free(times);
   leap_model_destroy(m);
   leap_context_destroy(ctx);
-  return s == LEAP_OK ? CLI_EXIT_OK : cli_fail(s);
+  return cli_exit_for(s);
 }

@@ -79,7 +79,7 @@ static int list_vulkan(void) {
   printf("Vulkan devices: %d\n", count);
   int failed = 0;
   for (int i = 0; i < count; i++) {
-    leap_device_info d;
+    leap_device_info d = {.struct_size = sizeof d};
     s = leap_vulkan_device_info(i, &d);
     if (s == LEAP_OK) {
       print_device(i, &d);

@@ -18,6 +18,7 @@
 #include "dataset.h"
 #include "default_model.h"
 #include "error.h"
+#include "interrupt.h"
 #include "fd_metric.h"
 #include "progress.h"
 #include "safetensors.h"
@@ -173,7 +174,7 @@ static leap_status sample_images(const eval_opts *o, const lp_classifier *cls,
   if (cd.backend == LEAP_BACKEND_VULKAN) cd.device = o->device;
   leap_context *ctx = NULL;
   leap_model *m = NULL;
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   float *noise = NULL;
   leap_status s = leap_context_create(&cd, &ctx);
   if (s == LEAP_OK) s = leap_model_load(ctx, o->model, &m);
@@ -209,6 +210,7 @@ static leap_status sample_images(const eval_opts *o, const lp_classifier *cls,
       d.eta = o->solver == LEAP_SOLVER_EULER_ANCESTRAL ? 1.0 : 0.0;
       d.seed = o->seed + (uint64_t)(i / o->batch); /* ancestral noise only */
       d.noise = noise + (size_t)i * per;
+      d.progress = cli_stop_progress; /* Ctrl-C / SIGTERM: stop at the next step */
       s = leap_sample(m, &d, e->x + (size_t)i * per);
       cli_progress_update(&bar, i + d.n, e->n);
     }
@@ -355,6 +357,7 @@ static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, co
 }
 
 static int evaluate(eval_opts *o) {
+  cli_interrupt_install(); /* Ctrl-C / SIGTERM stop between steps */
   char cls_path[4096];
   const char *cpath = o->classifier;
   leap_status s = LEAP_OK;
@@ -373,7 +376,7 @@ static int evaluate(eval_opts *o) {
   free(ref.cov);
   lp_dataset_free(&ref.set);
   lp_classifier_destroy(cls);
-  return s == LEAP_OK ? CLI_EXIT_OK : cli_fail(s);
+  return cli_exit_for(s);
 }
 
 int cli_eval_main(int argc, char **argv) {

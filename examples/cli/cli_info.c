@@ -15,7 +15,9 @@ void cli_info_help(FILE *out) {
           "\n"
           "Loads MODEL (.safetensors) on the CPU backend and prints its\n"
           "description (architecture, sizes, classes, prediction, weight dtype),\n"
-          "its parameter count, and the file's other __metadata__ entries.\n");
+          "its parameter count, its architecture's weight list (name, shape, role;\n"
+          "the first block's tensors stand for every block's) and the file's\n"
+          "other __metadata__ entries.\n");
 }
 
 /* The __metadata__ keys the model description is built from; info prints
@@ -56,7 +58,9 @@ static void print_info(const char *path, const leap_model_info *in) {
   human_count(in->parameters, params, sizeof params);
   printf("%-16s %s\n", "model", path);
   printf("%-16s %s\n", "arch", in->arch);
-  printf("%-16s %dx%d\n", "input size", in->input_size, in->input_size);
+  printf("%-16s %dx%d\n", "input size", in->height, in->width);
+  if (in->clip_frames > 1)
+    printf("%-16s %d (chunks of %d)\n", "frames", in->clip_frames, in->frames_per_chunk);
   printf("%-16s %d\n", "patch", in->patch_size);
   printf("%-16s %d in, %d out\n", "channels", in->in_channels,
          in->out_channels);
@@ -76,6 +80,33 @@ static void print_info(const char *path, const leap_model_info *in) {
   printf("%-16s %s\n", "weight dtype", in->weight_dtype);
   printf("%-16s %d\n", "tokens", in->tokens);
   printf("%-16s %lld (%s)\n", "parameters", (long long)in->parameters, params);
+}
+
+/* "128x1x4x4" */
+static void shape_text(const leap_weight_info *w, char *buf, size_t size) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int d = 0; d < w->ndim && len < size; d++)
+    len += (size_t)snprintf(buf + len, size - len, "%s%lld", d ? "x" : "", (long long)w->shape[d]);
+}
+
+/* The architecture's weight list: the model's own tensors, and the first
+ * block's for every block (the blocks have the same tensors). */
+static leap_status print_weights(const leap_model *m, int depth) {
+  int count;
+  leap_status s = leap_model_weight_count(m, &count);
+  if (s != LEAP_OK) return s;
+  printf("weights (the architecture's list, %d tensors):\n", count);
+  for (int i = 0; i < count; i++) {
+    leap_weight_info w = {.struct_size = sizeof w};
+    if ((s = leap_model_weight(m, i, &w)) != LEAP_OK) return s;
+    if (w.block > 0) continue;
+    char shape[96];
+    shape_text(&w, shape, sizeof shape);
+    printf("  %-40s %-14s %s%s%s\n", w.name, shape, w.role, w.trainable ? "" : " (fixed)",
+           w.block == 0 ? (depth > 1 ? " (each block)" : "") : "");
+  }
+  return LEAP_OK;
 }
 
 /* The tensor count and the metadata the description does not cover. */
@@ -113,14 +144,15 @@ int cli_info_main(int argc, char **argv) {
   leap_context_desc d = leap_context_desc_default(LEAP_BACKEND_CPU);
   leap_context *ctx = NULL;
   leap_model *m = NULL;
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   leap_status s = leap_context_create(&d, &ctx);
   if (s == LEAP_OK) s = leap_model_load(ctx, path, &m);
   if (s == LEAP_OK) s = leap_model_get_info(m, &info);
   if (s == LEAP_OK) {
     print_info(path, &info);
-    s = print_file_extras(path);
+    s = print_weights(m, info.depth);
   }
+  if (s == LEAP_OK) s = print_file_extras(path);
   leap_model_destroy(m);
   leap_context_destroy(ctx);
   return s == LEAP_OK ? CLI_EXIT_OK : cli_fail(s);

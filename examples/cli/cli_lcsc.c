@@ -22,6 +22,8 @@
 #include "lcsc.h"
 #include "lcsc_log.h"
 #include "lcsc_fitness.h"
+#include "interrupt.h"
+#include "output.h"
 #include "progress.h"
 
 enum { MAX_CKPT = 1024, MAX_NFE = 32 };
@@ -77,7 +79,10 @@ void cli_lcsc_help(FILE *out) {
       "                     shipped models/classifier/" LEAP_CLASSIFIER_FILE ")\n"
       "  --reference SPEC   reference images (default fashion-mnist:test)\n"
       "  --threads N        CPU threads (default: OpenMP's)\n"
-      "  --work PATH        scratch model file (default: next to the log, removed)\n"
+      "  --work DIR         folder for scratch models (default: the log's folder for\n"
+      "                     search, the current folder for eval); leap makes its own\n"
+      "                     private folder in it and removes it, and never deletes a\n"
+      "                     file it did not create\n"
       "\n"
       "eval:\n"
       "  --from-log PATH    take the coefficients of the best candidate of a log\n"
@@ -85,7 +90,13 @@ void cli_lcsc_help(FILE *out) {
       "  --models LIST      which of lcsc,last,uniform,ema to evaluate (default all\n"
       "                     available)\n"
       "  --json             one JSON line per (model, NFE)\n"
-      "  --quiet            no progress lines\n");
+      "  --quiet            no progress lines\n"
+      "\n"
+      "Outputs (--out, --log) are never an input (compared by identity: ./A, a\n"
+      "symlink or a hard link to A is A) nor an existing file other than leap's\n"
+      "earlier output of the same kind. Ctrl-C or SIGTERM stops any mode at the\n"
+      "next step or buffer, writes nothing (a search log keeps the candidates\n"
+      "done) and removes every temporary; exit 130.\n");
 }
 
 typedef struct lcsc_opts {
@@ -225,8 +236,10 @@ static int combine(lcsc_opts *o, const char *cmd) {
   d.paths = o->ckpt;
   d.coefs = o->coef;
   d.out_path = o->out;
+  leap_status s = lp_out_check(o->out, LP_OUT_COMBINED, o->ckpt, o->nckpt);
+  if (s != LEAP_OK) return cli_fail(s);
+  cli_interrupt_install();
   leap_context *ctx = NULL;
-  leap_status s = LEAP_OK;
   if (o->backend && strcmp(o->backend, "vulkan") == 0) {
     leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_VULKAN);
     cd.device = o->device;
@@ -239,7 +252,7 @@ static int combine(lcsc_opts *o, const char *cmd) {
   s = lp_lcsc_combine_ex(&d, &st, &det);
   if (s != LEAP_OK) {
     leap_context_destroy(ctx);
-    return cli_fail(s);
+    return s == LEAP_ERR_INTERRUPTED ? cli_interrupted_exit() : cli_fail(s);
   }
   const char *where = ctx ? leap_context_device_name(ctx) : "host cpu";
   const double moved = (double)(st.bytes_read + st.bytes_written);
@@ -269,7 +282,7 @@ static int combine(lcsc_opts *o, const char *cmd) {
     if (s == LEAP_OK && ctx) s = lp_lcsc_vk_bench_files(ctx, o->nckpt, o->ckpt, d.out_dtype, 0, 2 * REPEATS, &db);
     if (s != LEAP_OK) {
       leap_context_destroy(ctx);
-      return cli_fail(s);
+      return s == LEAP_ERR_INTERRUPTED ? cli_interrupted_exit() : cli_fail(s);
     }
     const double copy_rate = (double)(rd + st.bytes_written) / copy_best, comb_rate = moved / comb_best;
     printf("%sbest of %d: plain copy of the same bytes %.4f s = %.0f MB/s; combination %.4f s = %.0f MB/s = %.0f%% of "
@@ -349,7 +362,7 @@ static int on_candidate(void *user, int done, int budget, double fitness, double
   if (!p->quiet)
     fprintf(stderr, "candidate %d/%d  FD %.4f  best %.4f  (%.0f s)\n", done, budget, fitness, best,
             cli_now() - p->t0);
-  return 0;
+  return cli_interrupted(); /* Ctrl-C: the search stops, the log keeps what was done */
 }
 
 static void print_coefs(FILE *f, int n, const double *c) {
@@ -361,14 +374,30 @@ static int search(lcsc_opts *o, const char *cmd) {
   if (o->dtype && !dtype_of(cmd, o->dtype, &out_dtype)) return CLI_EXIT_USAGE;
   if (!o->n_set) o->n = 100;
   if (!o->seed_set) o->seed = 1;
-  char work[4096];
-  if (o->work)
-    snprintf(work, sizeof work, "%s", o->work);
-  else
-    snprintf(work, sizeof work, "%s.candidate.%ld.safetensors", o->log, (long)getpid());
+  /* The output rule (core/output.h) before hours of search: --out and
+   * --log are never a checkpoint, and replace only leap's own files. */
+  leap_status s = LEAP_OK;
+  if (o->out && (s = lp_out_check(o->out, LP_OUT_COMBINED, o->ckpt, o->nckpt)) != LEAP_OK) return cli_fail(s);
+  if ((s = lp_out_check(o->log, LP_OUT_LCSC_LOG, o->ckpt, o->nckpt)) != LEAP_OK) return cli_fail(s);
+  if (o->out && lp_out_same_file(o->out, o->log))
+    return cli_usage_error(cmd, "--out and --log name the same file (%s)", o->out);
+  /* Candidates go to a private folder of leap's own (in --work, default
+   * the log's folder), removed on every exit path, signals included. */
+  char work[4200], log_dir[4096];
+  snprintf(log_dir, sizeof log_dir, "%s", o->log);
+  char *slash = strrchr(log_dir, '/');
+  if (slash) *slash = 0;
+  else snprintf(log_dir, sizeof log_dir, ".");
+  cli_interrupt_install();
+  lp_out_workdir *wd = NULL;
+  if ((s = lp_out_workdir_create(o->work ? o->work : log_dir, "lcsc-search", &wd)) != LEAP_OK) return cli_fail(s);
+  if (!lp_out_workdir_file(wd, "candidate.safetensors", work, sizeof work)) {
+    lp_out_workdir_remove(wd);
+    return cli_fail(lp_error(LEAP_ERR_INVALID_ARG, "--work: path too long"));
+  }
   leap_context *ctx = NULL;
   lp_lcsc_fd *fd = NULL;
-  leap_status s = fd_setup(o, work, o->steps, &ctx, &fd);
+  s = fd_setup(o, work, o->steps, &ctx, &fd);
   double *best = lp_calloc((size_t)o->nckpt, sizeof *best);
   double best_fd = NAN;
   progress_state ps = {.quiet = o->quiet, .t0 = cli_now(), .count = o->nckpt};
@@ -388,7 +417,10 @@ static int search(lcsc_opts *o, const char *cmd) {
     s = leap_lcsc_combine(&d, NULL);
   }
   int code = CLI_EXIT_OK;
-  if (s != LEAP_OK) {
+  if (s == LEAP_ERR_INTERRUPTED) {
+    fprintf(stderr, "leap: interrupted; the log %s keeps the candidates done, nothing else was written\n", o->log);
+    code = CLI_EXIT_INTERRUPTED;
+  } else if (s != LEAP_OK) {
     code = cli_fail(s);
   } else {
     uint64_t fw = 0;
@@ -403,6 +435,7 @@ static int search(lcsc_opts *o, const char *cmd) {
   free(best);
   lp_lcsc_fd_destroy(fd);
   leap_context_destroy(ctx);
+  lp_out_workdir_remove(wd);
   return code;
 }
 
@@ -462,18 +495,25 @@ static int eval(lcsc_opts *o, const char *cmd) {
   leap_status s = LEAP_OK;
   if (want[0] && o->from_log && (s = best_of_log(o->from_log, o->nckpt, o->coef)) != LEAP_OK) return cli_fail(s);
   const int n = o->nckpt;
-  char work[4096];
-  snprintf(work, sizeof work, "%s", o->work ? o->work : "lcsc_eval");
-  /* the models: lcsc, last, uniform (+ ema) as files */
+  cli_interrupt_install();
+  /* the models: lcsc, last, uniform (+ ema) as files in a private folder of
+   * leap's own, removed on every exit path (signals included) */
+  lp_out_workdir *wd = NULL;
+  if ((s = lp_out_workdir_create(o->work, "lcsc-eval", &wd)) != LEAP_OK) return cli_fail(s);
   enum { MODELS = 4 };
   const char *names[MODELS] = {"lcsc", "last", "uniform", "ema"};
   char paths[MODELS][4200];
   int nmodels = o->ema ? 4 : 3;
   double *c = lp_calloc((size_t)n, sizeof *c);
-  if (!c) return cli_fail(lp_error(LEAP_ERR_NOMEM, "out of memory"));
+  if (!c) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   for (int m = 0; m < 3 && s == LEAP_OK; m++) {
     if (!want[m]) continue;
-    snprintf(paths[m], sizeof paths[m], "%s.%s.%ld.safetensors", work, names[m], (long)getpid());
+    char file[64];
+    snprintf(file, sizeof file, "%s.safetensors", names[m]);
+    if (!lp_out_workdir_file(wd, file, paths[m], sizeof paths[m])) {
+      s = lp_error(LEAP_ERR_INVALID_ARG, "--work: path too long");
+      break;
+    }
     for (int k = 0; k < n; k++) c[k] = m == 0 ? o->coef[k] : m == 1 ? (k == n - 1) : 1.0 / n;
     leap_lcsc_combine_desc d = leap_lcsc_combine_desc_default();
     d.count = n, d.paths = o->ckpt, d.coefs = c, d.out_path = paths[m], d.out_dtype = LEAP_F32;
@@ -482,12 +522,13 @@ static int eval(lcsc_opts *o, const char *cmd) {
   if (o->ema) snprintf(paths[3], sizeof paths[3], "%s", o->ema);
   leap_context *ctx = NULL;
   lp_lcsc_fd *fd = NULL;
-  if (s == LEAP_OK) s = fd_setup(o, "lcsc_eval.unused", nfe[0], &ctx, &fd);
+  if (s == LEAP_OK) s = fd_setup(o, lp_out_workdir_path(wd), nfe[0], &ctx, &fd); /* work_path unused by eval */
   const double t0 = cli_now();
   double table[MODELS][MAX_NFE];
   for (int m = 0; m < nmodels && s == LEAP_OK; m++)
     for (int q = 0; want[m] && q < nnfe && s == LEAP_OK; q++) {
       s = lp_lcsc_fd_model(fd, paths[m], nfe[q], &table[m][q]);
+      if (s == LEAP_OK && cli_interrupted()) s = LEAP_ERR_INTERRUPTED;
       if (s != LEAP_OK) break;
       if (!o->quiet) fprintf(stderr, "%-8s NFE %3d  FD %.4f  (%.0f s)\n", names[m], nfe[q], table[m][q], cli_now() - t0);
       if (o->json)
@@ -495,10 +536,11 @@ static int eval(lcsc_opts *o, const char *cmd) {
                "\"cfg\": %g}\n",
                names[m], nfe[q], table[m][q], o->n, (unsigned long long)o->seed, o->sampler, o->cfg);
     }
-  for (int m = 0; m < 3; m++)
-    if (want[m]) unlink(paths[m]);
+  lp_out_workdir_remove(wd);
   int code = CLI_EXIT_OK;
-  if (s != LEAP_OK) {
+  if (s == LEAP_ERR_INTERRUPTED) {
+    code = cli_interrupted_exit();
+  } else if (s != LEAP_OK) {
     code = cli_fail(s);
   } else if (!o->json) {
     printf("FD (%d samples, seed %llu, %s, cfg %g); lcsc coefficients ", o->n, (unsigned long long)o->seed,

@@ -24,6 +24,8 @@ static const cli_command kCommands[] = {
     {"info", "describe a model file", cli_info_main, cli_info_help},
     {"train", "train a DiT on the CPU (Fashion-MNIST or an image folder)",
      cli_train_main, cli_train_help},
+    {"distill", "distil a teacher into a one-step student (DMD2, DisBack)",
+     cli_distill_main, cli_distill_help},
     {"train-classifier", "train the classifier behind 'leap eval'",
      cli_train_classifier_main, cli_train_classifier_help},
     {"lcsc", "combine checkpoints; search and evaluate LCSC coefficients",
@@ -62,7 +64,7 @@ static void print_help(FILE *out) {
           "  1    runtime error (the message is on stderr, after \"leap: \")\n"
           "  2    usage error (bad or unknown option or argument)\n"
           "  3    no Vulkan device (when the Vulkan backend was asked for)\n"
-          "  130  interrupted by Ctrl-C (nothing was written)\n"
+          "  130  interrupted by Ctrl-C or SIGTERM (nothing was written)\n"
           "\n"
           "environment:\n"
           "  LEAP_DEVICE          Vulkan device (index or name substring)\n"

@@ -17,6 +17,8 @@
 #include "cli_args.h"
 #include "default_model.h"
 #include "error.h"
+#include "interrupt.h"
+#include "output.h"
 #include "progress.h"
 
 #define MAX_SETTINGS 32
@@ -85,7 +87,7 @@ static int parse_list(const char *what, const char *s, int as_int, double *out) 
 
 static int on_progress(void *user, int step, int steps) {
   cli_progress_update(user, step, steps);
-  return 0;
+  return cli_interrupted(); /* Ctrl-C / SIGTERM: stop at this step, write nothing */
 }
 
 int cli_profile_main(int argc, char **argv) {
@@ -153,6 +155,9 @@ int cli_profile_main(int argc, char **argv) {
     if ((s = cli_default_model(default_path, sizeof default_path)) != LEAP_OK) return cli_fail(s);
     model = default_path;
   }
+  /* The output rule (core/output.h) before the calibration, not after. */
+  if ((s = lp_out_check(out, LP_OUT_PROFILE, &model, 1)) != LEAP_OK) return cli_fail(s);
+  cli_interrupt_install();
   const leap_backend_kind kind = cli_pick_backend(backend, device, quiet);
   leap_context_desc cd = leap_context_desc_default(kind);
   cd.threads = threads;
@@ -166,7 +171,7 @@ int cli_profile_main(int argc, char **argv) {
     code = cli_fail(s);
     goto done;
   }
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   leap_model_get_info(m, &info);
   cc.cfg = !isnan(cfg) ? cfg : info.num_classes > 0 ? 3.0 : 1.0;
   if (info.num_classes > 0) {
@@ -195,12 +200,18 @@ int cli_profile_main(int argc, char **argv) {
   double t0 = cli_now();
   s = lp_cache_calibrate(m, &cc, &prof);
   cli_progress_finish(&bar);
+  if (s == LEAP_ERR_INTERRUPTED || (s == LEAP_OK && cli_interrupted())) {
+    if (s == LEAP_OK) lp_cache_profile_free(&prof);
+    code = cli_interrupted_exit();
+    goto done;
+  }
   if (s != LEAP_OK) {
     code = cli_fail(s);
     goto done;
   }
-  s = lp_cache_profile_write(&prof, out);
-  if (s != LEAP_OK) code = cli_fail(s);
+  s = lp_cache_profile_write_job(&prof, out, &model, 1);
+  if (s == LEAP_ERR_INTERRUPTED) code = cli_interrupted_exit();
+  else if (s != LEAP_OK) code = cli_fail(s);
   else if (!quiet) {
     printf("profiled %s on %d images x %d steps in %.1f s on %s -> %s\n", model, images, steps, cli_now() - t0,
            leap_context_device_name(ctx), out);

@@ -19,6 +19,7 @@
 #include "interrupt.h"
 #include "default_model.h"
 #include "error.h"
+#include "output.h"
 #include "png_grid.h"
 #include "progress.h"
 #include "sample_io.h"
@@ -283,8 +284,17 @@ typedef struct run_settings {
   int c, h, w;
 } run_settings;
 
+/* The files a run reads: no output may be one of them. */
+static int run_inputs(const sample_opts *o, const char *model_path, const char **in) {
+  int n = 0;
+  in[n++] = model_path;
+  if (o->noise) in[n++] = o->noise;
+  if (o->cache) in[n++] = o->cache;
+  return n;
+}
+
 static leap_status write_raw(const sample_opts *o, const run_settings *r,
-                             const float *x) {
+                             const float *x, lp_out **out) {
   char steps[32], cfg[32], shift[32], eta[32], seed[32], n[32];
   snprintf(steps, sizeof steps, "%d", r->desc.steps);
   snprintf(cfg, sizeof cfg, "%.17g", r->desc.cfg);
@@ -308,37 +318,31 @@ static leap_status write_raw(const sample_opts *o, const run_settings *r,
       "labels", labels,
       "device", r->device,
   };
+  const char *in[3];
+  const int nin = run_inputs(o, r->model_path, in);
   leap_status s = cli_write_samples(o->raw_out, x, r->desc.n, r->c, r->h,
-                                    r->w, meta, (int)(sizeof meta / sizeof *meta / 2));
+                                    r->w, meta, (int)(sizeof meta / sizeof *meta / 2), in, nin, out);
   free(labels);
   return s;
 }
 
-/* PNG to a temporary file, then the raw samples (atomic on their own), then
- * the PNG rename: a failure anywhere leaves neither file behind. */
+/* The PNG and the raw samples to temporaries, then both land together
+ * (lp_out_commit_all): a failure or Ctrl-C anywhere leaves neither file
+ * behind and any earlier ones as they were. */
 static int write_outputs(const sample_opts *o, const run_settings *r,
                          const float *x) {
-  char tmp[4096];
-  leap_status s = png_grid_write_temp(o->out, x, r->desc.n, r->c, r->h, r->w,
-                                      tmp, sizeof tmp);
-  if (s != LEAP_OK) return cli_fail(s);
-  if (cli_interrupted()) {
-    unlink(tmp);
+  const char *in[3];
+  const int nin = run_inputs(o, r->model_path, in);
+  lp_out *outs[2] = {NULL, NULL};
+  leap_status s = png_grid_write_unit(o->out, x, r->desc.n, r->c, r->h, r->w, in, nin, &outs[0]);
+  if (s == LEAP_OK && o->raw_out) s = write_raw(o, r, x, &outs[1]);
+  if (s == LEAP_OK) s = lp_out_commit_all(outs, o->raw_out ? 2 : 1);
+  else lp_out_abort(outs[0]), lp_out_abort(outs[1]);
+  if (s == LEAP_ERR_INTERRUPTED) {
+    fprintf(stderr, "leap: interrupted; nothing was written\n");
     return CLI_EXIT_INTERRUPTED;
   }
-  if (o->raw_out) {
-    s = write_raw(o, r, x);
-    if (s != LEAP_OK) {
-      unlink(tmp);
-      return cli_fail(s);
-    }
-  }
-  s = png_grid_commit(tmp, o->out);
-  if (s != LEAP_OK) {
-    if (o->raw_out) unlink(o->raw_out);
-    return cli_fail(s);
-  }
-  return -1;
+  return s == LEAP_OK ? -1 : cli_fail(s);
 }
 
 /* The feature cache the options ask for, made for this run. */
@@ -379,7 +383,7 @@ static leap_status make_cache(const sample_opts *o, leap_context *ctx, leap_mode
 /* Everything after the model is loaded. Returns the exit code. */
 static int run(const sample_opts *o, leap_context *ctx, leap_model *m, const char *model_path,
                const char *device) {
-  leap_model_info info;
+  leap_model_info info = {.struct_size = sizeof info};
   leap_status s = leap_model_get_info(m, &info);
   if (s != LEAP_OK) return cli_fail(s);
 
@@ -487,6 +491,15 @@ static int sample(const sample_opts *o) {
   if ((s = check_writable(o->out)) != LEAP_OK ||
       (o->raw_out && (s = check_writable(o->raw_out)) != LEAP_OK))
     return cli_fail(s);
+  /* The output rule (core/output.h), before any sampling: never an input,
+   * never a file that is not leap's earlier output of the same kind. */
+  const char *in[3];
+  const int nin = run_inputs(o, model_path, in);
+  if ((s = lp_out_check(o->out, LP_OUT_PNG, in, nin)) != LEAP_OK ||
+      (o->raw_out && (s = lp_out_check(o->raw_out, LP_OUT_SAMPLES, in, nin)) != LEAP_OK))
+    return cli_fail(s);
+  if (o->raw_out && lp_out_same_file(o->out, o->raw_out))
+    return cli_usage_error("sample", "--out and --raw-out name the same file (%s)", o->out);
 
   cli_interrupt_install();
   leap_context *ctx = NULL;

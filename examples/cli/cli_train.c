@@ -18,6 +18,7 @@
 #include "interrupt.h"
 #include "dataset.h"
 #include "error.h"
+#include "output.h"
 #include "progress.h"
 #include "train.h"
 
@@ -142,17 +143,21 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
 }
 
 
-/* The three files of a checkpoint, the state last: a state always has its
- * model files beside it. */
+/* The three files of a checkpoint as one unit (lp_trainer_save_checkpoint):
+ * a failed or interrupted save leaves the previous checkpoint whole. */
 static leap_status save_all(const train_opts *o, const lp_trainer *t) {
-  char path[4096];
-  leap_status s;
-  snprintf(path, sizeof path, "%s_step%06d.safetensors", o->out, t->step);
-  if ((s = lp_trainer_save_model(t, path, 0, o->save_dtype))) return s;
-  snprintf(path, sizeof path, "%s_ema.safetensors", o->out);
-  if ((s = lp_trainer_save_model(t, path, 1, o->save_dtype))) return s;
-  snprintf(path, sizeof path, "%s_state.safetensors", o->out);
-  return lp_trainer_save_state(t, path);
+  return lp_trainer_save_checkpoint(t, o->out, o->save_dtype, o->resume);
+}
+
+/* The output rule (core/output.h) for the files every save replaces, before
+ * any training: a refused name costs nothing. */
+static leap_status check_outputs(const train_opts *o) {
+  lp_train_paths p;
+  lp_trainer_checkpoint_paths(o->out, 0, &p);
+  const char *in[1] = {o->resume};
+  leap_status s = lp_out_check(p.ema, LP_OUT_CHECKPOINT, in, o->resume ? 1 : 0);
+  if (s == LEAP_OK) s = lp_out_check(p.state, LP_OUT_TRAIN_STATE, NULL, 0);
+  return s;
 }
 
 static void progress_line(const lp_trainer *t, int first, double start, int steps) {
@@ -184,6 +189,11 @@ static int train_loop(const train_opts *o, lp_trainer *t, const lp_dataset *data
     if (save && !cli_interrupted()) {
       if ((s = save_all(o, t))) {
         if (tty) fputc('\n', stderr);
+        if (s == LEAP_ERR_INTERRUPTED) {
+          fprintf(stderr, "leap: interrupted while saving step %d; the last complete checkpoint is intact\n",
+                  t->step);
+          return CLI_EXIT_INTERRUPTED;
+        }
         return cli_fail(s);
       }
       if (!o->quiet) {
@@ -209,11 +219,12 @@ static int train_loop(const train_opts *o, lp_trainer *t, const lp_dataset *data
 
 static int train(train_opts *o) {
   if (o->threads > 0) omp_set_num_threads(o->threads);
+  leap_status s = check_outputs(o);
+  if (s != LEAP_OK) return cli_fail(s);
   cli_interrupt_install();
   lp_trainer *t = NULL;
   lp_dataset data;
   memset(&data, 0, sizeof data);
-  leap_status s;
   const char *spec = o->data;
   if (o->resume) {
     if ((s = lp_trainer_resume(o->resume, &t))) return cli_fail(s);

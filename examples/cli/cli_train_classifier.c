@@ -9,6 +9,7 @@
 #include "classifier.h"
 #include "cli.h"
 #include "cli_args.h"
+#include "output.h"
 #include "dataset.h"
 #include "error.h"
 #include "progress.h"
@@ -143,6 +144,9 @@ int cli_train_classifier_main(int argc, char **argv) {
   }
   if (a.exit_code >= 0) return a.exit_code;
   if (!o.out || !o.out[0]) return cli_usage_error(a.cmd, "--out PATH is required");
+  /* The output rule (core/output.h) before the training, not after. */
+  leap_status s = lp_out_check(o.out, LP_OUT_CLASSIFIER, NULL, 0);
+  if (s != LEAP_OK) return cli_fail(s);
   if (o.threads > 0) omp_set_num_threads(o.threads);
   return run(&o);
 }

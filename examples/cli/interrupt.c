@@ -1,24 +1,27 @@
 /* interrupt.c - see interrupt.h. */
-#define _POSIX_C_SOURCE 200809L
 #include "interrupt.h"
 
-#include <signal.h>
-#include <string.h>
+#include <stdio.h>
 
-static volatile sig_atomic_t g_interrupted;
+#include "cli.h"
+#include "output.h"
 
-static void on_sigint(int sig) {
-  (void)sig;
-  g_interrupted = 1;
+void cli_interrupt_install(void) { lp_out_signals_install(); }
+
+int cli_interrupted(void) { return lp_out_stop_requested(); }
+
+int cli_interrupted_exit(void) {
+  fprintf(stderr, "leap: interrupted; nothing was written\n");
+  return CLI_EXIT_INTERRUPTED;
 }
 
-void cli_interrupt_install(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
+int cli_stop_progress(void *user, int step, int steps) {
+  (void)user, (void)step, (void)steps;
+  return cli_interrupted();
 }
 
-int cli_interrupted(void) { return g_interrupted != 0; }
+int cli_exit_for(int s) {
+  if (s == LEAP_OK) return CLI_EXIT_OK;
+  if (s == LEAP_ERR_INTERRUPTED) return cli_interrupted_exit();
+  return cli_fail((leap_status)s);
+}

@@ -4,7 +4,6 @@
 #include "alloc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -88,6 +87,15 @@ static int encode(FILE *f, const float *images, int n, int c, int h, int w,
                c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
+  /* leap's mark: an existing PNG is replaced only when it carries it
+   * (core/output.h) */
+  png_text mark;
+  memset(&mark, 0, sizeof mark);
+  mark.compression = PNG_TEXT_COMPRESSION_NONE;
+  mark.key = (png_charp) "Software";
+  mark.text = (png_charp) "leap";
+  mark.text_length = 4;
+  png_set_text(png, info, &mark, 1);
   png_write_info(png, info);
   for (int y = 0; y < height; y++) {
     fill_row(row, y, images, n, c, h, w, cols, width);
@@ -98,48 +106,34 @@ static int encode(FILE *f, const float *images, int n, int c, int h, int w,
   return 0;
 }
 
-/* Creates a fresh temporary file next to path (O_EXCL, so a stale or
- * concurrent one is never reused); permissions follow the umask. */
-static FILE *open_temp(const char *path, char *tmp, size_t tmp_size) {
-  for (int k = 0; k < 100; k++) {
-    int len = snprintf(tmp, tmp_size, "%s.tmp%ld.%d", path, (long)getpid(), k);
-    if (len < 0 || (size_t)len >= tmp_size) {
-      errno = ENAMETOOLONG;
-      return NULL;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (fd >= 0) {
-      FILE *f = fdopen(fd, "wb");
-      if (!f) {
-        close(fd);
-        unlink(tmp);
-      }
-      return f;
-    }
-    if (errno != EEXIST) return NULL;
-  }
-  return NULL;
-}
-
-leap_status png_grid_write_temp(const char *path, const float *images, int n,
-                                int c, int h, int w, char *tmp,
-                                size_t tmp_size) {
-  if (!path || !images || !tmp || n < 1 || h < 1 || w < 1)
-    return lp_error(LEAP_ERR_INVALID_ARG, "%s: no images to write",
-                    path ? path : "(null)");
+leap_status png_grid_write_unit(const char *path, const float *images, int n, int c, int h, int w,
+                                const char *const *inputs, int ninputs, lp_out **out) {
+  if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "png_grid_write_unit: out is NULL");
+  *out = NULL;
+  if (!path || !images || n < 1 || h < 1 || w < 1)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: no images to write", path ? path : "(null)");
   if (c != 1 && c != 3)
-    return lp_error(LEAP_ERR_UNSUPPORTED,
-                    "%s: PNG output needs 1 or 3 channels, the images have %d",
-                    path, c);
+    return lp_error(LEAP_ERR_UNSUPPORTED, "%s: PNG output needs 1 or 3 channels, the images have %d", path, c);
   int cols, rows, width, height;
   png_grid_layout(n, h, w, &cols, &rows, &width, &height);
   png_byte *row = lp_malloc((size_t)width * (size_t)c);
   if (!row) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
-  FILE *f = open_temp(path, tmp, tmp_size);
-  if (!f) {
+  lp_out *o = NULL;
+  leap_status s = lp_out_begin(path, LP_OUT_PNG, inputs, ninputs, &o);
+  if (s != LEAP_OK) {
     free(row);
-    return lp_error(LEAP_ERR_IO, "%s: cannot create a temporary file: %s",
-                    path, strerror(errno));
+    return s;
+  }
+  /* libpng writes through stdio: a second descriptor of the temporary, so
+   * that lp_out keeps its own for the fsync */
+  const int fd = dup(lp_out_fd(o));
+  FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (!f) {
+    s = lp_error(LEAP_ERR_IO, "%s: cannot write the temporary file: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    free(row);
+    lp_out_abort(o);
+    return s;
   }
   int failed = encode(f, images, n, c, h, w, row, cols, width, height);
   free(row);
@@ -147,32 +141,22 @@ leap_status png_grid_write_temp(const char *path, const float *images, int n,
     char why[256];
     snprintf(why, sizeof why, "%s", leap_last_error());
     fclose(f);
-    unlink(tmp);
-    return lp_error(LEAP_ERR_IO, "%s: PNG encoding failed: %s", path,
-                    why[0] ? why : "libpng error");
+    lp_out_abort(o);
+    return lp_error(LEAP_ERR_IO, "%s: PNG encoding failed: %s", path, why[0] ? why : "libpng error");
   }
   /* Flush and close before the rename: a full disk shows up here. */
   if (fflush(f) != 0 || ferror(f) || fclose(f) != 0) {
     int e = errno;
-    unlink(tmp);
+    lp_out_abort(o);
     return lp_error(LEAP_ERR_IO, "%s: write failed: %s", path, strerror(e));
   }
+  *out = o;
   return LEAP_OK;
 }
 
-leap_status png_grid_commit(const char *tmp, const char *path) {
-  if (rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return lp_error(LEAP_ERR_IO, "%s: cannot rename the temporary file: %s",
-                    path, strerror(e));
-  }
-  return LEAP_OK;
-}
-
-leap_status png_grid_write(const char *path, const float *images, int n,
-                           int c, int h, int w) {
-  char tmp[4096];
-  leap_status s = png_grid_write_temp(path, images, n, c, h, w, tmp, sizeof tmp);
-  return s == LEAP_OK ? png_grid_commit(tmp, path) : s;
+leap_status png_grid_write(const char *path, const float *images, int n, int c, int h, int w,
+                           const char *const *inputs, int ninputs) {
+  lp_out *o = NULL;
+  leap_status s = png_grid_write_unit(path, images, n, c, h, w, inputs, ninputs, &o);
+  return s == LEAP_OK ? lp_out_commit(o) : s;
 }

@@ -2,16 +2,20 @@
  * with a 2-pixel gap, pixels mapped from [-1, 1] to 0..255 (clamped);
  * 1 channel is written as grayscale, 3 as RGB.
  *
- * Writing is atomic: the PNG goes to a temporary file in the destination's
- * folder, which is renamed over the destination only when complete, so a
- * failed or interrupted run never leaves a partial image. Callers that
- * write several files split the two phases (write_temp, then commit). */
+ * Writing follows core/output.h's rule: the output is never an input (by
+ * identity) nor an existing file other than a PNG leap wrote (tEXt
+ * Software = leap, which every grid carries); the PNG goes to a unique
+ * temporary in the destination's folder, renamed over the destination only
+ * when complete, so a failed or interrupted run never leaves a partial
+ * image. Callers that write several files take the written, not yet landed
+ * output (png_grid_write_unit) and land them together (lp_out_commit_all). */
 #ifndef LEAP_CLI_PNG_GRID_H
 #define LEAP_CLI_PNG_GRID_H
 
 #include <stddef.h>
 
 #include "leap.h"
+#include "output.h"
 
 enum { PNG_GRID_GAP = 2 };
 
@@ -19,15 +23,13 @@ enum { PNG_GRID_GAP = 2 };
 void png_grid_layout(int n, int h, int w, int *cols, int *rows, int *width,
                      int *height);
 
-/* Writes images [n, c, h, w] (c = 1 or 3) to a new temporary file next to
- * path and stores its name in tmp. On failure nothing is left behind. */
-leap_status png_grid_write_temp(const char *path, const float *images, int n,
-                                int c, int h, int w, char *tmp,
-                                size_t tmp_size);
-/* Renames tmp over path (removing tmp if that fails). */
-leap_status png_grid_commit(const char *tmp, const char *path);
-/* Both phases. */
-leap_status png_grid_write(const char *path, const float *images, int n,
-                           int c, int h, int w);
+/* Writes images [n, c, h, w] (c = 1 or 3) to a temporary for path (a job
+ * reading inputs[0..ninputs)) and returns it unlanded in *out. On failure
+ * nothing is left behind. */
+leap_status png_grid_write_unit(const char *path, const float *images, int n, int c, int h, int w,
+                                const char *const *inputs, int ninputs, lp_out **out);
+/* Writes and lands. */
+leap_status png_grid_write(const char *path, const float *images, int n, int c, int h, int w,
+                           const char *const *inputs, int ninputs);
 
 #endif

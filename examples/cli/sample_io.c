@@ -18,11 +18,12 @@ leap_status cli_read_noise(const char *path, int n, int c, int h, int w,
 }
 
 leap_status cli_write_samples(const char *path, const float *x, int n, int c,
-                              int h, int w, const char *const *meta,
-                              int pairs) {
+                              int h, int w, const char *const *meta, int pairs,
+                              const char *const *inputs, int ninputs, lp_out **out) {
   lp_st_writer *wr;
   leap_status s = lp_st_writer_create(path, &wr);
   if (s != LEAP_OK) return s;
+  s = lp_st_writer_output(wr, LP_OUT_SAMPLES, inputs, ninputs);
   for (int i = 0; s == LEAP_OK && i < pairs; i++)
     s = lp_st_writer_meta(wr, meta[2 * i], meta[2 * i + 1]);
   const int64_t shape[4] = {n, c, h, w};
@@ -31,5 +32,5 @@ leap_status cli_write_samples(const char *path, const float *x, int n, int c,
     lp_st_writer_abort(wr);
     return s;
   }
-  return lp_st_writer_finish(wr);
+  return lp_st_writer_finish_unit(wr, out);
 }

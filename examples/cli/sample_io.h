@@ -4,6 +4,7 @@
 #define LEAP_CLI_SAMPLE_IO_H
 
 #include "leap.h"
+#include "output.h"
 
 /* Reads tensor "noise" of shape [n, c, h, w] (any float dtype) from path
  * into out (n*c*h*w floats). A missing tensor or another shape is
@@ -12,8 +13,12 @@ leap_status cli_read_noise(const char *path, int n, int c, int h, int w,
                            float *out);
 
 /* Writes tensor "samples" [n, c, h, w] F32 and the metadata pairs
- * meta[0..2*pairs) (key, value, key, value, ...) to path, atomically. */
+ * meta[0..2*pairs) (key, value, key, value, ...) for path, a samples output
+ * of a job reading inputs[0..ninputs) (core/output.h), and returns the
+ * written, not yet landed file in *out (lp_out_commit_all lands it with
+ * the PNG). */
 leap_status cli_write_samples(const char *path, const float *x, int n, int c,
-                              int h, int w, const char *const *meta, int pairs);
+                              int h, int w, const char *const *meta, int pairs,
+                              const char *const *inputs, int ninputs, lp_out **out);
 
 #endif
