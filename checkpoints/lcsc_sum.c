@@ -176,12 +176,24 @@ AVX2 static size_t group64_avx2(int count, const void *const *src, const leap_dt
   return block_encode_avx2(acc, 64, out, dst);
 }
 
+/* clang 14 (the fuzz build's compiler) has no "f16c" for
+ * __builtin_cpu_supports: CPUID leaf 1, ECX bit 29 there. */
+#if defined(__clang__) && __clang_major__ < 15
+#include <cpuid.h>
+static int have_f16c(void) {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#else
+static int have_f16c(void) { return __builtin_cpu_supports("f16c"); }
+#endif
+
 static int have_avx2(void) {
   static int cached = -1;
   const char *force = getenv("LEAP_LCSC_SCALAR");
   if (force && *force && strcmp(force, "0") != 0) return 0;
   if (cached < 0)
-    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && have_f16c();
   return cached;
 }
 #endif

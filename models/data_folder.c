@@ -106,6 +106,48 @@ static leap_status list_dir(const char *dir, int want_dirs, name_list *out) {
   return LEAP_OK;
 }
 
+/* Debian 12's stb_image (git 2022-09-08) trusts a JPEG's Huffman table
+ * header: 16 code counts whose sum it never bounds, then writes that many
+ * symbols into a 256-entry table and code sizes into a 257-entry one (a heap
+ * overflow; UBSan: index 257 out of bounds for 'stbi_uc[257]', found by
+ * fuzz/fuzz_image_folder). Upstream stb later refuses a sum above 256; until
+ * Debian's copy does, every DHT segment is checked here first, walking the
+ * markers as stb does (entropy-coded data ends at an 0xFF that is not
+ * stuffing (00) or a restart (D0-D7)). Returns 0 for a file to refuse. */
+static int jpeg_tables_ok(const unsigned char *b, size_t n) {
+  if (n < 2 || b[0] != 0xFF || b[1] != 0xD8) return 1; /* not a JPEG: stb decides */
+  size_t i = 2;
+  while (i < n) {
+    if (b[i] != 0xFF) { /* entropy-coded data (or junk): find the next marker */
+      i++;
+      continue;
+    }
+    while (i < n && b[i] == 0xFF) i++; /* fill bytes */
+    if (i >= n) break;
+    const unsigned char m = b[i++];
+    if (m == 0x00 || (m >= 0xD0 && m <= 0xD8) || m == 0x01) continue; /* stuffing, RST, SOI, TEM */
+    if (m == 0xD9) break;                                               /* EOI */
+    if (i + 2 > n) break;
+    const size_t len = (size_t)b[i] << 8 | b[i + 1];
+    if (len < 2) return 0;
+    const size_t end = i + len < n ? i + len : n;
+    if (m == 0xC4) { /* DHT: tables of 1 + 16 + sum(counts) bytes, read as
+                      * stb reads them: while the declared length lasts, even
+                      * past the end of the segment (bytes past the file are 0) */
+      size_t t = i + 2;
+      for (long left = (long)len - 2; left > 0 && t < n;) {
+        size_t codes = 0;
+        for (size_t k = t + 1; k < t + 17 && k < n; k++) codes += b[k];
+        if (codes > 256) return 0;
+        t += 17 + codes;
+        left -= 17 + (long)codes;
+      }
+    }
+    i = end; /* after SOS the entropy-coded data follows; the loop skips it */
+  }
+  return 1;
+}
+
 /* Appends one decoded image (uint8 HWC) as [-1,1] CHW to the growing set. */
 static leap_status append_image(lp_dataset *ds, int *cap, const unsigned char *px,
                                 int32_t label) {
@@ -143,6 +185,12 @@ static leap_status load_class(const char *dir, int32_t label, lp_dataset *ds,
     char *bytes;
     size_t len;
     if ((s = lp_file_read_all(path, "image", LP_IMAGE_MAX_BYTES, &bytes, &len)) != LEAP_OK) break;
+    if (!jpeg_tables_ok((const unsigned char *)bytes, len)) {
+      free(bytes);
+      s = lp_error(LEAP_ERR_FORMAT, "%s: cannot decode image (a JPEG Huffman table declares more than 256 codes)",
+                   path);
+      break;
+    }
     unsigned char *px = len <= INT_MAX ? stbi_load_from_memory((const unsigned char *)bytes, (int)len, &w, &h, &c, 0)
                                        : NULL;
     free(bytes);

@@ -343,3 +343,17 @@ TEST_CASE("hardening: a classifier's description is checked against its tensors 
   CHECK(in_child([&] { return lp_classifier_load(bad.c_str(), &c) == LEAP_ERR_FORMAT ? 0 : 1; },
                  (rlim_t)2 << 30) == 0);
 }
+
+TEST_CASE("hardening: a JPEG whose Huffman table declares over 256 codes is refused", "[hardening][data]") {
+  // Found by fuzz/fuzz_image_folder: Debian's stb_image wrote the table's
+  // code sizes past its 257-entry array and its symbols past the 256-entry
+  // one (UBSan: index 257 out of bounds for type 'stbi_uc[257]'; a heap
+  // overflow under ASan).
+  TempDir dir;
+  REQUIRE(mkdir((dir / "0").c_str(), 0700) == 0);
+  lt::write_text(dir / "0" + "/bad.jpg", lt::slurp(lt::data("jpeg_dht_overflow.jpg")));
+  lp_dataset d;
+  CHECK(lp_dataset_load_folder(dir.path.c_str(), &d) == LEAP_ERR_FORMAT);
+  CHECK(says("Huffman"));
+  CHECK(says("bad.jpg"));
+}
