@@ -306,9 +306,11 @@ leap_status lp_st_open(const char *path, lp_st_file **out) {
     return st;
   }
   char why[256];
-  lp_json *h = lp_json_parse((const char *)b + 8, (size_t)n, why, sizeof why);
+  int oom;
+  lp_json *h = lp_json_parse_oom((const char *)b + 8, (size_t)n, why, sizeof why, &oom);
   if (!h) {
     lp_st_close(f);
+    if (oom) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory reading the header", path);
     return lp_error(LEAP_ERR_FORMAT, "%s: header is not valid JSON: %s", path, why);
   }
   st = read_header(f, h, (const char *)b + 8 + n, rest - n);

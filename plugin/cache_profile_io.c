@@ -313,12 +313,14 @@ leap_status lp_cache_profile_read(const char *path, lp_cache_profile *p) {
   fclose(f);
   if (!text || got != (size_t)len) {
     free(text);
-    return lp_error(len > 0 && !text ? LEAP_ERR_NOMEM : LEAP_ERR_IO, "%s: cannot read the cache profile", path);
+    if (len > 0 && !text) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory reading the cache profile", path);
+    return lp_error(LEAP_ERR_IO, "%s: cannot read the cache profile", path);
   }
   char err[256];
-  lp_json *j = lp_json_parse(text, (size_t)len, err, sizeof err);
+  int oom;
+  lp_json *j = lp_json_parse_oom(text, (size_t)len, err, sizeof err, &oom);
   free(text);
-  if (!j) return lp_error(LEAP_ERR_FORMAT, "%s: not a JSON profile: %s", path, err);
+  if (!j) return lp_error(oom ? LEAP_ERR_NOMEM : LEAP_ERR_FORMAT, "%s: not a JSON profile: %s", path, err);
   rd r = {path, LEAP_OK};
   if (j->type != LP_JSON_OBJECT || strcmp(str(&r, j, "format"), LP_CACHE_FORMAT) != 0) {
     lp_json_free(j);

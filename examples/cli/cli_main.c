@@ -62,6 +62,7 @@ static void print_help(FILE *out) {
           "  1    runtime error (the message is on stderr, after \"leap: \")\n"
           "  2    usage error (bad or unknown option or argument)\n"
           "  3    no Vulkan device (when the Vulkan backend was asked for)\n"
+          "  4    out of host or device memory (nothing was written)\n"
           "  130  interrupted by Ctrl-C (nothing was written)\n"
           "\n"
           "environment:\n"
@@ -74,6 +75,7 @@ int cli_fail(leap_status s) {
   const char *msg = leap_last_error();
   fprintf(stderr, "leap: %s\n", msg[0] ? msg : leap_status_string(s));
   if (s == LEAP_ERR_NO_DEVICE) return CLI_EXIT_NO_DEVICE;
+  if (s == LEAP_ERR_NOMEM) return CLI_EXIT_NOMEM;
   if (s == LEAP_ERR_INTERRUPTED) return CLI_EXIT_INTERRUPTED;
   return CLI_EXIT_ERROR;
 }
