@@ -2,6 +2,8 @@
  * with 9 significant digits, enough for float coefficients) and a reader
  * over core/json.h that checks every field it uses. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "cache_profile.h"
 #include "alloc.h"
 #include "error.h"
+#include "file_write.h"
 #include "json.h"
 
 static size_t coef_count(const lp_cache_profile *p) {
@@ -75,103 +78,116 @@ double lp_cache_tc_eval(const lp_cache_profile *p, double x) {
 
 /* ------------------------------------------------------------------ writer */
 
-static void put_darr(FILE *f, const double *v, int n) {
-  fputc('[', f);
-  for (int i = 0; i < n; i++) fprintf(f, i ? ",%.9g" : "%.9g", v[i]);
-  fputc(']', f);
+static void put_darr(lp_strbuf *f, const double *v, int n) {
+  lp_strbuf_put(f, "[", 1);
+  for (int i = 0; i < n; i++) lp_strbuf_printf(f, i ? ",%.9g" : "%.9g", v[i]);
+  lp_strbuf_put(f, "]", 1);
 }
 
-static void put_farr(FILE *f, const float *v, int n) {
-  fputc('[', f);
-  for (int i = 0; i < n; i++) fprintf(f, i ? ",%.9g" : "%.9g", (double)v[i]);
-  fputc(']', f);
+static void put_farr(lp_strbuf *f, const float *v, int n) {
+  lp_strbuf_put(f, "[", 1);
+  for (int i = 0; i < n; i++) lp_strbuf_printf(f, i ? ",%.9g" : "%.9g", (double)v[i]);
+  lp_strbuf_put(f, "]", 1);
 }
 
 static const char *level_name(leap_cache_level l) { return l == LEAP_CACHE_OUTPUT ? "output" : "hidden"; }
 
-static void write_setting(FILE *f, const lp_cache_profile *p, const lp_cache_setting *s) {
+static void write_setting(lp_strbuf *f, const lp_cache_profile *p, const lp_cache_setting *s) {
   const int S = p->steps, C = p->channels;
-  fprintf(f, "    {\"name\": \"%s\", \"lambda\": %.9g, \"computed\": %d,\n     \"reuse\": [", s->name,
+  lp_strbuf_printf(f, "    {\"name\": \"%s\", \"lambda\": %.9g, \"computed\": %d,\n     \"reuse\": [", s->name,
           s->lambda, s->computed);
-  for (int i = 0; i < S; i++) fprintf(f, i ? ",%d" : "%d", s->reuse[i]);
-  fprintf(f, "],\n     \"phi\": ");
+  for (int i = 0; i < S; i++) lp_strbuf_printf(f, i ? ",%d" : "%d", s->reuse[i]);
+  lp_strbuf_printf(f, "],\n     \"phi\": ");
   put_darr(f, s->phi, S);
-  fprintf(f, ",\n     \"phi_norect\": ");
+  lp_strbuf_printf(f, ",\n     \"phi_norect\": ");
   put_darr(f, s->phi_norect, S);
-  fprintf(f, ",\n     \"phi_paper\": ");
+  lp_strbuf_printf(f, ",\n     \"phi_paper\": ");
   put_darr(f, s->phi_paper, S);
-  fprintf(f, ",\n     \"err_plain\": ");
+  lp_strbuf_printf(f, ",\n     \"err_plain\": ");
   put_darr(f, s->err_plain, S);
-  fprintf(f, ",\n     \"err_rect\": ");
+  lp_strbuf_printf(f, ",\n     \"err_rect\": ");
   put_darr(f, s->err_rect, S);
-  fprintf(f, ",\n     \"rectification\": {\"shrink\": %.9g, \"folds\": %d, \"grid\": ", s->rect_shrink, s->rect_folds);
+  lp_strbuf_printf(f, ",\n     \"rectification\": {\"shrink\": %.9g, \"folds\": %d, \"grid\": ", s->rect_shrink, s->rect_folds);
   put_darr(f, s->rect_grid, s->rect_ncand);
-  fprintf(f, ", \"cv_psnr\": ");
+  lp_strbuf_printf(f, ", \"cv_psnr\": ");
   put_darr(f, s->rect_cv_psnr, s->rect_ncand);
-  fprintf(f, ", \"cv_se\": ");
+  lp_strbuf_printf(f, ", \"cv_se\": ");
   put_darr(f, s->rect_cv_se, s->rect_ncand);
-  fputc('}', f);
+  lp_strbuf_put(f, "}", 1);
   /* Coefficients of the reused steps, when rectification is on:
    * [branch][a or b][channel]. */
-  fprintf(f, ",\n     \"rect\": [");
+  lp_strbuf_printf(f, ",\n     \"rect\": [");
   int first = 1;
   for (int i = 0; i < S; i++) {
     if (!s->reuse[i] || !(s->rect_shrink > 0)) continue;
-    fprintf(f, "%s\n      {\"step\": %d, \"a\": [", first ? "" : ",", i);
+    lp_strbuf_printf(f, "%s\n      {\"step\": %d, \"a\": [", first ? "" : ",", i);
     first = 0;
     for (int b = 0; b < p->branches; b++) {
-      if (b) fputc(',', f);
+      if (b) lp_strbuf_put(f, ",", 1);
       put_farr(f, s->coef + ((size_t)(i * p->branches + b) * 2) * C, C);
     }
-    fprintf(f, "], \"b\": [");
+    lp_strbuf_printf(f, "], \"b\": [");
     for (int b = 0; b < p->branches; b++) {
-      if (b) fputc(',', f);
+      if (b) lp_strbuf_put(f, ",", 1);
       put_farr(f, s->coef + ((size_t)(i * p->branches + b) * 2 + 1) * C, C);
     }
-    fprintf(f, "]}");
+    lp_strbuf_printf(f, "]}");
   }
-  fprintf(f, "]}");
+  lp_strbuf_printf(f, "]}");
 }
 
 leap_status lp_cache_profile_write(const lp_cache_profile *p, const char *path) {
-  size_t len = strlen(path);
-  char *tmp = lp_malloc(len + 16);
-  if (!tmp) return lp_error(LEAP_ERR_NOMEM, "out of memory");
-  snprintf(tmp, len + 16, "%s.tmp%d", path, (int)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    free(tmp);
-    return lp_error(LEAP_ERR_IO, "%s: cannot write the profile", path);
-  }
-  fprintf(f, "{\n  \"format\": \"%s\", \"version\": %d,\n", LP_CACHE_FORMAT, LP_CACHE_FORMAT_VERSION);
-  fprintf(f, "  \"model_id\": \"%s\",\n", p->model_id);
-  fprintf(f, "  \"solver\": \"%s\", \"schedule\": \"%s\", \"shift\": %.17g, \"steps\": %d, \"cfg\": %.17g,\n",
+  /* The whole text first (a profile is a few hundred kB at most), then one
+   * write through lp_write_all to a temporary name, renamed when complete. */
+  lp_strbuf text = {0}, *f = &text;
+  lp_strbuf_printf(f, "{\n  \"format\": \"%s\", \"version\": %d,\n", LP_CACHE_FORMAT, LP_CACHE_FORMAT_VERSION);
+  lp_strbuf_printf(f, "  \"model_id\": \"%s\",\n", p->model_id);
+  lp_strbuf_printf(f, "  \"solver\": \"%s\", \"schedule\": \"%s\", \"shift\": %.17g, \"steps\": %d, \"cfg\": %.17g,\n",
           leap_solver_name(p->solver), leap_schedule_name(p->schedule), p->shift, p->steps, p->cfg);
-  fprintf(f, "  \"level\": \"%s\", \"channels\": %d, \"branches\": %d, \"window\": %d,\n", level_name(p->level),
+  lp_strbuf_printf(f, "  \"level\": \"%s\", \"channels\": %d, \"branches\": %d, \"window\": %d,\n", level_name(p->level),
           p->channels, p->branches, p->window);
-  fprintf(f, "  \"calibration\": {\"images\": %d, \"seed\": %llu, \"labels\": [", p->calib_images,
+  lp_strbuf_printf(f, "  \"calibration\": {\"images\": %d, \"seed\": %llu, \"labels\": [", p->calib_images,
           (unsigned long long)p->calib_seed);
-  for (int i = 0; i < p->calib_images; i++) fprintf(f, i ? ",%d" : "%d", (int)p->calib_labels[i]);
-  fprintf(f, "]},\n  \"rel_change\": ");
+  for (int i = 0; i < p->calib_images; i++) lp_strbuf_printf(f, i ? ",%d" : "%d", (int)p->calib_labels[i]);
+  lp_strbuf_printf(f, "]},\n  \"rel_change\": ");
   put_darr(f, p->rel_change, p->steps);
-  fprintf(f, ",\n  \"teacache\": {\"indicator\": ");
+  lp_strbuf_printf(f, ",\n  \"teacache\": {\"indicator\": ");
   put_darr(f, p->tc_indicator, p->steps);
-  fprintf(f, ", \"poly\": ");
+  lp_strbuf_printf(f, ", \"poly\": ");
   put_darr(f, p->tc_poly, LP_TC_DEGREE + 1);
-  fprintf(f, "},\n  \"settings\": [\n");
+  lp_strbuf_printf(f, "},\n  \"settings\": [\n");
   for (int k = 0; k < p->nsettings; k++) {
-    if (k) fprintf(f, ",\n");
+    if (k) lp_strbuf_printf(f, ",\n");
     write_setting(f, p, &p->settings[k]);
   }
-  fprintf(f, "\n  ]\n}\n");
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
+  lp_strbuf_printf(f, "\n  ]\n}\n");
+  if (text.oom) {
+    free(text.data);
+    return lp_error(LEAP_ERR_NOMEM, "%s: out of memory for the profile", path);
+  }
+  size_t len = strlen(path);
+  char *tmp = lp_malloc(len + 16);
+  if (!tmp) {
+    free(text.data);
+    return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
+  }
+  snprintf(tmp, len + 16, "%s.tmp%d", path, (int)getpid());
   leap_status s = LEAP_OK;
-  if (bad || rename(tmp, path) != 0) {
-    unlink(tmp);
-    s = lp_error(LEAP_ERR_IO, "%s: writing the profile failed", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    s = lp_error(LEAP_ERR_IO, "%s: cannot write the profile: %s", path, strerror(errno));
+  } else {
+    int ok = lp_write_all(fd, text.data, text.len) && fsync(fd) == 0;
+    int e = errno;
+    if (close(fd) != 0 && ok) ok = 0, e = errno;
+    if (!ok || rename(tmp, path) != 0) {
+      if (ok) e = errno;
+      unlink(tmp);
+      s = lp_error(LEAP_ERR_IO, "%s: writing the profile failed: %s", path, strerror(e));
+    }
   }
   free(tmp);
+  free(text.data);
   return s;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_write.h"
 
 /* Mid-gray: visible between tiles on both dark and light images. */
 enum { GAP_VALUE = 128 };
@@ -66,10 +67,19 @@ static void png_warning_fn(png_structp png, png_const_charp msg) {
   (void)msg;
 }
 
-/* Encodes the grid to f; returns 0 on success (leaving the reason in
+/* libpng writes through lp_write_all (not stdio), so a full disk is seen at
+ * the write that hits it, and LEAP_FAIL_WRITE reaches the PNG too. */
+static void sink_write(png_structp png, png_bytep data, png_size_t n) {
+  const int *fd = png_get_io_ptr(png);
+  if (!lp_write_all(*fd, data, n)) png_error(png, strerror(errno));
+}
+
+static void sink_flush(png_structp png) { (void)png; }
+
+/* Encodes the grid to fd; returns 0 on success (leaving the reason in
  * leap_last_error otherwise). Separate from the file handling so that
  * setjmp only guards libpng calls. */
-static int encode(FILE *f, const float *images, int n, int c, int h, int w,
+static int encode(int *fd, const float *images, int n, int c, int h, int w,
                   png_byte *row, int cols, int width, int height) {
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL,
                                             png_error_fn, png_warning_fn);
@@ -83,7 +93,7 @@ static int encode(FILE *f, const float *images, int n, int c, int h, int w,
     png_destroy_write_struct(&png, &info);
     return -1;
   }
-  png_init_io(png, f);
+  png_set_write_fn(png, fd, sink_write, sink_flush);
   png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
                c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
@@ -100,25 +110,17 @@ static int encode(FILE *f, const float *images, int n, int c, int h, int w,
 
 /* Creates a fresh temporary file next to path (O_EXCL, so a stale or
  * concurrent one is never reused); permissions follow the umask. */
-static FILE *open_temp(const char *path, char *tmp, size_t tmp_size) {
+static int open_temp(const char *path, char *tmp, size_t tmp_size) {
   for (int k = 0; k < 100; k++) {
     int len = snprintf(tmp, tmp_size, "%s.tmp%ld.%d", path, (long)getpid(), k);
     if (len < 0 || (size_t)len >= tmp_size) {
       errno = ENAMETOOLONG;
-      return NULL;
+      return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (fd >= 0) {
-      FILE *f = fdopen(fd, "wb");
-      if (!f) {
-        close(fd);
-        unlink(tmp);
-      }
-      return f;
-    }
-    if (errno != EEXIST) return NULL;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
   }
-  return NULL;
+  return -1;
 }
 
 leap_status png_grid_write_temp(const char *path, const float *images, int n,
@@ -135,24 +137,31 @@ leap_status png_grid_write_temp(const char *path, const float *images, int n,
   png_grid_layout(n, h, w, &cols, &rows, &width, &height);
   png_byte *row = lp_malloc((size_t)width * (size_t)c);
   if (!row) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
-  FILE *f = open_temp(path, tmp, tmp_size);
-  if (!f) {
+  int fd = open_temp(path, tmp, tmp_size);
+  if (fd < 0) {
     free(row);
     return lp_error(LEAP_ERR_IO, "%s: cannot create a temporary file: %s",
                     path, strerror(errno));
   }
-  int failed = encode(f, images, n, c, h, w, row, cols, width, height);
+  lp_error_clear();
+  int failed = encode(&fd, images, n, c, h, w, row, cols, width, height);
   free(row);
   if (failed) {
     char why[256];
     snprintf(why, sizeof why, "%s", leap_last_error());
-    fclose(f);
+    close(fd);
     unlink(tmp);
-    return lp_error(LEAP_ERR_IO, "%s: PNG encoding failed: %s", path,
+    return lp_error(LEAP_ERR_IO, "%s: cannot write the PNG: %s", path,
                     why[0] ? why : "libpng error");
   }
-  /* Flush and close before the rename: a full disk shows up here. */
-  if (fflush(f) != 0 || ferror(f) || fclose(f) != 0) {
+  /* Sync and close before the rename: a full disk can show up here too. */
+  if (fsync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    unlink(tmp);
+    return lp_error(LEAP_ERR_IO, "%s: write failed: %s", path, strerror(e));
+  }
+  if (close(fd) != 0) {
     int e = errno;
     unlink(tmp);
     return lp_error(LEAP_ERR_IO, "%s: write failed: %s", path, strerror(e));
