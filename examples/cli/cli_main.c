@@ -1,6 +1,7 @@
 /* cli_main.c - `leap`: dispatches to a subcommand and owns the exit codes.
  * A new subcommand is one row in kCommands plus its cli_X_main/cli_X_help. */
 #define _POSIX_C_SOURCE 200809L /* setenv, execv */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,5 +132,12 @@ int main(int argc, char **argv) {
             arg[0] == '-' ? "option" : "command", arg);
     return CLI_EXIT_USAGE;
   }
-  return c->main(argc - 1, argv + 1);
+  int code = c->main(argc - 1, argv + 1);
+  /* Reports and JSON lines go to stdout: a full disk or a closed pipe there
+   * is a failed run, not a silent one. */
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "leap: cannot write the standard output: %s\n", strerror(errno));
+    if (code == CLI_EXIT_OK) code = CLI_EXIT_ERROR;
+  }
+  return code;
 }
