@@ -133,12 +133,12 @@ int lp_write_all(int fd, const void *p, size_t n) {
 }
 
 void lp_sync_folder(const char *path) {
-  char *copy = lp_strdup(path);
-  if (!copy) return;
+  /* On the stack: short of memory, the file just landed is still synced. */
+  char copy[4096];
+  if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy) return;
   int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     fsync(fd);
     close(fd);
   }
-  free(copy);
 }
