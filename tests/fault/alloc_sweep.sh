@@ -49,8 +49,9 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
 export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
-# One failure point: prints "cmd N verdict detail" for a failure, nothing when
-# the run failed cleanly.
+# One failure point: prints "cmd N verdict [detail]"; the verdict is ok (a
+# clean failure), recovered (the run absorbed the failure and succeeded) or
+# one of the failures above.
 run_point() {
   local leap=$1 cmd=$2 n=$3 work=$4
   local out="$work/p$cmd.$n" log="$work/log$cmd.$n"
@@ -77,7 +78,9 @@ run_point() {
     echo "$cmd $n $verdict"
     cp "$log" "$work/fail.$cmd.$n.log"
   elif [ $rc -eq 0 ]; then
-    echo "$cmd $n recovered"  # the failure was absorbed and the run succeeded
+    echo "$cmd $n recovered"
+  else
+    echo "$cmd $n ok"
   fi
   rm -rf "$out" "$log"
 }
@@ -133,14 +136,16 @@ for cmd in $commands; do
   rm -rf "$work/p$cmd.0" "$work/count.log"
   [ -n "$count" ] || { echo "$cmd: no allocation count" >&2; status=1; continue; }
   seq 1 "$stride" "$count" | xargs -P "$jobs" -I{} "$0" --point "$leap" "$cmd" {} "$work" > "$work/res.$cmd"
-  cat "$work/res.$cmd" | grep -v " recovered$"
-  tried=$(seq 1 "$stride" "$count" | wc -l)
+  grep -v " ok$\| recovered$" "$work/res.$cmd"
+  # A point whose run never started (xargs could not start it) has no line.
+  tried=$(wc -l < "$work/res.$cmd")
+  planned=$(seq 1 "$stride" "$count" | wc -l)
   recovered=$(grep -c " recovered$" "$work/res.$cmd")
   for k in crash leak message partial; do eval "n_$k=\$(grep -c \"^$cmd [0-9]* $k\" \"\$work/res.$cmd\")"; done
   # shellcheck disable=SC2154
-  echo "$cmd: $count allocations, $tried points tried (stride $stride): crashes $n_crash, leaks $n_leak," \
-       "wrong error $n_message, partial files $n_partial, recovered $recovered"
-  if [ $((n_crash + n_leak + n_message + n_partial)) -ne 0 ]; then
+  echo "$cmd: $count allocations, $tried of $planned points tried (stride $stride): crashes $n_crash," \
+       "leaks $n_leak, wrong error $n_message, partial files $n_partial, recovered $recovered"
+  if [ $((n_crash + n_leak + n_message + n_partial)) -ne 0 ] || [ "$tried" -ne "$planned" ]; then
     status=1
     [ -n "${LEAP_SWEEP_KEEP:-}" ] && cp "$work"/fail.$cmd.*.log "$LEAP_SWEEP_KEEP"/ 2>/dev/null
   fi
