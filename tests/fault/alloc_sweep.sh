@@ -58,7 +58,9 @@ run_point() {
   rm -rf "$out" && mkdir -p "$out"
   local args
   args=$(args_of "$cmd" "$out" "$work") || return 1
-  LEAP_FAIL_ALLOC=$n timeout 120 "$leap" $args > "$log" 2>&1 < /dev/null
+  # stdin closed rather than /dev/null: on the machine the sweep was made
+  # on, /dev/null went missing for moments, and those runs never started.
+  LEAP_FAIL_ALLOC=$n timeout 120 "$leap" $args > "$log" 2>&1 <&-
   local rc=$? verdict=""
   if [ $rc -eq 124 ] || [ $rc -gt 128 ]; then verdict="crash (exit $rc)"
   elif grep -q "LeakSanitizer" "$log"; then verdict="leak"
@@ -135,7 +137,8 @@ for cmd in $commands; do
   count=$(sed -n 's/^leap: allocations: \([0-9]*\)$/\1/p' "$work/count.log" | tail -n 1)
   rm -rf "$work/p$cmd.0" "$work/count.log"
   [ -n "$count" ] || { echo "$cmd: no allocation count" >&2; status=1; continue; }
-  seq 1 "$stride" "$count" | xargs -P "$jobs" -I{} "$0" --point "$leap" "$cmd" {} "$work" > "$work/res.$cmd"
+  seq 1 "$stride" "$count" > "$work/points"
+  xargs -a "$work/points" -P "$jobs" -I{} "$0" --point "$leap" "$cmd" {} "$work" > "$work/res.$cmd" <&-
   grep -v " ok$\| recovered$" "$work/res.$cmd"
   # A point whose run never started (xargs could not start it) has no line.
   tried=$(wc -l < "$work/res.$cmd")
