@@ -46,7 +46,6 @@ allowed_left() {
 
 export OMP_WAIT_POLICY=passive OMP_NUM_THREADS=1
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
-export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
 # One failure point: prints "cmd N verdict [detail]"; the verdict is ok (a
