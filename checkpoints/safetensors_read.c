@@ -268,8 +268,12 @@ static leap_status parse(lp_st_file *f, const unsigned char *b, size_t size) {
                     "%s: header length %llu runs past the end of the file (%llu bytes after the length)",
                     path, (unsigned long long)n, (unsigned long long)rest);
   char why[256];
-  lp_json *h = lp_json_parse((const char *)b + 8, (size_t)n, why, sizeof why);
-  if (!h) return lp_error(LEAP_ERR_FORMAT, "%s: header is not valid JSON: %s", path, why);
+  int oom;
+  lp_json *h = lp_json_parse_oom((const char *)b + 8, (size_t)n, why, sizeof why, &oom);
+  if (!h) {
+    if (oom) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory reading the header", path);
+    return lp_error(LEAP_ERR_FORMAT, "%s: header is not valid JSON: %s", path, why);
+  }
   leap_status st = read_header(f, h, (const char *)b + 8 + n, rest - n);
   lp_json_free(h);
   return st;

@@ -17,7 +17,8 @@ char *lp_strdup(const char *s);
 /* Fault injection: the nth allocation from now (1 = the next) fails; with
  * persistent set, every one after it fails too. n = 0 switches it off.
  * LEAP_FAIL_ALLOC=N (or N+ for persistent) in the environment sets the same
- * at the first allocation of the process. */
+ * at the first allocation of the process. LEAP_ALLOC_REPORT=1 prints
+ * "leap: allocations: N" on stderr at exit, N being lp_alloc_count(). */
 void lp_alloc_fail_at(long n, int persistent);
 /* Allocations made since the process started (or the counter was reset by
  * lp_alloc_fail_at): a sweep runs a job once to learn how many there are. */

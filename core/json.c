@@ -16,6 +16,7 @@ typedef struct parser {
   char *err;
   size_t errlen;
   int failed;
+  int oom; /* the failure was an allocation, not the text */
 } parser;
 
 static int fail(parser *p, const char *fmt, ...) {
@@ -29,6 +30,11 @@ static int fail(parser *p, const char *fmt, ...) {
     p->failed = 1;
   }
   return 0;
+}
+
+static int fail_oom(parser *p) {
+  if (!p->failed) p->oom = 1;
+  return fail(p, "out of memory");
 }
 
 static void skip_ws(parser *p) {
@@ -110,7 +116,7 @@ static int parse_escape(parser *p, sbuf *b) {
   char c = p->s[p->pos++];
   static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
   const char *k = c ? strchr(from, c) : NULL;
-  if (k) return sbuf_put(b, &to[k - from], 1) || fail(p, "out of memory");
+  if (k) return sbuf_put(b, &to[k - from], 1) || fail_oom(p);
   if (c != 'u') {
     p->pos--;
     return fail(p, "bad escape '\\%c'", c);
@@ -130,7 +136,7 @@ static int parse_escape(parser *p, sbuf *b) {
   }
   /* Names become C strings: an embedded NUL would silently cut them. */
   if (cp == 0) return fail(p, "\\u0000 in a string is not supported");
-  return put_utf8(b, cp) || fail(p, "out of memory");
+  return put_utf8(b, cp) || fail_oom(p);
 }
 
 /* Parses a string at p->pos (which is at the opening quote). */
@@ -138,7 +144,7 @@ static char *parse_string(parser *p) {
   sbuf b = {0};
   p->pos++;
   if (!sbuf_put(&b, "", 0)) {
-    fail(p, "out of memory");
+    fail_oom(p);
     return NULL;
   }
   for (;;) {
@@ -172,7 +178,7 @@ static char *parse_string(parser *p) {
       p->pos++;
     }
     if (!sbuf_put(&b, p->s + start, p->pos - start)) {
-      fail(p, "out of memory");
+      fail_oom(p);
       break;
     }
   }
@@ -236,11 +242,11 @@ static int grow(parser *p, lp_json *v, int *cap, int with_keys) {
   if (v->count < *cap) return 1;
   int nc = *cap ? *cap * 2 : 8;
   lp_json *items = lp_realloc(v->items, (size_t)nc * sizeof *items);
-  if (!items) return fail(p, "out of memory");
+  if (!items) return fail_oom(p);
   v->items = items;
   if (with_keys) {
     char **keys = lp_realloc(v->keys, (size_t)nc * sizeof *keys);
-    if (!keys) return fail(p, "out of memory");
+    if (!keys) return fail_oom(p);
     v->keys = keys;
   }
   *cap = nc;
@@ -331,11 +337,13 @@ void lp_json_free(lp_json *v) {
   free(v);
 }
 
-lp_json *lp_json_parse(const char *text, size_t len, char *err, size_t errlen) {
-  parser p = {text, len, 0, err, errlen, 0};
+lp_json *lp_json_parse_oom(const char *text, size_t len, char *err, size_t errlen, int *oom) {
+  parser p = {text, len, 0, err, errlen, 0, 0};
+  if (oom) *oom = 0;
   lp_json *v = lp_calloc(1, sizeof *v);
   if (!v) {
     snprintf(err, errlen, "out of memory");
+    if (oom) *oom = 1;
     return NULL;
   }
   if (parse_value(&p, v, 0)) {
@@ -343,8 +351,13 @@ lp_json *lp_json_parse(const char *text, size_t len, char *err, size_t errlen) {
     if (p.pos == p.len) return v;
     fail(&p, "trailing characters after the value");
   }
+  if (oom) *oom = p.oom;
   lp_json_free(v);
   return NULL;
+}
+
+lp_json *lp_json_parse(const char *text, size_t len, char *err, size_t errlen) {
+  return lp_json_parse_oom(text, len, err, errlen, NULL);
 }
 
 const lp_json *lp_json_get(const lp_json *obj, const char *key) {

@@ -35,6 +35,9 @@ struct lp_json {
 /* Parses text[0..len) (it need not be NUL-terminated). Returns NULL on bad
  * JSON or out of memory and writes why (with the byte offset) into err. */
 lp_json *lp_json_parse(const char *text, size_t len, char *err, size_t errlen);
+/* The same; *oom is set to 1 when it failed for want of memory (the caller
+ * then reports LEAP_ERR_NOMEM, not a bad file), else to 0. */
+lp_json *lp_json_parse_oom(const char *text, size_t len, char *err, size_t errlen, int *oom);
 void lp_json_free(lp_json *v);
 /* The first value under `key` in an object; NULL if absent or not an object. */
 const lp_json *lp_json_get(const lp_json *obj, const char *key);

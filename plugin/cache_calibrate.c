@@ -372,7 +372,7 @@ int lp_cache_policy_walk(const double *dist, int steps, int window, double lambd
 
 double lp_cache_lambda_for(const double *dist, int steps, int window, int target) {
   unsigned char *tmp = lp_malloc((size_t)steps);
-  if (!tmp) return 0;
+  if (!tmp) return -1;
   double best = 0;
   int best_gap = steps + 1, best_count = steps;
   /* Candidates: 0 (compute all) and just above every measured error. */
@@ -599,6 +599,10 @@ leap_status lp_cache_calibrate(leap_model *m, const lp_cache_calib_cfg *cfg, lp_
       const int target = cfg->targets[k - cfg->nlambdas];
       set->lambda = lp_cache_lambda_for(c.dist, c.S, c.W, target);
       snprintf(set->name, sizeof set->name, "computed=%d", target);
+      if (set->lambda < 0) {
+        s = lp_error(LEAP_ERR_NOMEM, "cache profile: out of memory choosing the threshold for %s", set->name);
+        break;
+      }
     }
     set->computed = lp_cache_policy_walk(c.dist, c.S, c.W, set->lambda, set->reuse);
     s = profile_setting(&c, set, x, grid, ncand, score);

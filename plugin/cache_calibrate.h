@@ -62,7 +62,8 @@ int lp_cache_one_se(const double *score, int ncand, int n, double *mean, double 
  * dist[j * steps + i] (j < i, within the window); returns the computed
  * count. */
 int lp_cache_policy_walk(const double *dist, int steps, int window, double lambda, unsigned char *reuse);
-/* The lambda whose walk computes closest to target steps (more on a tie). */
+/* The lambda whose walk computes closest to target steps (more on a tie);
+ * -1 when out of memory. */
 double lp_cache_lambda_for(const double *dist, int steps, int window, int target);
 /* The TeaCache threshold whose rule, run on the calibration indicators,
  * computes about target steps. */

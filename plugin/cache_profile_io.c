@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "file_read.h"
+#include "file_write.h"
 #include "json.h"
 #include "output.h"
 
@@ -91,62 +92,62 @@ double lp_cache_tc_eval(const lp_cache_profile *p, double x) {
 
 /* ------------------------------------------------------------------ writer */
 
-static void put_darr(FILE *f, const double *v, int n) {
-  fputc('[', f);
-  for (int i = 0; i < n; i++) fprintf(f, i ? ",%.9g" : "%.9g", v[i]);
-  fputc(']', f);
+static void put_darr(lp_strbuf *f, const double *v, int n) {
+  lp_strbuf_put(f, "[", 1);
+  for (int i = 0; i < n; i++) lp_strbuf_printf(f, i ? ",%.9g" : "%.9g", v[i]);
+  lp_strbuf_put(f, "]", 1);
 }
 
-static void put_farr(FILE *f, const float *v, int n) {
-  fputc('[', f);
-  for (int i = 0; i < n; i++) fprintf(f, i ? ",%.9g" : "%.9g", (double)v[i]);
-  fputc(']', f);
+static void put_farr(lp_strbuf *f, const float *v, int n) {
+  lp_strbuf_put(f, "[", 1);
+  for (int i = 0; i < n; i++) lp_strbuf_printf(f, i ? ",%.9g" : "%.9g", (double)v[i]);
+  lp_strbuf_put(f, "]", 1);
 }
 
 static const char *level_name(leap_cache_level l) { return l == LEAP_CACHE_OUTPUT ? "output" : "hidden"; }
 
-static void write_setting(FILE *f, const lp_cache_profile *p, const lp_cache_setting *s) {
+static void write_setting(lp_strbuf *f, const lp_cache_profile *p, const lp_cache_setting *s) {
   const int S = p->steps, C = p->channels;
-  fprintf(f, "    {\"name\": \"%s\", \"lambda\": %.9g, \"computed\": %d,\n     \"reuse\": [", s->name,
+  lp_strbuf_printf(f, "    {\"name\": \"%s\", \"lambda\": %.9g, \"computed\": %d,\n     \"reuse\": [", s->name,
           s->lambda, s->computed);
-  for (int i = 0; i < S; i++) fprintf(f, i ? ",%d" : "%d", s->reuse[i]);
-  fprintf(f, "],\n     \"phi\": ");
+  for (int i = 0; i < S; i++) lp_strbuf_printf(f, i ? ",%d" : "%d", s->reuse[i]);
+  lp_strbuf_printf(f, "],\n     \"phi\": ");
   put_darr(f, s->phi, S);
-  fprintf(f, ",\n     \"phi_norect\": ");
+  lp_strbuf_printf(f, ",\n     \"phi_norect\": ");
   put_darr(f, s->phi_norect, S);
-  fprintf(f, ",\n     \"phi_paper\": ");
+  lp_strbuf_printf(f, ",\n     \"phi_paper\": ");
   put_darr(f, s->phi_paper, S);
-  fprintf(f, ",\n     \"err_plain\": ");
+  lp_strbuf_printf(f, ",\n     \"err_plain\": ");
   put_darr(f, s->err_plain, S);
-  fprintf(f, ",\n     \"err_rect\": ");
+  lp_strbuf_printf(f, ",\n     \"err_rect\": ");
   put_darr(f, s->err_rect, S);
-  fprintf(f, ",\n     \"rectification\": {\"shrink\": %.9g, \"folds\": %d, \"grid\": ", s->rect_shrink, s->rect_folds);
+  lp_strbuf_printf(f, ",\n     \"rectification\": {\"shrink\": %.9g, \"folds\": %d, \"grid\": ", s->rect_shrink, s->rect_folds);
   put_darr(f, s->rect_grid, s->rect_ncand);
-  fprintf(f, ", \"cv_psnr\": ");
+  lp_strbuf_printf(f, ", \"cv_psnr\": ");
   put_darr(f, s->rect_cv_psnr, s->rect_ncand);
-  fprintf(f, ", \"cv_se\": ");
+  lp_strbuf_printf(f, ", \"cv_se\": ");
   put_darr(f, s->rect_cv_se, s->rect_ncand);
-  fputc('}', f);
+  lp_strbuf_put(f, "}", 1);
   /* Coefficients of the reused steps, when rectification is on:
    * [branch][a or b][channel]. */
-  fprintf(f, ",\n     \"rect\": [");
+  lp_strbuf_printf(f, ",\n     \"rect\": [");
   int first = 1;
   for (int i = 0; i < S; i++) {
     if (!s->reuse[i] || !(s->rect_shrink > 0)) continue;
-    fprintf(f, "%s\n      {\"step\": %d, \"a\": [", first ? "" : ",", i);
+    lp_strbuf_printf(f, "%s\n      {\"step\": %d, \"a\": [", first ? "" : ",", i);
     first = 0;
     for (int b = 0; b < p->branches; b++) {
-      if (b) fputc(',', f);
+      if (b) lp_strbuf_put(f, ",", 1);
       put_farr(f, s->coef + ((size_t)(i * p->branches + b) * 2) * C, C);
     }
-    fprintf(f, "], \"b\": [");
+    lp_strbuf_printf(f, "], \"b\": [");
     for (int b = 0; b < p->branches; b++) {
-      if (b) fputc(',', f);
+      if (b) lp_strbuf_put(f, ",", 1);
       put_farr(f, s->coef + ((size_t)(i * p->branches + b) * 2 + 1) * C, C);
     }
-    fprintf(f, "]}");
+    lp_strbuf_printf(f, "]}");
   }
-  fprintf(f, "]}");
+  lp_strbuf_printf(f, "]}");
 }
 
 leap_status lp_cache_profile_write(const lp_cache_profile *p, const char *path) {
@@ -155,47 +156,44 @@ leap_status lp_cache_profile_write(const lp_cache_profile *p, const char *path) 
 
 leap_status lp_cache_profile_write_job(const lp_cache_profile *p, const char *path, const char *const *inputs,
                                        int ninputs) {
-  lp_out *o = NULL;
-  leap_status s = lp_out_begin(path, LP_OUT_PROFILE, inputs, ninputs, &o);
-  if (s != LEAP_OK) return s;
-  /* stdio on a second descriptor of the temporary; lp_out keeps its own */
-  const int fd = dup(lp_out_fd(o));
-  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-  if (!f) {
-    s = lp_error(LEAP_ERR_IO, "%s: cannot write the profile: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    lp_out_abort(o);
-    return s;
-  }
-  fprintf(f, "{\n  \"format\": \"%s\", \"version\": %d,\n", LP_CACHE_FORMAT, LP_CACHE_FORMAT_VERSION);
-  fprintf(f, "  \"model_id\": \"%s\",\n", p->model_id);
-  fprintf(f, "  \"solver\": \"%s\", \"schedule\": \"%s\", \"shift\": %.17g, \"steps\": %d, \"cfg\": %.17g,\n",
+  /* The whole text first (a profile is a few hundred kB at most), then one
+   * write through lp_write_all to the temporary (core/output.h). */
+  lp_strbuf text = {0}, *f = &text;
+  lp_strbuf_printf(f, "{\n  \"format\": \"%s\", \"version\": %d,\n", LP_CACHE_FORMAT, LP_CACHE_FORMAT_VERSION);
+  lp_strbuf_printf(f, "  \"model_id\": \"%s\",\n", p->model_id);
+  lp_strbuf_printf(f, "  \"solver\": \"%s\", \"schedule\": \"%s\", \"shift\": %.17g, \"steps\": %d, \"cfg\": %.17g,\n",
           leap_solver_name(p->solver), leap_schedule_name(p->schedule), p->shift, p->steps, p->cfg);
-  fprintf(f, "  \"level\": \"%s\", \"channels\": %d, \"branches\": %d, \"window\": %d,\n", level_name(p->level),
+  lp_strbuf_printf(f, "  \"level\": \"%s\", \"channels\": %d, \"branches\": %d, \"window\": %d,\n", level_name(p->level),
           p->channels, p->branches, p->window);
-  fprintf(f, "  \"calibration\": {\"images\": %d, \"seed\": %llu, \"labels\": [", p->calib_images,
+  lp_strbuf_printf(f, "  \"calibration\": {\"images\": %d, \"seed\": %llu, \"labels\": [", p->calib_images,
           (unsigned long long)p->calib_seed);
-  for (int i = 0; i < p->calib_images; i++) fprintf(f, i ? ",%d" : "%d", (int)p->calib_labels[i]);
-  fprintf(f, "]},\n  \"rel_change\": ");
+  for (int i = 0; i < p->calib_images; i++) lp_strbuf_printf(f, i ? ",%d" : "%d", (int)p->calib_labels[i]);
+  lp_strbuf_printf(f, "]},\n  \"rel_change\": ");
   put_darr(f, p->rel_change, p->steps);
-  fprintf(f, ",\n  \"teacache\": {\"indicator\": ");
+  lp_strbuf_printf(f, ",\n  \"teacache\": {\"indicator\": ");
   put_darr(f, p->tc_indicator, p->steps);
-  fprintf(f, ", \"poly\": ");
+  lp_strbuf_printf(f, ", \"poly\": ");
   put_darr(f, p->tc_poly, LP_TC_DEGREE + 1);
-  fprintf(f, "},\n  \"settings\": [\n");
+  lp_strbuf_printf(f, "},\n  \"settings\": [\n");
   for (int k = 0; k < p->nsettings; k++) {
-    if (k) fprintf(f, ",\n");
+    if (k) lp_strbuf_printf(f, ",\n");
     write_setting(f, p, &p->settings[k]);
   }
-  fprintf(f, "\n  ]\n}\n");
-  int bad = fflush(f) != 0 || ferror(f);
-  const int e = errno;
-  bad |= fclose(f) != 0;
-  if (bad) {
-    lp_out_abort(o);
-    return lp_error(LEAP_ERR_IO, "%s: writing the profile failed: %s", path, strerror(e));
+  lp_strbuf_printf(f, "\n  ]\n}\n");
+  if (text.oom) {
+    free(text.data);
+    return lp_error(LEAP_ERR_NOMEM, "%s: out of memory for the profile", path);
   }
-  return lp_out_commit(o);
+  lp_out *o = NULL;
+  leap_status s = lp_out_begin(path, LP_OUT_PROFILE, inputs, ninputs, &o);
+  if (s == LEAP_OK && !lp_write_all(lp_out_fd(o), text.data, text.len)) {
+    s = lp_error(LEAP_ERR_IO, "%s: writing the profile failed: %s", path, strerror(errno));
+    lp_out_abort(o);
+  } else if (s == LEAP_OK) {
+    s = lp_out_commit(o);
+  }
+  free(text.data);
+  return s;
 }
 
 /* ------------------------------------------------------------------ reader */
@@ -406,8 +404,9 @@ leap_status lp_cache_profile_parse(const char *text, size_t len, const char *pat
                                    lp_cache_profile *p) {
   memset(p, 0, sizeof *p);
   char err[256];
-  lp_json *j = lp_json_parse(text, len, err, sizeof err);
-  if (!j) return lp_error(LEAP_ERR_FORMAT, "%s: not a JSON profile: %s", path, err);
+  int oom;
+  lp_json *j = lp_json_parse_oom(text, len, err, sizeof err, &oom);
+  if (!j) return lp_error(oom ? LEAP_ERR_NOMEM : LEAP_ERR_FORMAT, "%s: not a JSON profile: %s", path, err);
   rd r = {path, LEAP_OK};
   if (j->type != LP_JSON_OBJECT || strcmp(str(&r, j, "format"), LP_CACHE_FORMAT) != 0) {
     lp_json_free(j);

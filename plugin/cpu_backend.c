@@ -30,7 +30,7 @@ static leap_status cpu_alloc(lp_backend *be, size_t bytes, lp_buf **out) {
   if (b) b->data = lp_aligned_alloc(64, rounded ? rounded : 64);
   if (!b || !b->data) {
     free(b);
-    return lp_error(LEAP_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes", bytes);
+    return lp_error(LEAP_ERR_NOMEM, "cpu backend: out of memory (%zu bytes)", bytes);
   }
   memset(b->data, 0, rounded ? rounded : 64);
   b->head.serial = lp_buf_new_serial();

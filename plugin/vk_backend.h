@@ -36,4 +36,12 @@ leap_status lp_vk_buf_wrap(lp_backend *be, uint64_t vk_buffer, uint64_t byte_off
  * the command buffer), or -1 if the queue has no timestamps. */
 double lp_vk_last_gpu_ms(const lp_backend *be);
 
+/* Fault injection: the nth vkAllocateMemory from now (1 = the next) fails
+ * with VK_ERROR_OUT_OF_DEVICE_MEMORY; with persistent set, every later one
+ * too; n = 0 switches it off. LEAP_FAIL_VKALLOC=N (or N+) in the
+ * environment sets the same at the first allocation of the process.
+ * lp_vk_alloc_count: device allocations since then (or the last reset). */
+void lp_vk_alloc_fail_at(long n, int persistent);
+long lp_vk_alloc_count(void);
+
 #endif /* LEAP_VK_BACKEND_H */

@@ -3,11 +3,13 @@
  * written with memcpy (and read with memcpy where that memory is host-cached);
  * elsewhere they live in device-local memory and are written and read
  * through one staging buffer, in chunks. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "alloc.h"
+#include "vk_backend.h"
 #include "vk_internal.h"
 
 #define STAGING_CHUNK ((VkDeviceSize)64 << 20)
@@ -78,6 +80,37 @@ leap_status lp_vk_choose_memory(vk_backend *vb) {
   return LEAP_OK;
 }
 
+/* The device-memory failure switch (vk_backend.h): a counter over every
+ * vkAllocateMemory leap makes. */
+static atomic_long vkalloc_count;   /* since the process started or the last reset */
+static atomic_long vkalloc_fail_at; /* 0: off */
+static atomic_int vkalloc_persistent;
+static atomic_int vkalloc_env_read;
+
+static int vkalloc_should_fail(void) {
+  if (!atomic_exchange(&vkalloc_env_read, 1)) {
+    const char *s = getenv("LEAP_FAIL_VKALLOC");
+    char *end = NULL;
+    long n = s && *s ? strtol(s, &end, 10) : 0;
+    if (n > 0) {
+      atomic_store(&vkalloc_persistent, end && *end == '+');
+      atomic_store(&vkalloc_fail_at, n);
+    }
+  }
+  long k = atomic_fetch_add(&vkalloc_count, 1) + 1;
+  long at = atomic_load(&vkalloc_fail_at);
+  return at > 0 && (k == at || (k > at && atomic_load(&vkalloc_persistent)));
+}
+
+void lp_vk_alloc_fail_at(long n, int persistent) {
+  atomic_store(&vkalloc_env_read, 1);
+  atomic_store(&vkalloc_count, 0);
+  atomic_store(&vkalloc_persistent, persistent != 0);
+  atomic_store(&vkalloc_fail_at, n > 0 ? n : 0);
+}
+
+long lp_vk_alloc_count(void) { return atomic_load(&vkalloc_count); }
+
 /* Creates buffer + memory of one type (type_pref is a hint; the buffer's
  * memoryTypeBits decide), mapped when host-visible. */
 static leap_status make_buffer(vk_backend *vb, VkDeviceSize bytes, uint32_t type_pref, int map,
@@ -102,7 +135,9 @@ static leap_status make_buffer(vk_backend *vb, VkDeviceSize bytes, uint32_t type
   VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                               .allocationSize = req.size,
                               .memoryTypeIndex = (uint32_t)t};
-  r = f->vkAllocateMemory(vb->device, &mai, NULL, &b->memory);
+  b->memory = VK_NULL_HANDLE;
+  r = vkalloc_should_fail() ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+                            : f->vkAllocateMemory(vb->device, &mai, NULL, &b->memory);
   if (r == VK_SUCCESS) r = f->vkBindBufferMemory(vb->device, b->buffer, b->memory, 0);
   if (r == VK_SUCCESS && map) r = f->vkMapMemory(vb->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
   if (r != VK_SUCCESS) {
@@ -110,7 +145,8 @@ static leap_status make_buffer(vk_backend *vb, VkDeviceSize bytes, uint32_t type
     if (b->memory) f->vkFreeMemory(vb->device, b->memory, NULL);
     memset(b, 0, sizeof *b);
     leap_status s = lp_vk_fail(r, "allocating device memory");
-    return lp_error(s, "vulkan: cannot allocate a buffer of %llu bytes on %s: %s",
+    return lp_error(s, "vulkan: %s: cannot allocate a buffer of %llu bytes on %s (%s)",
+                    s == LEAP_ERR_NOMEM ? "out of memory" : "allocation failed",
                     (unsigned long long)bytes, vb->name, lp_vk_result_name(r));
   }
   return LEAP_OK;

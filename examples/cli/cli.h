@@ -14,6 +14,7 @@ enum {
   CLI_EXIT_ERROR = 1,       /* runtime error: the message is on stderr */
   CLI_EXIT_USAGE = 2,       /* bad command line */
   CLI_EXIT_NO_DEVICE = 3,   /* Vulkan was asked for and there is no device */
+  CLI_EXIT_NOMEM = 4,       /* out of host or device memory, nothing written */
   CLI_EXIT_INTERRUPTED = 130 /* Ctrl-C (128 + SIGINT), nothing written */
 };
 
@@ -48,8 +49,8 @@ int cli_bench_sample_main(int argc, char **argv);
 void cli_bench_sample_help(FILE *out);
 
 /* Prints "leap: <leap_last_error()>" (or the status name when there is no
- * message) on stderr and returns the exit code for s: 3 for no device, 130
- * for an interruption, 1 otherwise. */
+ * message) on stderr and returns the exit code for s: 3 for no device, 4
+ * for out of memory, 130 for an interruption, 1 otherwise. */
 int cli_fail(leap_status s);
 
 #endif

@@ -245,8 +245,8 @@ int cli_parse_labels(const char *cmd, const char *what, const char *s,
     if (pass == 0) {
       *out = lp_malloc((size_t)n * sizeof **out);
       if (!*out) {
-        fprintf(stderr, "leap %s: out of memory\n", cmd);
-        return 0;
+        fprintf(stderr, "leap %s: out of memory for %s\n", cmd, what);
+        return -1;
       }
       *count = (int)n;
     }

@@ -66,7 +66,9 @@ int cli_parse_double(const char *cmd, const char *what, const char *s,
 int cli_parse_int_list(const char *cmd, const char *what, const char *s, long min,
                        long max, int *out, int cap, int *count);
 /* A label list: comma-separated numbers and inclusive ranges, e.g.
- * "0,3,5", "0-9" or "0-4,7". *out is malloc'ed (free it); *count >= 1. */
+ * "0,3,5", "0-9" or "0-4,7". *out is malloc'ed (free it); *count >= 1.
+ * Unlike the others, 0 is a usage error and -1 out of memory (both with
+ * their message printed): CLI_EXIT_USAGE and CLI_EXIT_NOMEM. */
 int cli_parse_labels(const char *cmd, const char *what, const char *s,
                      int32_t **out, int *count);
 

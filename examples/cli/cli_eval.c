@@ -415,9 +415,10 @@ int cli_eval_main(int argc, char **argv) {
   if (leap_solver_from_name(o.sampler, &o.solver) != LEAP_OK)
     return cli_usage_error(a.cmd, "--sampler: '%s' is not euler, heun, ddim, "
                            "euler_a or dpmpp_2m", o.sampler);
-  if (o.labels && !cli_parse_labels(a.cmd, "--labels", o.labels, &o.label_list,
-                                    &o.label_count))
-    return CLI_EXIT_USAGE;
+  if (o.labels) {
+    int ok = cli_parse_labels(a.cmd, "--labels", o.labels, &o.label_list, &o.label_count);
+    if (ok <= 0) return ok < 0 ? CLI_EXIT_NOMEM : CLI_EXIT_USAGE;
+  }
   if (!cli_parse_int_list(a.cmd, "--steps", steps_text, 1, 10000, o.steps_list,
                           (int)(sizeof o.steps_list / sizeof o.steps_list[0]), &o.steps_count))
     return CLI_EXIT_USAGE;

@@ -1,6 +1,7 @@
 /* cli_main.c - `leap`: dispatches to a subcommand and owns the exit codes.
  * A new subcommand is one row in kCommands plus its cli_X_main/cli_X_help. */
 #define _POSIX_C_SOURCE 200809L /* setenv, execv */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ static void print_help(FILE *out) {
           "  1    runtime error (the message is on stderr, after \"leap: \")\n"
           "  2    usage error (bad or unknown option or argument)\n"
           "  3    no Vulkan device (when the Vulkan backend was asked for)\n"
+          "  4    out of host or device memory (nothing was written)\n"
           "  130  interrupted by Ctrl-C or SIGTERM (nothing was written)\n"
           "\n"
           "environment:\n"
@@ -76,6 +78,7 @@ int cli_fail(leap_status s) {
   const char *msg = leap_last_error();
   fprintf(stderr, "leap: %s\n", msg[0] ? msg : leap_status_string(s));
   if (s == LEAP_ERR_NO_DEVICE) return CLI_EXIT_NO_DEVICE;
+  if (s == LEAP_ERR_NOMEM) return CLI_EXIT_NOMEM;
   if (s == LEAP_ERR_INTERRUPTED) return CLI_EXIT_INTERRUPTED;
   return CLI_EXIT_ERROR;
 }
@@ -131,5 +134,12 @@ int main(int argc, char **argv) {
             arg[0] == '-' ? "option" : "command", arg);
     return CLI_EXIT_USAGE;
   }
-  return c->main(argc - 1, argv + 1);
+  int code = c->main(argc - 1, argv + 1);
+  /* Reports and JSON lines go to stdout: a full disk or a closed pipe there
+   * is a failed run, not a silent one. */
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "leap: cannot write the standard output: %s\n", strerror(errno));
+    if (code == CLI_EXIT_OK) code = CLI_EXIT_ERROR;
+  }
+  return code;
 }

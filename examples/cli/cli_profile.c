@@ -175,8 +175,9 @@ int cli_profile_main(int argc, char **argv) {
   leap_model_get_info(m, &info);
   cc.cfg = !isnan(cfg) ? cfg : info.num_classes > 0 ? 3.0 : 1.0;
   if (info.num_classes > 0) {
-    if (labels_s && !cli_parse_labels("profile", "--labels", labels_s, &list, &nlist)) {
-      code = CLI_EXIT_USAGE;
+    int ok = labels_s ? cli_parse_labels("profile", "--labels", labels_s, &list, &nlist) : 1;
+    if (ok <= 0) {
+      code = ok < 0 ? CLI_EXIT_NOMEM : CLI_EXIT_USAGE;
       goto done;
     }
     labels = lp_malloc((size_t)images * sizeof *labels);

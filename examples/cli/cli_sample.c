@@ -171,9 +171,10 @@ static int parse_opts(int argc, char **argv, sample_opts *o) {
     return cli_usage_error(a.cmd, "--schedule: '%s' is not default, flow, "
                            "vp_linear, vp_scaled, vp_cosine or karras",
                            o->schedule);
-  if (o->labels && !cli_parse_labels(a.cmd, "--labels", o->labels,
-                                     &o->label_list, &o->label_count))
-    return CLI_EXIT_USAGE;
+  if (o->labels) {
+    int ok = cli_parse_labels(a.cmd, "--labels", o->labels, &o->label_list, &o->label_count);
+    if (ok <= 0) return ok < 0 ? CLI_EXIT_NOMEM : CLI_EXIT_USAGE;
+  }
   if (o->uniform && !isnan(o->teacache))
     return cli_usage_error(a.cmd, "--cache-uniform and --cache-teacache are two different baselines");
   if (!isnan(o->teacache) && !o->cache)

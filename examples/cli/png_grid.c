@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_write.h"
 
 /* Mid-gray: visible between tiles on both dark and light images. */
 enum { GAP_VALUE = 128 };
@@ -65,10 +66,19 @@ static void png_warning_fn(png_structp png, png_const_charp msg) {
   (void)msg;
 }
 
-/* Encodes the grid to f; returns 0 on success (leaving the reason in
+/* libpng writes through lp_write_all (not stdio), so a full disk is seen at
+ * the write that hits it, and LEAP_FAIL_WRITE reaches the PNG too. */
+static void sink_write(png_structp png, png_bytep data, png_size_t n) {
+  const int *fd = png_get_io_ptr(png);
+  if (!lp_write_all(*fd, data, n)) png_error(png, strerror(errno));
+}
+
+static void sink_flush(png_structp png) { (void)png; }
+
+/* Encodes the grid to fd; returns 0 on success (leaving the reason in
  * leap_last_error otherwise). Separate from the file handling so that
  * setjmp only guards libpng calls. */
-static int encode(FILE *f, const float *images, int n, int c, int h, int w,
+static int encode(int *fd, const float *images, int n, int c, int h, int w,
                   png_byte *row, int cols, int width, int height) {
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL,
                                             png_error_fn, png_warning_fn);
@@ -82,7 +92,7 @@ static int encode(FILE *f, const float *images, int n, int c, int h, int w,
     png_destroy_write_struct(&png, &info);
     return -1;
   }
-  png_init_io(png, f);
+  png_set_write_fn(png, fd, sink_write, sink_flush);
   png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
                c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
@@ -124,31 +134,15 @@ leap_status png_grid_write_unit(const char *path, const float *images, int n, in
     free(row);
     return s;
   }
-  /* libpng writes through stdio: a second descriptor of the temporary, so
-   * that lp_out keeps its own for the fsync */
-  const int fd = dup(lp_out_fd(o));
-  FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-  if (!f) {
-    s = lp_error(LEAP_ERR_IO, "%s: cannot write the temporary file: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    free(row);
-    lp_out_abort(o);
-    return s;
-  }
-  int failed = encode(f, images, n, c, h, w, row, cols, width, height);
+  int fd = lp_out_fd(o);
+  lp_error_clear();
+  int failed = encode(&fd, images, n, c, h, w, row, cols, width, height);
   free(row);
   if (failed) {
     char why[256];
     snprintf(why, sizeof why, "%s", leap_last_error());
-    fclose(f);
     lp_out_abort(o);
-    return lp_error(LEAP_ERR_IO, "%s: PNG encoding failed: %s", path, why[0] ? why : "libpng error");
-  }
-  /* Flush and close before the rename: a full disk shows up here. */
-  if (fflush(f) != 0 || ferror(f) || fclose(f) != 0) {
-    int e = errno;
-    lp_out_abort(o);
-    return lp_error(LEAP_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    return lp_error(LEAP_ERR_IO, "%s: cannot write the PNG: %s", path, why[0] ? why : "libpng error");
   }
   *out = o;
   return LEAP_OK;
