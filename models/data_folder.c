@@ -115,8 +115,11 @@ static leap_status list_dir(const char *dir, int want_dirs, name_list *out) {
  * markers as stb does (entropy-coded data ends at an 0xFF that is not
  * stuffing (00) or a restart (D0-D7)). Returns 0 for a file to refuse. */
 static int jpeg_tables_ok(const unsigned char *b, size_t n) {
-  if (n < 2 || b[0] != 0xFF || b[1] != 0xD8) return 1; /* not a JPEG: stb decides */
-  size_t i = 2;
+  /* stb finds SOI after any number of 0xFF fill bytes, as every marker. */
+  size_t i = 0;
+  while (i < n && b[i] == 0xFF) i++;
+  if (i == 0 || i >= n || b[i] != 0xD8) return 1; /* not a JPEG: stb decides */
+  i++;
   while (i < n) {
     if (b[i] != 0xFF) { /* entropy-coded data (or junk): find the next marker */
       i++;

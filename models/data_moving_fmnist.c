@@ -29,7 +29,10 @@
 #pragma GCC diagnostic pop
 
 enum { SRC_SIDE = 28, G = LP_MFMNIST_GARMENT, C = LP_MFMNIST_CANVAS, ROOM = C - G };
-_Static_assert(LP_MFMNIST_SPEED_MAX < ROOM, "a step must bounce at most once per axis");
+/* (int)SPEED_MAX + 1 <= ROOM implies SPEED_MAX < ROOM; a floating constant
+ * may only appear cast in an integer constant expression (clang refuses the
+ * plain comparison, which GCC takes as an extension). */
+_Static_assert((int)LP_MFMNIST_SPEED_MAX + 1 <= ROOM, "a step must bounce at most once per axis");
 
 void lp_mfmnist_clip_free(lp_mfmnist_clip *c) {
   if (!c) return;
