@@ -34,10 +34,9 @@ void lp_video_centroid(const float *frame, int h, int w, double *cx, double *cy)
   else *cx = (w - 1) / 2.0, *cy = (h - 1) / 2.0;
 }
 
-/* The crop's top-left corner along one axis of size n. */
-static int crop_corner(double centroid, int n) {
-  long k = lround(centroid - (G - 1) / 2.0);
-  return (int)(k < 0 ? 0 : (k > n - G ? n - G : k));
+/* Pixel (r, c) of a frame, background (-1) outside it. */
+static float pixel_or_background(const float *frame, int h, int w, int r, int c) {
+  return r < 0 || c < 0 || r >= h || c >= w ? -1.0f : frame[(size_t)r * w + c];
 }
 
 leap_status lp_video_garment_crop(const float *frame, int h, int w, float *out) {
@@ -46,9 +45,20 @@ leap_status lp_video_garment_crop(const float *frame, int h, int w, float *out) 
                     h, w, G, G);
   double cx, cy;
   lp_video_centroid(frame, h, w, &cx, &cy);
-  const int x0 = crop_corner(cx, w), y0 = crop_corner(cy, h);
+  /* The box at its real-valued corner, bilinear: a garment moved by a
+   * fraction of a pixel gives (nearly) the same crop, not one a pixel off. */
+  const double x0 = cx - (G - 1) / 2.0, y0 = cy - (G - 1) / 2.0;
+  const int ix = (int)floor(x0), iy = (int)floor(y0);
+  const float fx = (float)(x0 - ix), fy = (float)(y0 - iy);
   float box[G * G];
-  for (int r = 0; r < G; r++) memcpy(box + r * G, frame + (size_t)(y0 + r) * w + x0, G * sizeof(float));
+  for (int r = 0; r < G; r++)
+    for (int c = 0; c < G; c++) {
+      const int R = iy + r, C = ix + c;
+      box[r * G + c] = (1 - fy) * ((1 - fx) * pixel_or_background(frame, h, w, R, C) +
+                                   fx * pixel_or_background(frame, h, w, R, C + 1)) +
+                       fy * ((1 - fx) * pixel_or_background(frame, h, w, R + 1, C) +
+                             fx * pixel_or_background(frame, h, w, R + 1, C + 1));
+    }
   if (!stbir_resize_float(box, G, G, 0, out, CROP, CROP, 0, 1))
     return lp_error(LEAP_ERR_NOMEM, "video metrics: resizing a crop failed (out of memory)");
   for (int k = 0; k < CROP * CROP; k++) out[k] = out[k] < -1.0f ? -1.0f : (out[k] > 1.0f ? 1.0f : out[k]);

@@ -8,9 +8,12 @@
  *     data_moving_fmnist.h, since its bilinear placement keeps the
  *     centroid); a frame with no mass has the canvas centre.
  *   crop: the LP_MFMNIST_GARMENT-sided box around the centroid (its
- *     top-left corner the centroid minus (GARMENT - 1) / 2, rounded to
- *     whole pixels and clamped inside the frame), resized to the
- *     classifier's 28 x 28 with stb_image_resize and clamped to [-1, 1].
+ *     top-left corner the centroid minus (GARMENT - 1) / 2, real-valued:
+ *     sampled bilinearly, background -1 outside the frame), resized to
+ *     the classifier's 28 x 28 with stb_image_resize and clamped to
+ *     [-1, 1]. Sub-pixel placement makes the crops of one real clip
+ *     nearly equal (identity consistency of 256 real clips: 0.936, with
+ *     the box rounded to whole pixels 0.909).
  *     Why the centroid and not the bounding box of bright pixels: the box
  *     keeps the garment's size and aspect (the classifier was trained on
  *     whole garments), and one stray bright pixel of a generated frame

@@ -136,10 +136,13 @@ TEST_CASE("video metrics: real clips are the floor; jumps, class changes and noi
   const lp_video_scores floor = fx.score(real, n, frames, ref, ref_n, labels.data());
   INFO("real: FD " << floor.fd << " identity " << floor.identity << " motion " << floor.motion << " (worst "
                    << floor.motion_max << ") accuracy " << floor.accuracy);
+  // Measured (these seeds): FD 17.3 (64 garments: few distinct samples for
+  // 128-d features), identity 0.946, motion 2.9e-8 px (worst clip 6.5e-8),
+  // accuracy 0.625.
   CHECK(floor.identity >= 0.9);
-  CHECK(floor.motion < 1e-3);  // the centroid is the track: only float rounding is left
-  CHECK(floor.motion_max < 1e-2);
-  CHECK(floor.accuracy > 0.6);  // the 16 px garments, blown back up to 28 px, are harder than the test set
+  CHECK(floor.motion < 1e-6);  // the centroid is the track: only float rounding is left
+  CHECK(floor.motion_max < 1e-5);
+  CHECK(floor.accuracy > 0.5);  // the 16 px garments, blown back up to 28 px, are harder than the test set
 
   // Jumps: each clip's frames in a shuffled order (same garment, same
   // positions, no constant motion).
@@ -151,7 +154,7 @@ TEST_CASE("video metrics: real clips are the floor; jumps, class changes and noi
                   jumped.begin() + ((size_t)i * frames + t) * FRAME);
   const lp_video_scores jump = fx.score(jumped, n, frames, ref, ref_n);
   INFO("jumps: motion " << jump.motion << " identity " << jump.identity << " FD " << jump.fd);
-  CHECK(jump.motion > 1.0);
+  CHECK(jump.motion > 1.0);  // measured 4.80 px
   CHECK(jump.motion > 1000 * floor.motion);
   CHECK(std::fabs(jump.fd - floor.fd) < 1e-6 * std::max(1.0, floor.fd));  // the same frames: per-frame FD is blind to order
 
@@ -171,7 +174,7 @@ TEST_CASE("video metrics: real clips are the floor; jumps, class changes and noi
   const lp_video_scores sw = fx.score(swapped, n, frames, ref, ref_n, labels.data());
   INFO("class changes: identity " << sw.identity << " accuracy " << sw.accuracy);
   CHECK(sw.identity < floor.identity - 0.25);  // half the frames changed garment
-  CHECK(sw.identity < 0.75);
+  CHECK(sw.identity < 0.75);  // measured 0.502
   CHECK(sw.motion > 1.0);  // the garment also jumps to the other clip's place
 
   // Noise frames: a FD far above real vs real.
@@ -183,7 +186,7 @@ TEST_CASE("video metrics: real clips are the floor; jumps, class changes and noi
   }
   const lp_video_scores nz = fx.score(noise, n, frames, ref, ref_n);
   INFO("noise: FD " << nz.fd);
-  CHECK(nz.fd > 5 * floor.fd);  // measured 203 against 18.6 (64 clips each side)
+  CHECK(nz.fd > 5 * floor.fd);  // measured 171 against 17.3 (64 clips each side)
 }
 
 TEST_CASE("video metrics: bad input is a clear error", "[video]") {

@@ -35,7 +35,7 @@ void cli_eval_video_help(FILE *out) {
       "\n"
       "Measures moving-Fashion-MNIST clips ([N,F,1,32,32] in [-1,1]): each\n"
       "frame's garment is cropped (a 16x16 box around the frame's intensity\n"
-      "centroid, resized to 28x28) and classified.\n"
+      "centroid, sub-pixel, resized to 28x28) and classified.\n"
       "  per-frame FD          FD of all frames' crop features against real\n"
       "                        frames cropped the same way (lower is better)\n"
       "  identity consistency  share of frames 1..F-1 whose class is that of\n"
@@ -130,15 +130,15 @@ static leap_status real_video(const lp_dataset *garments, uint64_t seed, int n, 
 static void print_scores(const video_opts *o, const video_set *v, const lp_video_scores *r, const char *cpath) {
   const char *src = o->samples ? o->samples : "real clips";
   printf("per-frame FD %.4f (means %.4f + covariances %.4f)  identity consistency %.4f  "
-         "motion error %.4f px (worst clip %.4f)",
+         "motion error %.3g px (worst clip %.3g)",
          r->fd, r->fd_mean, r->fd_cov, r->identity, r->motion, r->motion_max);
   if (v->labels) printf("  frame accuracy %.4f", r->accuracy);
   printf("  (%d clips of %d frames of %s", v->n, v->frames, src);
   if (!o->samples) printf(" seed %llu", (unsigned long long)o->seed);
   printf(" vs %d real clips, seed %llu)\n", o->reference_n, (unsigned long long)o->reference_seed);
   if (o->json) {
-    printf("{\"fd\": %.6f, \"fd_mean\": %.6f, \"fd_cov\": %.6f, \"identity\": %.6f, \"motion\": %.6f, "
-           "\"motion_max\": %.6f, \"accuracy\": ",
+    printf("{\"fd\": %.6f, \"fd_mean\": %.6f, \"fd_cov\": %.6f, \"identity\": %.6f, \"motion\": %.6g, "
+           "\"motion_max\": %.6g, \"accuracy\": ",
            r->fd, r->fd_mean, r->fd_cov, r->identity, r->motion, r->motion_max);
     if (v->labels) printf("%.6f", r->accuracy); else printf("null");
     printf(", \"n\": %d, \"frames\": %d", v->n, v->frames);
