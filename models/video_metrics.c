@@ -363,6 +363,48 @@ leap_status lp_video_score(const lp_video_frames *clips, const int32_t *labels,
   return s;
 }
 
+leap_status lp_video_chunk_scores(const lp_video_frames *clips, const lp_video_frames *reference, int chunk,
+                                  double *fd, double *identity) {
+  if (!clips || !reference || !fd || !identity || chunk < 1 || chunk > clips->frames ||
+      (int64_t)clips->n * chunk < 2 || clips->dim != reference->dim || (int64_t)reference->n * reference->frames < 2)
+    return lp_error(LEAP_ERR_INVALID_ARG, "video metrics: chunks of %d frames need 1 <= chunk <= %d frames, >= 2 "
+                    "frames a chunk and real frames with features of the same size", chunk, clips ? clips->frames : 0);
+  const int d = clips->dim, f = clips->frames, chunks = f / chunk, rows = clips->n * chunk;
+  double *mu1 = lp_malloc((size_t)d * sizeof(double)), *c1 = lp_malloc((size_t)d * d * sizeof(double));
+  double *mu2 = lp_malloc((size_t)d * sizeof(double)), *c2 = lp_malloc((size_t)d * d * sizeof(double));
+  float *feat = lp_malloc((size_t)rows * d * sizeof(float));
+  leap_status s = mu1 && c1 && mu2 && c2 && feat ? LEAP_OK : lp_error(LEAP_ERR_NOMEM, "video metrics: out of memory");
+  if (s == LEAP_OK)
+    s = lp_fd_stats_features(reference->features, reference->n * reference->frames, d, mu2, c2);
+  for (int k = 0; s == LEAP_OK && k < chunks; k++) {
+    int64_t same = 0, count = 0;
+    for (int i = 0; i < clips->n; i++) {
+      const size_t first = (size_t)i * f + (size_t)k * chunk;
+      memcpy(feat + (size_t)i * chunk * d, clips->features + first * d, (size_t)chunk * d * sizeof(float));
+      for (int t = k == 0 ? 1 : 0; t < chunk; t++)
+        same += clips->labels[first + t] == clips->labels[(size_t)i * f], count++;
+    }
+    identity[k] = count ? (double)same / count : 1.0;
+    s = lp_fd_stats_features(feat, rows, d, mu1, c1);
+    if (s == LEAP_OK) s = lp_fd(mu1, c1, mu2, c2, d, &fd[k]);
+  }
+  free(mu1);
+  free(c1);
+  free(mu2);
+  free(c2);
+  free(feat);
+  return s;
+}
+
+leap_status lp_video_vde(const double *m, int chunks, double *out) {
+  if (!m || !out || chunks < 1 || m[0] == 0 || !isfinite(m[0]))
+    return lp_error(LEAP_ERR_INVALID_ARG, "video metrics: VDE needs >= 1 chunks and a finite, non-zero first one");
+  double v = 0;
+  for (int i = 2; i <= chunks; i++) v += (chunks - i + 1) * fabs(m[i - 1] - m[0]) / fabs(m[0]);
+  *out = v;
+  return LEAP_OK;
+}
+
 leap_status lp_video_real_clips(const lp_dataset *garments, uint64_t seed, int64_t first, int n,
                                 int frames, float *video, int32_t *labels) {
   if (!video || n < 1 || first < 0)

@@ -104,6 +104,19 @@ typedef struct lp_video_scores {
 leap_status lp_video_score(const lp_video_frames *clips, const int32_t *labels,
                            const lp_video_frames *reference, double width, lp_video_scores *out);
 
+/* Per chunk of `chunk` frames (the block-diffusion video model samples a
+ * clip chunk by chunk; frames / chunk chunks, a shorter tail dropped):
+ * fd[i] the FD of chunk i's frames (all clips) against all the reference
+ * frames, identity[i] the share of chunk i's frames (frame 0 left out of
+ * chunk 0) whose label is the clip's frame 0's. Each chunk needs >= 2
+ * frames in all (clips->n * chunk >= 2). */
+leap_status lp_video_chunk_scores(const lp_video_frames *clips, const lp_video_frames *reference, int chunk,
+                                  double *fd, double *identity);
+/* Video drift error of a per-chunk metric m[0..chunks) (chunk 1 is m[0]):
+ * VDE = sum over chunks i >= 2 of (chunks - i + 1) |m_i - m_1| / m_1,
+ * early drift weighted most. m[0] must be non-zero. */
+leap_status lp_video_vde(const double *m, int chunks, double *out);
+
 /* Real clips of the evaluation split (data_moving_fmnist.h): clips
  * first .. first + n - 1 of seed into video [n, frames, 1, CANVAS, CANVAS]
  * and their classes into labels [n] (optional). garments: Fashion-MNIST

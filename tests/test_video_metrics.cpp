@@ -189,6 +189,56 @@ TEST_CASE("video metrics: real clips are the floor; jumps, class changes and noi
   CHECK(nz.fd > 5 * floor.fd);  // measured 171 against 17.3 (64 clips each side)
 }
 
+TEST_CASE("video metrics: VDE weights early drift most", "[video]") {
+  const double m[4] = {10.0, 12.0, 9.0, 10.0};
+  double v = -1;
+  REQUIRE(lp_video_vde(m, 4, &v) == LEAP_OK);
+  CHECK(v == Approx(3 * 0.2 + 2 * 0.1 + 1 * 0.0));
+  REQUIRE(lp_video_vde(m, 1, &v) == LEAP_OK);
+  CHECK(v == 0.0);
+  const double zero[2] = {0.0, 1.0};
+  CHECK(lp_video_vde(zero, 2, &v) == LEAP_ERR_INVALID_ARG);
+}
+
+TEST_CASE("video metrics: per-chunk FD and identity; a class change shows in its chunks", "[video]") {
+  Fixture fx;
+  if (!fx.ok) return;
+  const int n = 32, frames = 16, chunk = 4;
+  std::vector<int32_t> labels;
+  const std::vector<float> real = fx.clips(0, n, frames, &labels), ref = fx.clips(1, n, frames);
+  std::vector<float> swapped = real;  // frames 8.. of clip i from a clip of another class
+  for (int i = 0; i < n; i++) {
+    int j = (i + 1) % n;
+    while (labels[j] == labels[i]) j = (j + 1) % n;
+    std::copy_n(real.begin() + ((size_t)j * frames + 8) * FRAME, (size_t)8 * FRAME,
+                swapped.begin() + ((size_t)i * frames + 8) * FRAME);
+  }
+  lp_video_frames a{}, b{}, r{};
+  REQUIRE(lp_video_frames_analyse(fx.cls, real.data(), n, frames, SIDE, SIDE, &a) == LEAP_OK);
+  REQUIRE(lp_video_frames_analyse(fx.cls, swapped.data(), n, frames, SIDE, SIDE, &b) == LEAP_OK);
+  REQUIRE(lp_video_frames_analyse(fx.cls, ref.data(), n, frames, SIDE, SIDE, &r) == LEAP_OK);
+  // One chunk of every frame is the whole-clip score.
+  double fd1 = 0, id1 = 0;
+  lp_video_scores whole{};
+  REQUIRE(lp_video_chunk_scores(&a, &r, frames, &fd1, &id1) == LEAP_OK);
+  REQUIRE(lp_video_score(&a, nullptr, &r, WIDTH, &whole) == LEAP_OK);
+  CHECK(fd1 == Approx(whole.fd).epsilon(1e-9));
+  CHECK(id1 == Approx(whole.identity).epsilon(1e-12));
+  double fa[4], ia[4], fb[4], ib[4], vde_a = 0, vde_b = 0;
+  REQUIRE(lp_video_chunk_scores(&a, &r, chunk, fa, ia) == LEAP_OK);
+  REQUIRE(lp_video_chunk_scores(&b, &r, chunk, fb, ib) == LEAP_OK);
+  for (int k = 0; k < 2; k++) CHECK(ib[k] == ia[k]);  // chunks 1-2 are untouched
+  for (int k = 2; k < 4; k++) CHECK(ib[k] < ia[k] - 0.4);  // the other garment's chunks
+  REQUIRE(lp_video_vde(ia, 4, &vde_a) == LEAP_OK);
+  REQUIRE(lp_video_vde(ib, 4, &vde_b) == LEAP_OK);
+  INFO("identity VDE real " << vde_a << " class-changed " << vde_b);
+  CHECK(vde_b > vde_a + 1.0);
+  CHECK(lp_video_chunk_scores(&a, &r, frames + 1, fa, ia) == LEAP_ERR_INVALID_ARG);
+  lp_video_frames_free(&a);
+  lp_video_frames_free(&b);
+  lp_video_frames_free(&r);
+}
+
 TEST_CASE("video metrics: bad input is a clear error", "[video]") {
   Fixture fx;
   if (!fx.ok) return;
@@ -262,6 +312,13 @@ TEST_CASE("leap eval --video: a raw clip file and real clips end to end", "[vide
   REQUIRE(run_cli(dir, "eval --video --real 6 --frames 8 --seed 7 --reference-n 24 --json" + cls, &real) == 0);
   CHECK(json_number(real, "fd") == Approx(json_number(out, "fd")).epsilon(1e-6));
   CHECK(json_number(real, "identity") == json_number(out, "identity"));
+
+  // --chunk: per-chunk scores and their VDE.
+  REQUIRE(run_cli(dir, "eval --video --samples '" + file + "' --reference-n 24 --chunk 4 --json" + cls, &out) == 0);
+  CHECK(out.find("chunk 2 (frames 4-7)") != std::string::npos);
+  CHECK(out.find("\"chunk_fd\": [") != std::string::npos);
+  CHECK(json_number(out, "vde_fd") >= 0);
+  CHECK(run_cli(dir, "eval --video --samples '" + file + "' --chunk 9" + cls, &out) == 1);
 
   // Bad input: a clear error, exit 1 or 2, nothing else.
   write_video(dir / "bad.safetensors", std::vector<float>((size_t)2 * 1 * FRAME), 2, 1, nullptr);

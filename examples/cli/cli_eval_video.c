@@ -25,7 +25,7 @@ enum { MAX_CLIPS = 100000, MAX_FRAMES = 4096, SIDE = LP_MFMNIST_CANVAS };
 
 typedef struct video_opts {
   const char *samples, *classifier;
-  int real, frames, reference_n, json, quiet;
+  int real, frames, reference_n, chunk, json, quiet;
   uint64_t seed, reference_seed;
 } video_opts;
 
@@ -51,6 +51,9 @@ void cli_eval_video_help(FILE *out) {
       "  --real N              N real clips of the evaluation split instead\n"
       "  --frames F            frames of each real clip (default 16)\n"
       "  --seed S              seed of the --real clips (default 0)\n"
+      "  --chunk K             also per chunk of K frames: FD and identity\n"
+      "                        consistency, and their video drift error VDE =\n"
+      "                        sum over chunks i >= 2 of (C-i+1)|m_i-m_1|/m_1\n"
       "  --reference-n N       real clips behind the FD reference (default 256)\n"
       "  --reference-seed S    their seed (default 1; must differ from --seed)\n"
       "  --classifier PATH     feature classifier (default as for leap eval)\n"
@@ -150,6 +153,33 @@ static void print_scores(const video_opts *o, const video_set *v, const lp_video
   fflush(stdout);
 }
 
+/* --chunk: per-chunk FD and identity consistency, and the VDE of each. */
+static leap_status print_chunks(const video_opts *o, const lp_video_frames *fv, const lp_video_frames *fr) {
+  const int chunks = fv->frames / o->chunk;
+  double *fd = lp_malloc((size_t)chunks * sizeof *fd), *id = lp_malloc((size_t)chunks * sizeof *id);
+  double vde_fd = NAN, vde_id = NAN;
+  leap_status s = fd && id ? lp_video_chunk_scores(fv, fr, o->chunk, fd, id) : lp_error(LEAP_ERR_NOMEM, "out of memory");
+  if (s == LEAP_OK && fd[0] != 0) s = lp_video_vde(fd, chunks, &vde_fd);
+  if (s == LEAP_OK && id[0] != 0) s = lp_video_vde(id, chunks, &vde_id);
+  if (s == LEAP_OK) {
+    for (int k = 0; k < chunks; k++)
+      printf("chunk %d (frames %d-%d): FD %.4f  identity consistency %.4f\n", k + 1, k * o->chunk,
+             (k + 1) * o->chunk - 1, fd[k], id[k]);
+    printf("VDE: FD %.4f  identity consistency %.4f  (%d chunks of %d frames)\n", vde_fd, vde_id, chunks, o->chunk);
+    if (o->json) {
+      printf("{\"chunk\": %d, \"chunk_fd\": [", o->chunk);
+      for (int k = 0; k < chunks; k++) printf("%s%.6f", k ? ", " : "", fd[k]);
+      printf("], \"chunk_identity\": [");
+      for (int k = 0; k < chunks; k++) printf("%s%.6f", k ? ", " : "", id[k]);
+      printf("], \"vde_fd\": %.6f, \"vde_identity\": %.6f}\n", vde_fd, vde_id);
+    }
+    fflush(stdout);
+  }
+  free(fd);
+  free(id);
+  return s;
+}
+
 static int evaluate_video(const video_opts *o) {
   cli_interrupt_install();
   char cls_path[4096];
@@ -171,7 +201,10 @@ static int evaluate_video(const video_opts *o) {
   if (s == LEAP_OK) s = lp_video_frames_analyse(cls, ref.x, ref.n, ref.frames, SIDE, SIDE, &fr);
   if (s == LEAP_OK && cli_interrupted()) s = lp_error(LEAP_ERR_INTERRUPTED, "interrupted");
   if (s == LEAP_OK) s = lp_video_score(&fv, v.labels, &fr, SIDE - LP_MFMNIST_GARMENT, &r);
+  if (s == LEAP_OK && o->chunk > v.frames)
+    s = lp_error(LEAP_ERR_INVALID_ARG, "--chunk %d: the clips have %d frames", o->chunk, v.frames);
   if (s == LEAP_OK) print_scores(o, &v, &r, cpath);
+  if (s == LEAP_OK && o->chunk) s = print_chunks(o, &fv, &fr);
   lp_video_frames_free(&fv);
   lp_video_frames_free(&fr);
   free(v.x), free(v.labels), free(ref.x), free(ref.labels);
@@ -192,6 +225,7 @@ int cli_eval_video_main(int argc, char **argv) {
     if (cli_opt_int(&a, "--frames", 2, MAX_FRAMES, &o.frames)) continue;
     if (cli_opt_u64(&a, "--seed", &o.seed)) continue;
     if (cli_opt_int(&a, "--reference-n", 1, MAX_CLIPS, &o.reference_n)) continue;
+    if (cli_opt_int(&a, "--chunk", 1, MAX_FRAMES, &o.chunk)) continue;
     if (cli_opt_u64(&a, "--reference-seed", &o.reference_seed)) continue;
     if (cli_opt_str(&a, "--classifier", &o.classifier)) continue;
     if (cli_opt_flag(&a, "--json", &o.json)) continue;
