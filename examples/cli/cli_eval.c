@@ -27,6 +27,10 @@
 
 enum { MAX_N = 100000 };
 
+/* `leap eval --video` (cli_eval_video.c): its own options and help. */
+int cli_eval_video_main(int argc, char **argv);
+void cli_eval_video_help(FILE *out);
+
 typedef struct eval_opts {
   const char *model, *samples, *against, *classifier, *reference, *labels;
   int32_t *label_list;
@@ -80,7 +84,9 @@ void cli_eval_help(FILE *out) {
       "                     other set's offset from the reference (> 0: away\n"
       "                     from the reference, < 0: towards it)\n"
       "  --json             also print one JSON line with the results\n"
-      "  --quiet            only the result lines\n");
+      "  --quiet            only the result lines\n"
+      "\n");
+  cli_eval_video_help(out);
 }
 
 
@@ -383,6 +389,8 @@ int cli_eval_main(int argc, char **argv) {
   eval_opts o = {.n = 0, .steps = 50, .batch = 250, .sampler = "euler",
                  .cfg = 3.0, .reference = "fashion-mnist:test"};
   const char *steps_text = "50";
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--video") == 0) return cli_eval_video_main(argc, argv);
   cli_args a;
   cli_args_init(&a, argc, argv, cli_eval_help);
   while (cli_next(&a)) {
