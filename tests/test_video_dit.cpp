@@ -378,7 +378,7 @@ TEST_CASE("video DiT: describe, weight list, and bad input refused with a messag
   lt::finish(ctx);
 }
 
-TEST_CASE("cli: leap info describes the video DiT; leap sample refuses it with a message", "[video][cli]") {
+TEST_CASE("cli: leap info describes the video DiT, leap sample refuses it with a message", "[video][cli]") {
   lt::TempDir dir;
   const std::string model = lt::data("video_dit_tiny_f32.safetensors");
   auto run = [&](const std::string &args, std::string *out) {
