@@ -13,6 +13,7 @@
 #include "test_util.hpp"
 
 extern "C" {
+#include "alloc.h"
 #include "arch_video_dit.h"
 #include "backend.h"
 #include "vk_backend.h"
@@ -400,4 +401,48 @@ TEST_CASE("cli: leap info describes the video DiT, leap sample refuses it with a
   CHECK(code < 128);  // an error exit, not a signal
   CHECK(out.find("video_dit") != std::string::npos);
   CHECK(!lt::exists(dir / "s.png"));
+}
+
+// Every allocation of a forward pass failing in turn (core/alloc.h): each
+// run ends in LEAP_ERR_NOMEM with a message or succeeds (an allocation
+// whose failure is recovered from), never crashes, and the model still
+// runs afterwards. Under -DLEAP_SANITIZE=ON this also checks for leaks.
+TEST_CASE("video DiT: each failed allocation of a forward pass is a clear NOMEM", "[video][model]") {
+  const VideoFixture fx;
+  leap_context *ctx = lt::context(LEAP_BACKEND_CPU);
+  leap_model *m = nullptr;
+  REQUIRE(leap_model_load(ctx, fx.model.c_str(), &m) == LEAP_OK);
+  lp_video_dit *v = lp_model_video_dit(m);
+  REQUIRE(v != nullptr);
+  std::vector<float> out(fx.want.size());
+  std::vector<float> tk;
+  for (int b = 0; b < fx.B; b++) tk.push_back(fx.t_chunk[(size_t)b * fx.K]);
+  const std::vector<float> x0 = fx.frames_of(fx.x, 0, fx.Fc);
+  auto job = [&]() {
+    leap_status s = lp_video_dit_forward(v, fx.B, fx.frames, fx.x.data(), fx.t_frame.data(), fx.y.data(), out.data());
+    if (s == LEAP_OK) s = lp_video_dit_cache_begin(v, fx.B, fx.frames);
+    if (s == LEAP_OK) s = lp_video_dit_forward_chunk(v, fx.Fc, x0.data(), tk.data(), fx.y.data(), 1, out.data());
+    return s;
+  };
+  lp_alloc_fail_at(0, 0);
+  REQUIRE(job() == LEAP_OK);
+  const long count = lp_alloc_count();
+  REQUIRE(count > 0);
+  int failed = 0;
+  for (long n = 1; n <= count; n++) {
+    lp_alloc_fail_at(n, 0);
+    const leap_status s = job();
+    const bool hit = lp_alloc_failed();
+    lp_alloc_fail_at(0, 0);
+    INFO("allocation " << n << " of " << count << ": " << (s == LEAP_OK ? "ok" : leap_last_error()));
+    CHECK((s == LEAP_OK || s == LEAP_ERR_NOMEM));
+    if (s == LEAP_ERR_NOMEM) CHECK(!std::string(leap_last_error()).empty());  // says what failed
+    failed += hit && s != LEAP_OK;
+  }
+  CHECK(failed > 0);
+  // And it still matches the reference.
+  REQUIRE(lp_video_dit_forward(v, fx.B, fx.frames, fx.x.data(), fx.t_frame.data(), fx.y.data(), out.data()) == LEAP_OK);
+  CHECK(lt::rel_l2(out, fx.want) <= 1e-5);
+  leap_model_destroy(m);
+  lt::finish(ctx);
 }
