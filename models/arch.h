@@ -94,5 +94,6 @@ typedef struct lp_model_arch {
 leap_status lp_model_arch_find(const char *where, const char *name, const lp_model_arch **out);
 
 extern const lp_model_arch lp_arch_dit;
+extern const lp_model_arch lp_arch_video_dit;
 
 #endif

@@ -7,6 +7,7 @@
 
 static const lp_model_arch *const kArchs[] = {
     &lp_arch_dit,
+    &lp_arch_video_dit,
 };
 
 leap_status lp_model_arch_find(const char *where, const char *name, const lp_model_arch **out) {

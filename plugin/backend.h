@@ -115,6 +115,14 @@ typedef enum lp_op_kind {
   /* DMD2's distribution-matching gradient (plugin/dmd_op.h): in[0] x,
    * in[1] x0_target, in[2] x0_fake; i: n, per; f[0] eps. */
   LP_OP_DMD_GRAD = 14,
+  /* Rotary embedding over time (video DiTs; plugin/rope_op.h): in[0] = qkv
+   * [B, T, 3*D] (columns as ATTENTION) of tokens in frames of P = i[4]
+   * tokens, token t at frame f = i[5] + t / P of the clip; out (another
+   * buffer) = the same rows with each q and k head vector u replaced by
+   * u*cos(f w) + rotate_half(u)*sin(f w), rotate_half(u) = [-u[hd/2:],
+   * u[:hd/2]], w_j = theta^(-2 (j mod hd/2) / hd) (GPT-NeoX layout); v
+   * copied. f[0] = theta. i: B, T, D, heads, P, frame0 (>= 0). */
+  LP_OP_ROPE = 15,
   LP_OP_COUNT
 } lp_op_kind;
 

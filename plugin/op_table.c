@@ -9,6 +9,7 @@
 #include "cpu_ops.h"
 #include "dmd_op.h"
 #include "op_table.h"
+#include "rope_op.h"
 #include "vk_ops.h"
 
 /* Both CPU builds of an op from cpu_ops_impl.h; the one build of the others. */
@@ -36,6 +37,7 @@ static const lp_op_info table[] = {
     [LP_OP_BLOCK_ATTENTION] = {"BLOCK_ATTENTION", 1, 6, CPU_BUILDS(block_attention), lp_vk_plan_block_attention},
     [LP_OP_KV_APPEND] =     {"KV_APPEND",     1, 4, CPU_BUILDS(kv_append),       lp_vk_plan_kv_append},
     [LP_OP_DMD_GRAD] =      {"DMD_GRAD",      3, 2, CPU_ONE(lp_cpu_dmd_grad),    lp_vk_plan_dmd_grad},
+    [LP_OP_ROPE] =          {"ROPE",          1, 5, CPU_ONE(lp_cpu_rope),        lp_vk_plan_rope},
 };
 _Static_assert(sizeof table / sizeof table[0] == LP_OP_COUNT, "op_table.c: one row per lp_op_kind");
 

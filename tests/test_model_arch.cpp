@@ -150,21 +150,32 @@ TEST_CASE("leap info lists the architecture's weights", "[model][cli]") {
 
 TEST_CASE("the file's arch picks the architecture, and an unknown one is a clear error", "[model]") {
   lt::TempDir dir;
-  const std::string path = dir / "video.safetensors";
-  lp_st_writer *wr = nullptr;
-  REQUIRE(lp_st_writer_create(path.c_str(), &wr) == LEAP_OK);
-  REQUIRE(lp_st_writer_meta(wr, "arch", "video_dit") == LEAP_OK);
-  const float x[2] = {1, 2};
-  const int64_t shape[1] = {2};
-  REQUIRE(lp_st_writer_add(wr, "x", LEAP_F32, 1, shape, x) == LEAP_OK);
-  REQUIRE(lp_st_writer_finish(wr) == LEAP_OK);
+  // A file naming an arch this build lacks, and a video_dit file without
+  // its description.
+  auto write = [&](const char *name, const char *arch) {
+    const std::string path = dir / name;
+    lp_st_writer *wr = nullptr;
+    REQUIRE(lp_st_writer_create(path.c_str(), &wr) == LEAP_OK);
+    REQUIRE(lp_st_writer_meta(wr, "arch", arch) == LEAP_OK);
+    const float x[2] = {1, 2};
+    const int64_t shape[1] = {2};
+    REQUIRE(lp_st_writer_add(wr, "x", LEAP_F32, 1, shape, x) == LEAP_OK);
+    REQUIRE(lp_st_writer_finish(wr) == LEAP_OK);
+    return path;
+  };
   leap_context *ctx = cpu();
   leap_model *m = nullptr;
-  CHECK(leap_model_load(ctx, path.c_str(), &m) == LEAP_ERR_UNSUPPORTED);
-  const std::string err = leap_last_error();
-  CHECK(err.find("video.safetensors") != std::string::npos);
-  CHECK(err.find("'video_dit'") != std::string::npos);
+  CHECK(leap_model_load(ctx, write("other.safetensors", "other_dit").c_str(), &m) == LEAP_ERR_UNSUPPORTED);
+  std::string err = leap_last_error();
+  CHECK(err.find("other.safetensors") != std::string::npos);
+  CHECK(err.find("'other_dit'") != std::string::npos);
   CHECK(err.find("'dit'") != std::string::npos);
+  CHECK(err.find("'video_dit'") != std::string::npos);
+  CHECK(m == nullptr);
+  CHECK(leap_model_load(ctx, write("video.safetensors", "video_dit").c_str(), &m) == LEAP_ERR_FORMAT);
+  err = leap_last_error();
+  CHECK(err.find("video.safetensors") != std::string::npos);
+  CHECK(err.find("lacks") != std::string::npos);
   CHECK(m == nullptr);
   leap_context_destroy(ctx);
 }
