@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "leap.h"
+#include "struct_size.h"
 
 struct leap_block_schedule {
   leap_block_schedule_desc d;
@@ -76,9 +77,8 @@ leap_status leap_block_schedule_create(const leap_block_schedule_desc *desc,
     return lp_error(LEAP_ERR_INVALID_ARG, "block schedule: struct_size %u is too small",
                     (unsigned)desc->struct_size);
   leap_block_schedule_desc d = leap_block_schedule_desc_default();
-  memcpy(&d, desc, desc->struct_size < sizeof d ? desc->struct_size : sizeof d);
-  d.struct_size = sizeof d;
-  leap_status st = check(&d);
+  leap_status st = lp_struct_in(&d, sizeof d, desc, "block schedule desc");
+  if (st == LEAP_OK) st = check(&d);
   if (st) return st;
   leap_block_schedule *s = lp_calloc(1, sizeof *s);
   if (!s) return lp_error(LEAP_ERR_NOMEM, "block schedule: out of memory");

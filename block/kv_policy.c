@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "leap.h"
+#include "struct_size.h"
 
 typedef struct stored_chunk {
   int chunk;
@@ -66,9 +67,8 @@ leap_status leap_kv_policy_create(const leap_kv_policy_desc *desc, leap_kv_polic
   if (desc->struct_size < need)
     return lp_error(LEAP_ERR_INVALID_ARG, "kv policy: struct_size %u is too small", (unsigned)desc->struct_size);
   leap_kv_policy_desc d = leap_kv_policy_desc_default();
-  memcpy(&d, desc, desc->struct_size < sizeof d ? desc->struct_size : sizeof d);
-  d.struct_size = sizeof d;
-  leap_status s = check(&d);
+  leap_status s = lp_struct_in(&d, sizeof d, desc, "kv policy desc");
+  if (s == LEAP_OK) s = check(&d);
   if (s) return s;
   leap_kv_policy *p = lp_calloc(1, sizeof *p);
   if (!p) return lp_error(LEAP_ERR_NOMEM, "kv policy: out of memory");

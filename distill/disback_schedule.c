@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "struct_size.h"
 
 leap_disback_schedule_desc leap_disback_schedule_desc_default(void) {
   leap_disback_schedule_desc d;
@@ -35,9 +36,8 @@ static leap_status copy_desc(const leap_disback_schedule_desc *in, leap_disback_
     return lp_error(LEAP_ERR_INVALID_ARG, "disback schedule: struct_size %u is too small",
                     (unsigned)in->struct_size);
   *out = leap_disback_schedule_desc_default();
-  size_t n = in->struct_size < sizeof *out ? in->struct_size : sizeof *out;
-  memcpy(out, in, n);
-  out->struct_size = sizeof *out;
+  leap_status s = lp_struct_in(out, sizeof *out, in, "disback schedule desc");
+  if (s) return s;
   if (out->n_checkpoints < 0 || out->n_checkpoints > 100000)
     return lp_error(LEAP_ERR_INVALID_ARG, "disback schedule: n_checkpoints %d is outside 0..100000",
                     out->n_checkpoints);
