@@ -46,7 +46,8 @@ std::vector<float> sample_lib(const std::string &model, const leap_sample_desc &
   REQUIRE(leap_context_create(&d, &ctx) == LEAP_OK);
   leap_model *m = nullptr;
   REQUIRE(leap_model_load(ctx, model.c_str(), &m) == LEAP_OK);
-  leap_model_info info;
+  leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   leap_cache *c = nullptr;
   leap_sample_desc one = sd;
@@ -245,7 +246,8 @@ TEST_CASE("cli: without --backend, sample picks a GPU, else the CPU backend with
   if (leap_vulkan_device_count(&count) != LEAP_OK) count = 0;
   bool gpu = false;
   for (int i = 0; i < count; i++) {
-    leap_device_info info;
+    leap_device_info info{};
+    info.struct_size = sizeof info;
     REQUIRE(leap_vulkan_device_info(i, &info) == LEAP_OK);
     gpu = gpu || info.type != LEAP_DEVICE_CPU;
   }

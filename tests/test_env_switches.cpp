@@ -45,7 +45,8 @@ std::vector<float> sample_tiny(leap_backend_kind kind, bool cached) {
   REQUIRE(cs == LEAP_OK);
   leap_model *m = nullptr;
   REQUIRE(leap_model_load(ctx, kTiny.c_str(), &m) == LEAP_OK);
-  leap_model_info info;
+  leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   const int n = 2, steps = 3;
   const int32_t labels[n] = {0, 1};

@@ -269,7 +269,8 @@ TEST_CASE("fault: a failed device allocation is LEAP_ERR_NOMEM and the context s
   leap_model *m = nullptr;
   INFO(leap_last_error());
   REQUIRE(leap_model_load(ctx, kTiny.c_str(), &m) == LEAP_OK);
-  leap_model_info info;
+  leap_model_info info{};
+  info.struct_size = sizeof info;
   REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
   const int32_t labels[2] = {0, 1};
   leap_sample_desc d = leap_sample_desc_default();
