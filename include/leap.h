@@ -720,6 +720,54 @@ LEAP_API leap_status leap_kv_policy_select(leap_kv_policy *p,
 /* The chunks stored now (at most the policy's bound). */
 LEAP_API int leap_kv_policy_stored(const leap_kv_policy *p);
 
+
+/* ------------------------------------------------------------ video sampling */
+/*
+ * leap's own block-diffusion sampler for a video model (arch "video_dit"):
+ * the schedule above drives the model chunk by chunk, each chunk walking
+ * the flow schedule with Euler steps at its own level; finished chunks stay
+ * as keys and values under a KV policy, so memory is bounded by the policy,
+ * not by the video's length. The synchronous family is full-sequence
+ * sampling (every chunk at one level, the whole clip each step).
+ */
+
+/* Frames [first, first + count) of every clip are final: video
+ * [n, count, C, H, W] (pixels in [-1, 1]), valid during the call. Return
+ * non-zero to stop the run (LEAP_ERR_INTERRUPTED); what was delivered
+ * before stays the caller's. */
+typedef int (*leap_video_frames_fn)(void *user, int first, int count,
+                                    const float *video);
+
+typedef struct leap_video_desc {
+  uint32_t struct_size;     /* sizeof(leap_video_desc) */
+  int n;                    /* clips */
+  const int32_t *labels;    /* [n]; NULL = unconditional (null class) */
+  int frames;               /* frames per clip (>= 1; any length) */
+  int steps;                /* Euler steps per chunk */
+  double cfg;               /* guidance scale; 1 = no guidance */
+  double shift;             /* flow schedule shift; 1 = none */
+  uint64_t seed;            /* initial noise: leap_noise_fill(seed, n, F*C*H*W) */
+  leap_block_family family;
+  int ar_step;              /* PYRAMID (see leap_block_schedule_desc) */
+  int window, lag;          /* PIPELINED */
+  int shuffle_window;       /* FreeNoise shuffling of the initial noise, in frames; 0 = none */
+  int shuffle_stride;       /* frames per shuffled group (0 = frames_per_chunk) */
+  leap_kv_policy_desc kv;   /* which finished chunks are kept and attended */
+  int recompute;            /* 1: no KV cache; every chunk re-runs its whole
+                               visible history (clean) with it: the baseline
+                               the cache is measured against */
+  leap_progress_fn progress;/* step = frames finished, steps = frames */
+  void *progress_user;
+  leap_video_frames_fn on_frames; /* NULL: none; frames go to out only */
+  void *on_frames_user;
+} leap_video_desc;
+
+LEAP_API leap_video_desc leap_video_desc_default(void);
+/* Samples n clips into out [n, frames, in_channels, H, W] (may be NULL when
+ * on_frames takes the frames: a long video need not fit in memory). */
+LEAP_API leap_status leap_video_sample(leap_model *m, const leap_video_desc *desc,
+                                       float *out);
+
 #ifdef __cplusplus
 }
 #endif
