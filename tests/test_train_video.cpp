@@ -6,8 +6,12 @@
 // loadable.
 #include <catch2/catch.hpp>
 
+#include <png.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -358,4 +362,57 @@ TEST_CASE("train video: bad clip geometry is refused with a message", "[train][v
   Garments g;
   CHECK(lp_trainer_step(t, &g.d) == LEAP_ERR_INVALID_ARG);
   lp_trainer_destroy(t);
+}
+
+namespace {
+
+void write_png(const std::string &path, const float *px, int size) {
+  std::vector<unsigned char> g(size * size);
+  for (int i = 0; i < size * size; i++)
+    g[i] = (unsigned char)std::lround((std::min(1.0f, std::max(-1.0f, px[i])) + 1) * 127.5f);
+  png_image im;
+  std::memset(&im, 0, sizeof im);
+  im.version = PNG_IMAGE_VERSION;
+  im.width = im.height = size;
+  im.format = PNG_FORMAT_GRAY;
+  REQUIRE(png_image_write_to_file(&im, path.c_str(), 0, g.data(), 0, nullptr) != 0);
+}
+
+int run_cli(const std::string &args, const std::string &log) {
+  const std::string cmd = std::string("'") + LEAP_CLI_PATH + "' " + args + " > '" + log + "' 2>&1 < /dev/null";
+  const int st = system(cmd.c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("leap train --arch video_dit: video checkpoints, resume, leap info, usage errors", "[train][video]") {
+  lt::TempDir tmp;
+  const std::string dir = tmp.path, data = dir + "/garments", log = dir + "/log.txt";
+  Garments g;  // 3 classes of its bars, as a folder of 28x28 PNGs
+  REQUIRE(mkdir(data.c_str(), 0755) == 0);
+  for (int k = 0; k < 3; k++) REQUIRE(mkdir((data + "/c" + std::to_string(k)).c_str(), 0755) == 0);
+  for (int i = 0; i < 6; i++)
+    write_png(data + "/c" + std::to_string(i % 3) + "/" + std::to_string(i) + ".png", &g.images[(size_t)i * 784], 28);
+  const std::string out = dir + "/vrun";
+  const std::string common = "--arch video_dit --data '" + data + "' --hidden 16 --depth 1 --heads 2 --patch 8 "
+                             "--clip-frames 8 --frames-per-chunk 4 --batch 2 --save-every 2 --threads 2 --out '" +
+                             out + "'";
+  int code = run_cli("train " + common + " --steps 2 --quiet", log);
+  INFO(lt::slurp(log));
+  REQUIRE(code == 0);
+  CHECK(lt::meta(out + "_ema.safetensors", "arch") == "video_dit");
+  CHECK(lt::meta(out + "_ema.safetensors", "clip_frames") == "8");
+  CHECK(lt::meta(out + "_ema.safetensors", "frames_per_chunk") == "4");
+  CHECK(lt::meta(out + "_ema.safetensors", "num_classes") == "3");
+  code = run_cli("train --resume '" + out + "_state.safetensors' --steps 3 --quiet --out '" + out + "'", log);
+  REQUIRE(code == 0);
+  CHECK(lt::meta(out + "_state.safetensors", "step") == "3");
+  CHECK(lt::meta(out + "_state.safetensors", "arch") == "video_dit");
+  REQUIRE(run_cli("info '" + out + "_step000003.safetensors'", log) == 0);
+  CHECK(lt::slurp(log).find("video_dit") != std::string::npos);
+  CHECK(run_cli("train --arch video_dit --clip-frames 6 --frames-per-chunk 4 --out '" + out + "'", log) == 2);
+  CHECK(lt::slurp(log).find("not whole chunks") != std::string::npos);
+  CHECK(run_cli("train --arch cinema --out '" + out + "'", log) == 2);
+  CHECK(lt::slurp(log).find("not dit or video_dit") != std::string::npos);
 }
