@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "alloc.h"
+#include "data_moving_fmnist.h"
 #include "output.h"
 #include "safetensors.h"
 #include "train.h"
@@ -274,8 +275,13 @@ static leap_status read_cfg(const lp_st_file *f, lp_train_cfg *c, int *step) {
   if (arch && !strcmp(arch, "video_dit") &&
       ((s = get_i(f, "frames_per_chunk", &c->frames_per_chunk)) || (s = get_i(f, "clip_frames", &c->clip_frames))))
     return s;
-  if (arch && !strcmp(arch, "video_dit") && c->clip_frames < 1)
-    return lp_error(LEAP_ERR_FORMAT, "%s: a video DiT state with clip_frames %d", lp_st_path(f), c->clip_frames);
+  /* the clips leap trains on: sized before any buffer is allocated from them */
+  if (arch && !strcmp(arch, "video_dit") &&
+      (c->clip_frames < 1 || c->clip_frames > LP_MFMNIST_TRAIN_FRAMES || c->frames_per_chunk < 1 ||
+       c->clip_frames % c->frames_per_chunk))
+    return lp_error(LEAP_ERR_FORMAT, "%s: a video DiT state with clips of %d frames in chunks of %d (leap trains "
+                    "whole chunks of clips of 1..%d frames)", lp_st_path(f), c->clip_frames, c->frames_per_chunk,
+                    LP_MFMNIST_TRAIN_FRAMES);
   char *end;
   errno = 0;
   c->seed = strtoull(seed, &end, 10);
