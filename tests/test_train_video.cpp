@@ -1,7 +1,7 @@
 // test_train_video.cpp - training the video DiT (Diffusion Forcing): the
 // block-causal rotary attention's gradient and the whole video model's
 // against finite differences (double build), the trainer's forward against
-// the runtime (lp_video_dit_forward) on a checkpoint it saved, and the
+// the runtime (lp_video_dit_forward, CPU and Vulkan) on a checkpoint it saved, and the
 // trainer's steps on moving Fashion-MNIST clips: deterministic, resumable,
 // loadable.
 #include <catch2/catch.hpp>
@@ -229,31 +229,35 @@ TEST_CASE("train video forward equals the runtime's lp_video_dit_forward on a sa
   const int32_t y[n] = {2, 3, 0};
   REQUIRE(lp_tdit_forward_f32(t->ws, t->params, n, x.data(), tk.data(), y, ours.data()) == LEAP_OK);
 
-  leap_context *ctx = lt::context(LEAP_BACKEND_CPU);
   const std::string path = temp_path("vfwd.safetensors");
   REQUIRE(lp_trainer_save_model(t, path.c_str(), 0, LEAP_F32) == LEAP_OK);
-  leap_model *m = nullptr;
-  INFO(leap_last_error());
-  REQUIRE(leap_model_load(ctx, path.c_str(), &m) == LEAP_OK);
-  leap_model_info info{};
-  info.struct_size = sizeof info;
-  REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
-  CHECK(std::string(info.arch) == "video_dit");
-  CHECK(info.frames_per_chunk == kFc);
-  CHECK(info.clip_frames == kClip);
-  CHECK(info.height == 8);
-  CHECK(info.width == 8);
-  CHECK(info.null_class == 3);
-  CHECK(info.parameters == (int64_t)t->L.total);
-  lp_video_dit *v = lp_model_video_dit(m);
-  REQUIRE(v != nullptr);
-  REQUIRE(lp_video_dit_forward(v, n, kClip, x.data(), tf.data(), y, theirs.data()) == LEAP_OK);
-  const double e = lt::rel_l2(ours, theirs);
-  INFO("relative L2 " << e);
-  CHECK(e <= 1e-5);
-  leap_model_destroy(m);
+  for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
+    leap_context *ctx = lt::context(kind);
+    if (!ctx) continue;
+    INFO(lt::backend_name(kind));
+    leap_model *m = nullptr;
+    INFO(leap_last_error());
+    REQUIRE(leap_model_load(ctx, path.c_str(), &m) == LEAP_OK);
+    leap_model_info info{};
+    info.struct_size = sizeof info;
+    REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
+    CHECK(std::string(info.arch) == "video_dit");
+    CHECK(info.frames_per_chunk == kFc);
+    CHECK(info.clip_frames == kClip);
+    CHECK(info.height == 8);
+    CHECK(info.width == 8);
+    CHECK(info.null_class == 3);
+    CHECK(info.parameters == (int64_t)t->L.total);
+    lp_video_dit *v = lp_model_video_dit(m);
+    REQUIRE(v != nullptr);
+    REQUIRE(lp_video_dit_forward(v, n, kClip, x.data(), tf.data(), y, theirs.data()) == LEAP_OK);
+    const double e = lt::rel_l2(ours, theirs);
+    INFO("relative L2 " << e);
+    CHECK(e <= 1e-5);
+    leap_model_destroy(m);
+    lt::finish(ctx);
+  }
   unlink(path.c_str());
-  lt::finish(ctx);
   lp_trainer_destroy(t);
 }
 
