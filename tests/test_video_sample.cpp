@@ -22,6 +22,7 @@
 #include "test_util.hpp"
 
 extern "C" {
+#include "alloc.h"
 #include "arch_video_dit.h"
 #include "sampler.h"
 #include "video_noise.h"
@@ -386,4 +387,35 @@ TEST_CASE("video sample: bad descriptions are refused naming the field", "[video
   CHECK(leap_video_sample(img, &d, out.data()) == LEAP_ERR_INVALID_ARG);
   CHECK(std::string(leap_last_error()).find("not a video model") != std::string::npos);
   leap_model_destroy(img);
+}
+
+// Every allocation of a run failing in turn (core/alloc.h): each is
+// LEAP_ERR_NOMEM with a message, and the model still samples afterwards
+// (under -DLEAP_SANITIZE=ON the sweep also shows nothing leaks).
+TEST_CASE("video sample: an allocation failure anywhere in a run is LEAP_ERR_NOMEM", "[video][block][fault]") {
+  Tiny t(LEAP_BACKEND_CPU);
+  leap_video_desc d = desc_for(LEAP_BLOCK_PYRAMID, 2, 7, 2, 2.0);
+  d.kv.kind = LEAP_KV_SPARSE, d.kv.sinks = 1, d.kv.window = 0, d.kv.top_k = 1, d.kv.store = 2;
+  d.shuffle_window = 2;
+  Collector c;
+  c.n = d.n, c.per_frame = t.per_frame;
+  d.on_frames = Collector::take, d.on_frames_user = &c;
+  std::vector<float> want((size_t)d.n * d.frames * t.per_frame), got(want.size());
+  lp_alloc_fail_at(0, 0);
+  REQUIRE(leap_video_sample(t.m, &d, want.data()) == LEAP_OK);
+  const long count = lp_alloc_count();
+  REQUIRE(count > 10);
+  for (long k = 1; k <= count; k++) {
+    INFO("allocation " << k << " of " << count << " fails");
+    lp_alloc_fail_at(k, 0);
+    const leap_status s = leap_video_sample(t.m, &d, got.data());
+    const int failed = lp_alloc_failed();
+    lp_alloc_fail_at(0, 0);
+    REQUIRE(failed);
+    CHECK(s == LEAP_ERR_NOMEM);
+    CHECK(std::string(leap_last_error()).size() > 0);
+  }
+  c.calls.clear(), c.clips.clear();
+  REQUIRE(leap_video_sample(t.m, &d, got.data()) == LEAP_OK);
+  CHECK(got == want);
 }
