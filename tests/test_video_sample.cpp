@@ -108,40 +108,47 @@ TEST_CASE("video sample: synchronous equals Euler over the whole clip with the m
     INFO(lt::backend_name(kind));
     const int n = 2, frames = 7, steps = 4;  // 7 frames: chunks of 2, the last one frame
     const double cfg = 2.5;
-    const leap_video_desc d = desc_for(LEAP_BLOCK_SYNCHRONOUS, n, frames, steps, cfg);
-    lp_video_stats st{};
-    const std::vector<float> got = sample(t, d, &st);
-    CHECK(st.model_calls == steps);
-    CHECK(st.kv_slots == 0);
+    for (int shuffle : {0, 4}) {
+      INFO("shuffle window " << shuffle);
+      leap_video_desc d = desc_for(LEAP_BLOCK_SYNCHRONOUS, n, frames, steps, cfg);
+      d.shuffle_window = shuffle;  // stride: a chunk
+      lp_video_stats st{};
+      const std::vector<float> got = sample(t, d, &st);
+      CHECK(st.model_calls == steps);
+      CHECK(st.kv_slots == 0);
 
-    // Euler written out: flow schedule with the shift, guided rows (cond
-    // then null class), every frame at one timestep.
-    lp_sched sc{};
-    REQUIRE(lp_sched_build(&sc, LEAP_SCHEDULE_FLOW, LEAP_PRED_FLOW_V, steps, d.shift, t.info.timestep_scale) ==
-            LEAP_OK);
-    const size_t clip = (size_t)frames * t.per_frame;
-    std::vector<float> noise(n * clip);
-    REQUIRE(leap_noise_fill(d.seed, n, clip, noise.data()) == LEAP_OK);
-    std::vector<double> x(noise.begin(), noise.end());
-    for (double &v : x) v *= sc.sigma[0];
-    std::vector<float> xin(2 * n * clip), tin(2 * n * frames), pred(2 * n * clip);
-    const int32_t y[4] = {LABELS[0], LABELS[1], t.info.null_class, t.info.null_class};
-    lp_video_dit *v = lp_model_video_dit(t.m);
-    REQUIRE(v != nullptr);
-    for (int k = 0; k < steps; k++) {
-      for (size_t e = 0; e < n * clip; e++) xin[e] = xin[n * clip + e] = (float)x[e];
-      std::fill(tin.begin(), tin.end(), (float)sc.t_model[k]);
-      REQUIRE(lp_video_dit_forward(v, 2 * n, frames, xin.data(), tin.data(), y, pred.data()) == LEAP_OK);
-      const double dt = sc.sigma[k + 1] - sc.sigma[k];
-      for (size_t e = 0; e < n * clip; e++) {
-        const double c = pred[e], u = pred[n * clip + e];
-        x[e] += dt * (u + cfg * (c - u));
+      // Euler written out: flow schedule with the shift, guided rows (cond
+      // then null class), every frame at one timestep.
+      lp_sched sc{};
+      REQUIRE(lp_sched_build(&sc, LEAP_SCHEDULE_FLOW, LEAP_PRED_FLOW_V, steps, d.shift, t.info.timestep_scale) ==
+              LEAP_OK);
+      const size_t clip = (size_t)frames * t.per_frame;
+      std::vector<float> noise(n * clip);
+      REQUIRE(leap_noise_fill(d.seed, n, clip, noise.data()) == LEAP_OK);
+      for (int b = 0; shuffle && b < n; b++)
+        REQUIRE(leap_block_noise_shuffle(noise.data() + b * clip, frames, t.per_frame, shuffle,
+                                         t.info.frames_per_chunk, d.seed + b) == LEAP_OK);
+      std::vector<double> x(noise.begin(), noise.end());
+      for (double &v : x) v *= sc.sigma[0];
+      std::vector<float> xin(2 * n * clip), tin(2 * n * frames), pred(2 * n * clip);
+      const int32_t y[4] = {LABELS[0], LABELS[1], t.info.null_class, t.info.null_class};
+      lp_video_dit *v = lp_model_video_dit(t.m);
+      REQUIRE(v != nullptr);
+      for (int k = 0; k < steps; k++) {
+        for (size_t e = 0; e < n * clip; e++) xin[e] = xin[n * clip + e] = (float)x[e];
+        std::fill(tin.begin(), tin.end(), (float)sc.t_model[k]);
+        REQUIRE(lp_video_dit_forward(v, 2 * n, frames, xin.data(), tin.data(), y, pred.data()) == LEAP_OK);
+        const double dt = sc.sigma[k + 1] - sc.sigma[k];
+        for (size_t e = 0; e < n * clip; e++) {
+          const double c = pred[e], u = pred[n * clip + e];
+          x[e] += dt * (u + cfg * (c - u));
+        }
       }
+      lp_sched_free(&sc);
+      const double e = lt::rel_l2(got, x);
+      INFO("rel L2 against the direct Euler " << e);
+      CHECK(e <= TOL_SAME);
     }
-    lp_sched_free(&sc);
-    const double e = lt::rel_l2(got, x);
-    INFO("rel L2 against the direct Euler " << e);
-    CHECK(e <= TOL_SAME);
   }
 }
 
