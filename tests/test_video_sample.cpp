@@ -426,3 +426,42 @@ TEST_CASE("video sample: an allocation failure anywhere in a run is LEAP_ERR_NOM
   REQUIRE(leap_video_sample(t.m, &d, got.data()) == LEAP_OK);
   CHECK(got == want);
 }
+
+// SPARSE's chunk summary (lp_video_dit_slot_summary) undoes the rotary
+// embedding: the same clean chunk written with no history at chunk 0 and
+// at chunk 5 has the same keys before the rotation (attention with rotary
+// positions sees only relative ones), so the same summary, while its
+// stored (rotated) keys differ. Tolerance 1e-5 relative L2 (float angles on
+// Vulkan, double on the CPU).
+TEST_CASE("video sample: a chunk's summary does not depend on where the chunk is", "[video][block]") {
+  for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
+    Tiny t(kind);
+    if (!t.ctx) continue;
+    INFO(lt::backend_name(kind));
+    lp_video_dit *v = lp_model_video_dit(t.m);
+    const int Fc = t.info.frames_per_chunk, D = t.info.hidden_size;
+    const std::vector<float> x = lt::random_f32((size_t)Fc * t.per_frame, 5, -1.0f, 1.0f);
+    const std::vector<float> tt(Fc, 0.0f);
+    const int32_t y[1] = {1}, slot[1] = {0};
+    std::vector<float> out((size_t)Fc * t.info.out_channels * t.info.height * t.info.width);
+    std::vector<std::vector<float>> sums;
+    for (int chunk : {0, 5}) {
+      REQUIRE(lp_video_dit_cache_begin(v, 1, Fc) == LEAP_OK);
+      lp_video_window w{};
+      w.rows = 1, w.chunk0 = chunk, w.frames = Fc, w.x = x.data(), w.t = tt.data(), w.y = y;
+      w.writes = 1, w.write_slots = slot, w.out = out.data();
+      REQUIRE(lp_video_dit_forward_window(v, &w) == LEAP_OK);
+      for (int as : {chunk, 0}) {
+        std::vector<float> s(D);
+        REQUIRE(lp_video_dit_slot_summary(v, 0, 0, as, s.data()) == LEAP_OK);
+        sums.push_back(s);
+      }
+    }
+    lp_video_dit_cache_end(v);
+    CHECK(lp_video_dit_cache_slots(v) == 0);
+    const double same = lt::rel_l2(sums[2], sums[0]), unrotated = lt::rel_l2(sums[3], sums[0]);
+    INFO("summary at chunk 5 against chunk 0: " << same << "; chunk 5's keys read as chunk 0's: " << unrotated);
+    CHECK(same <= 1e-5);
+    CHECK(unrotated > 1e-2);
+  }
+}
