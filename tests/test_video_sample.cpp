@@ -178,7 +178,7 @@ TEST_CASE("video sample: the KV cache gives recompute's clips for every chunked 
   }
 }
 
-TEST_CASE("video sample: rolling and sparse policies keep their bound; above the video's length they are keep-all",
+TEST_CASE("video sample: rolling and sparse policies keep their bound, and above the video's length they are keep-all",
           "[video][block]") {
   Tiny t(LEAP_BACKEND_CPU);
   for (leap_block_family f : {LEAP_BLOCK_AUTOREGRESSIVE, LEAP_BLOCK_PYRAMID}) {
@@ -225,7 +225,7 @@ TEST_CASE("video sample: rolling and sparse policies keep their bound; above the
   }
 }
 
-TEST_CASE("video sample: frames leave through on_frames in order as whole chunks; out may be NULL",
+TEST_CASE("video sample: frames leave through on_frames in order as whole chunks, out may be NULL",
           "[video][block]") {
   Tiny t(LEAP_BACKEND_CPU);
   for (leap_block_family f : {LEAP_BLOCK_SYNCHRONOUS, LEAP_BLOCK_AUTOREGRESSIVE, LEAP_BLOCK_PYRAMID,
