@@ -178,7 +178,7 @@ TEST_CASE("block schedule: pipelined keeps at most `window` chunks in flight, `l
   CHECK(most == 4);
 }
 
-TEST_CASE("block schedule: bad descriptions are refused; an older, smaller struct works", "[block]") {
+TEST_CASE("block schedule: bad descriptions are refused, an older, smaller struct works", "[block]") {
   leap_block_schedule *s = nullptr;
   leap_block_schedule_desc d = leap_block_schedule_desc_default();
   d.frames = 0;

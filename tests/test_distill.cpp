@@ -238,7 +238,7 @@ lp_distill_cfg tiny_distill_cfg(lp_distill_method m) {
 
 }  // namespace
 
-TEST_CASE("distill: DisBack targets the path backwards, then the teacher; DMD the teacher only",
+TEST_CASE("distill: DisBack targets the path backwards, then the teacher, DMD the teacher only",
           "[distill]") {
   lt::TempDir tmp;
   const std::string teacher = tiny_teacher(tmp.path);

@@ -240,7 +240,7 @@ TEST_CASE("output rule: weights are finite or absent", "[output]") {
   CHECK(TempDir::list_dir(dir.path).empty());
 }
 
-TEST_CASE("leap sample: no spelling of an input is an output; own earlier output is replaced", "[output]") {
+TEST_CASE("leap sample: no spelling of an input is an output, own earlier output is replaced", "[output]") {
   TempDir dir, logs;
   copy_file(kTiny, dir / "m.safetensors");
   const std::string run = "sample --model m.safetensors --backend cpu --threads 1 --n 1 --steps 1 --quiet";
@@ -295,7 +295,7 @@ TEST_CASE("leap profile: no spelling of the model is its --out", "[output]") {
                 before, dir, "is not a profile leap wrote");
 }
 
-TEST_CASE("leap lcsc combine: no spelling of an input is --out; Inf as F16 is an error, no file", "[output]") {
+TEST_CASE("leap lcsc combine: no spelling of an input is --out, Inf as F16 is an error, no file", "[output]") {
   TempDir dir, logs;
   copy_file(kTiny, dir / "a.safetensors");
   copy_file(kTiny, dir / "b.safetensors");
@@ -560,7 +560,7 @@ TEST_CASE("leap eval: SIGTERM mid-sampling exits 130", "[output]") {
   CHECK(TempDir::list_dir(dir.path).empty());
 }
 
-TEST_CASE("leap lcsc search: SIGINT stops it; the work folder goes, the log keeps what was done", "[output]") {
+TEST_CASE("leap lcsc search: SIGINT stops it, the work folder goes, the log keeps what was done", "[output]") {
   const std::string model = shipped_model();
   if (model.empty()) return;
   TempDir dir, logs;

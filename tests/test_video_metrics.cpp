@@ -125,7 +125,7 @@ TEST_CASE("video metrics: the centroid of a real frame is the ground-truth track
   lp_dataset_free(&d);
 }
 
-TEST_CASE("video metrics: real clips are the floor; jumps, class changes and noise are seen", "[video]") {
+TEST_CASE("video metrics: real clips are the floor, jumps, class changes and noise are seen", "[video]") {
   Fixture fx;
   if (!fx.ok) return;
   const int n = 64, frames = 16, ref_n = 64;
@@ -200,7 +200,7 @@ TEST_CASE("video metrics: VDE weights early drift most", "[video]") {
   CHECK(lp_video_vde(zero, 2, &v) == LEAP_ERR_INVALID_ARG);
 }
 
-TEST_CASE("video metrics: per-chunk FD and identity; a class change shows in its chunks", "[video]") {
+TEST_CASE("video metrics: per-chunk FD and identity, a class change shows in its chunks", "[video]") {
   Fixture fx;
   if (!fx.ok) return;
   const int n = 32, frames = 16, chunk = 4;

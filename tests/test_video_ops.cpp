@@ -566,7 +566,7 @@ TEST_CASE("moving fashion-mnist: constant velocity, bounces keep the garment ins
   lp_dataset_free(&d);
 }
 
-TEST_CASE("moving fashion-mnist: clips of other indices and of the other split differ; eval clips extend",
+TEST_CASE("moving fashion-mnist: clips of other indices and of the other split differ, eval clips extend",
           "[video][data]") {
   lp_dataset d{};
   if (!load_garments(&d)) return;
