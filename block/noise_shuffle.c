@@ -8,7 +8,21 @@
 #include "alloc.h"
 #include "error.h"
 #include "leap.h"
+#include "noise_shuffle.h"
 #include "sampler.h"
+
+void lp_shuffle_rng(lp_rng *rng, uint64_t seed) { lp_rng_seed(rng, seed, 0x5f4e); }
+
+void lp_shuffle_perm(lp_rng *rng, int *perm, int n) {
+  for (int k = 0; k < n; k++) perm[k] = k;
+  for (int k = n - 1; k > 0; k--) {
+    int j = (int)(lp_rng_uniform(rng) * (k + 1));
+    if (j > k) j = k;
+    int t = perm[k];
+    perm[k] = perm[j];
+    perm[j] = t;
+  }
+}
 
 leap_status leap_block_noise_shuffle(float *noise, int frames, size_t per_frame, int window,
                                      int stride, uint64_t seed) {
@@ -20,18 +34,11 @@ leap_status leap_block_noise_shuffle(float *noise, int frames, size_t per_frame,
   int *perm = lp_malloc((size_t)stride * sizeof *perm);
   if (!perm) return lp_error(LEAP_ERR_NOMEM, "noise shuffle: out of memory");
   lp_rng rng;
-  lp_rng_seed(&rng, seed, 0x5f4e);
+  lp_shuffle_rng(&rng, seed);
   for (int f = window; f < frames; f += stride) {
     const int n = frames - f < stride ? frames - f : stride;
-    /* a permutation of the first n of the source group's frames: Fisher-Yates */
-    for (int k = 0; k < n; k++) perm[k] = k;
-    for (int k = n - 1; k > 0; k--) {
-      int j = (int)(lp_rng_uniform(&rng) * (k + 1));
-      if (j > k) j = k;
-      int t = perm[k];
-      perm[k] = perm[j];
-      perm[j] = t;
-    }
+    /* a permutation of the first n of the source group's frames */
+    lp_shuffle_perm(&rng, perm, n);
     /* sources [f - window, f - window + n) end at or before f: no overlap */
     for (int k = 0; k < n; k++)
       memcpy(noise + (size_t)(f + k) * per_frame, noise + (size_t)(f - window + perm[k]) * per_frame,

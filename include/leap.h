@@ -729,6 +729,16 @@ LEAP_API int leap_kv_policy_stored(const leap_kv_policy *p);
  * as keys and values under a KV policy, so memory is bounded by the policy,
  * not by the video's length. The synchronous family is full-sequence
  * sampling (every chunk at one level, the whole clip each step).
+ *
+ * The model must predict flow_v. Each clip has its own KV policy (its
+ * conditional and null-class rows share it). SPARSE summarises a stored
+ * chunk by its keys before the rotary embedding, averaged over its tokens
+ * and the layers (conditional row), and selects with the newest stored
+ * chunk's summary as the query (the chunks being denoised are still mostly
+ * noise), again each time a chunk is stored. Memory: the chunks in flight
+ * (and, with recompute, every finished chunk), the KV store (the policy's
+ * bound plus one chunk, per layer and row) and, when shuffling, a ring of
+ * shuffle_window + stride frames.
  */
 
 /* Frames [first, first + count) of every clip are final: video
@@ -746,22 +756,28 @@ typedef struct leap_video_desc {
   int steps;                /* Euler steps per chunk */
   double cfg;               /* guidance scale; 1 = no guidance */
   double shift;             /* flow schedule shift; 1 = none */
-  uint64_t seed;            /* initial noise: leap_noise_fill(seed, n, F*C*H*W) */
+  uint64_t seed;            /* initial noise: leap_noise_fill(seed, n, F*C*H*W),
+                               then clip b shuffled with seed + b */
   leap_block_family family;
   int ar_step;              /* PYRAMID (see leap_block_schedule_desc) */
   int window, lag;          /* PIPELINED */
   int shuffle_window;       /* FreeNoise shuffling of the initial noise, in frames; 0 = none */
   int shuffle_stride;       /* frames per shuffled group (0 = frames_per_chunk) */
-  leap_kv_policy_desc kv;   /* which finished chunks are kept and attended */
+  leap_kv_policy_desc kv;   /* which finished chunks are kept and attended;
+                               SPARSE: summary_dim 0 (or the model's
+                               hidden_size) */
   int recompute;            /* 1: no KV cache; every chunk re-runs its whole
                                visible history (clean) with it: the baseline
-                               the cache is measured against */
+                               the cache is measured against (kv KEEP_ALL) */
   leap_progress_fn progress;/* step = frames finished, steps = frames */
   void *progress_user;
   leap_video_frames_fn on_frames; /* NULL: none; frames go to out only */
   void *on_frames_user;
 } leap_video_desc;
 
+/* n 1, frames 16, steps 50, cfg 1, shift 1, seed 0, the block schedule's
+ * defaults (SYNCHRONOUS, ar_step 5, window 4, lag 8), no shuffling, kv
+ * leap_kv_policy_desc_default() (KEEP_ALL), no callbacks. */
 LEAP_API leap_video_desc leap_video_desc_default(void);
 /* Samples n clips into out [n, frames, in_channels, H, W] (may be NULL when
  * on_frames takes the frames: a long video need not fit in memory). */

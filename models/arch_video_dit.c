@@ -216,7 +216,20 @@ static size_t vdit_id_description(const leap_model_info *in, unsigned char *buf,
 
 /* The scratch buffers of one call. */
 enum { SB_X, SB_PATCH, SB_H, SB_A, SB_QKV, SB_QKVR, SB_ATT, SB_PROJ, SB_MLP, SB_FOUT, SB_OUT,
-       SB_TEMB, SB_T1, SB_C, SB_SC, SB_MOD, SB_LABELS, SB_COUNT };
+       SB_TEMB, SB_T1, SB_C, SB_SC, SB_MOD, SB_LABELS, SB_SLOTS, SB_COUNT };
+
+/* How a call uses the per-layer caches. Chunk by chunk (slots NULL): the
+ * cached chunks in order, and with append the call's one chunk joins them.
+ * A window (lp_video_dit_forward_window): `history` listed slots per row,
+ * and the call's first `writes` chunks written into write_slots. */
+typedef struct kv_use {
+  lp_kv_cache *caches; /* [depth]; NULL: the frames alone */
+  int append;
+  int history;
+  const int32_t *slots;       /* [B, history] */
+  int writes;
+  const int32_t *write_slots; /* [B, writes] */
+} kv_use;
 
 typedef struct run_shape {
   int n, frames, frame0, K; /* K chunks, the last may be short */
@@ -260,7 +273,7 @@ static leap_status push_per_chunk(lp_prog *g, const lp_video_dit *v, const run_s
 }
 
 static leap_status build(lp_prog *g, const lp_video_dit *v, const run_shape *r, lp_buf *const *sb,
-                         lp_kv_cache *caches, int append) {
+                         const kv_use *kv) {
   const leap_model_info *d = &v->info;
   const int D = d->hidden_size, C = d->in_channels, Co = d->out_channels, p = d->patch_size, Fh = v->mlp_hidden;
   const int nk = r->n * r->K, R = r->R;
@@ -293,18 +306,31 @@ static leap_status build(lp_prog *g, const lp_video_dit *v, const run_shape *r, 
     lp_op rope = {.kind = LP_OP_ROPE, .in = {V(sb[SB_QKV], 0)}, .out = V(sb[SB_QKVR], 0),
                   .i = {r->n, r->N, D, d->num_heads, v->P, r->frame0}, .f = {(float)VDIT_ROPE_THETA}};
     lp_op att, app;
-    const lp_kv_cache *kc = caches ? &caches[i] : &none;
+    const lp_kv_cache *kc = kv->caches ? &kv->caches[i] : &none;
     if ((s = push_linear(g, V(sb[SB_SC], 0), BW(VD_ADA_W), BW(VD_ADA_B), V(sb[SB_MOD], 0), nk, 6 * D, D,
                          LP_ACT_NONE)) ||
         (s = push_per_chunk(g, v, r, LP_OP_LN_MODULATE, sb[SB_H], sb[SB_MOD], 0, D, 6 * D, sb[SB_A])) ||
         (s = push_linear(g, V(sb[SB_A], 0), BW(VD_QKV_W), BW(VD_QKV_B), V(sb[SB_QKV], 0), R, 3 * D, D,
                          LP_ACT_NONE)) ||
         (s = lp_prog_push(g, &rope)) ||
-        (s = lp_kv_cache_attention_op(kc, V(sb[SB_QKVR], 0), V(sb[SB_ATT], 0), r->N, &att)) ||
+        (s = kv->slots ? lp_kv_cache_attention_slots_op(kc, V(sb[SB_QKVR], 0), V(sb[SB_ATT], 0), r->N,
+                                                         kv->history, V(sb[SB_SLOTS], 0), &att)
+                       : lp_kv_cache_attention_op(kc, V(sb[SB_QKVR], 0), V(sb[SB_ATT], 0), r->N, &att)) ||
         (s = lp_prog_push(g, &att)))
       return s;
-    if (append && ((s = lp_kv_cache_append_op(kc, V(sb[SB_QKVR], 0), &app)) || (s = lp_prog_push(g, &app))))
+    if (kv->append && ((s = lp_kv_cache_append_op(kc, V(sb[SB_QKVR], 0), &app)) || (s = lp_prog_push(g, &app))))
       return s;
+    /* Window chunks written clean: one op per (row, chunk), each row's
+     * chunk to the slot the caller chose for it. */
+    const size_t chunk_rows = (size_t)d->frames_per_chunk * v->P;
+    for (int w = 0; w < kv->writes; w++)
+      for (int b = 0; b < r->n; b++) {
+        const size_t row0 = (size_t)b * r->N + w * chunk_rows;
+        if ((s = lp_kv_cache_write_op(kc, V(sb[SB_QKVR], row0 * 3 * D), b, kv->write_slots[b * kv->writes + w],
+                                      &app)) ||
+            (s = lp_prog_push(g, &app)))
+          return s;
+      }
     if ((s = push_linear(g, V(sb[SB_ATT], 0), BW(VD_PROJ_W), BW(VD_PROJ_B), V(sb[SB_PROJ], 0), R, D, D,
                          LP_ACT_NONE)) ||
         (s = push_per_chunk(g, v, r, LP_OP_GATED_ADD, sb[SB_PROJ], sb[SB_MOD], 2 * D, 0, 6 * D, sb[SB_H])) ||
@@ -332,7 +358,7 @@ static leap_status build(lp_prog *g, const lp_video_dit *v, const run_shape *r, 
 /* Frames frame0 .. frame0 + frames - 1 (frame0 starts a chunk): x, t per
  * frame (equal within a chunk), y; over caches (NULL: the frames alone). */
 static leap_status run(lp_video_dit *v, int n, int frames, int frame0, const float *x, const float *t,
-                       const int32_t *y, lp_kv_cache *caches, int append, float *out, const char *who) {
+                       const int32_t *y, const kv_use *kv, float *out, const char *who) {
   const leap_model_info *d = &v->info;
   const int D = d->hidden_size, Fc = d->frames_per_chunk, C = d->in_channels, p = d->patch_size;
   const int64_t widest = 3 * D > v->mlp_hidden ? 3 * D : v->mlp_hidden; /* the widest row of any buffer */
@@ -368,12 +394,15 @@ static leap_status run(lp_video_dit *v, int n, int frames, int frame0, const flo
       [SB_ATT] = (size_t)r.R * D, [SB_PROJ] = (size_t)r.R * D, [SB_MLP] = (size_t)r.R * v->mlp_hidden,
       [SB_FOUT] = (size_t)r.R * p * p * d->out_channels, [SB_OUT] = (size_t)n * frames * d->out_channels * px,
       [SB_TEMB] = (size_t)nk * LP_DIT_FREQ_DIM, [SB_T1] = (size_t)nk * D, [SB_C] = (size_t)nk * D,
-      [SB_SC] = (size_t)nk * D, [SB_MOD] = (size_t)nk * 6 * D, [SB_LABELS] = (size_t)nk};
+      [SB_SC] = (size_t)nk * D, [SB_MOD] = (size_t)nk * 6 * D, [SB_LABELS] = (size_t)nk,
+      [SB_SLOTS] = kv->slots && kv->history > 0 ? (size_t)n * kv->history : 1};
   lp_buf *sb[SB_COUNT] = {0};
   lp_backend *be = v->be;
   for (int k = 0; s == LEAP_OK && k < SB_COUNT; k++) s = be->vt->buf_alloc(be, floats[k] * sizeof(float), &sb[k]);
   lp_prog g = {0};
-  if (s == LEAP_OK) s = build(&g, v, &r, sb, caches, append);
+  if (s == LEAP_OK) s = build(&g, v, &r, sb, kv);
+  if (s == LEAP_OK && kv->slots && kv->history > 0)
+    s = be->vt->buf_write(be, sb[SB_SLOTS], 0, kv->slots, (size_t)n * kv->history * sizeof(int32_t));
   if (s == LEAP_OK) s = be->vt->buf_write(be, sb[SB_X], 0, x, floats[SB_X] * sizeof(float));
   if (s == LEAP_OK) s = be->vt->buf_write(be, sb[SB_TEMB], 0, temb, floats[SB_TEMB] * sizeof(float));
   if (s == LEAP_OK) s = be->vt->buf_write(be, sb[SB_LABELS], 0, lab, (size_t)nk * sizeof(int32_t));
@@ -402,7 +431,8 @@ leap_status lp_video_dit_forward(lp_video_dit *v, int n, int frames, const float
   const char *who = "video DiT forward";
   if (!v || !x || !t || !out) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL argument", who);
   leap_status s = check_labels(v, n, y, who);
-  return s == LEAP_OK ? run(v, n, frames, 0, x, t, y, NULL, 0, out, who) : s;
+  const kv_use none = {0};
+  return s == LEAP_OK ? run(v, n, frames, 0, x, t, y, &none, out, who) : s;
 }
 
 leap_status lp_video_dit_cache_begin(lp_video_dit *v, int n, int max_frames) {
@@ -443,17 +473,100 @@ leap_status lp_video_dit_forward_chunk(lp_video_dit *v, int frames, const float 
   if (!tf) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", who);
   for (int b = 0; b < n; b++)
     for (int f = 0; f < frames; f++) tf[b * frames + f] = t[b];
-  s = run(v, n, frames, lp_video_dit_cached_frames(v), x, tf, y, v->caches, append, out, who);
+  const kv_use kv = {.caches = v->caches, .append = append};
+  s = run(v, n, frames, lp_video_dit_cached_frames(v), x, tf, y, &kv, out, who);
   free(tf);
   if (s == LEAP_OK && append)
     for (int i = 0; i < v->info.depth; i++) lp_kv_cache_advance(&v->caches[i]);
   return s;
 }
 
+void lp_video_dit_cache_end(lp_video_dit *v) {
+  if (v) caches_release(v);
+}
+
+int lp_video_dit_cache_slots(const lp_video_dit *v) {
+  return v && v->caches ? lp_kv_cache_slots(&v->caches[0]) : 0;
+}
+
+leap_status lp_video_dit_forward_window(lp_video_dit *v, const lp_video_window *w) {
+  const char *who = "video DiT window";
+  if (!v || !w || !w->x || !w->t || !w->out) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL argument", who);
+  const int Fc = v->info.frames_per_chunk, n = w->rows;
+  const int K = w->frames > 0 ? (w->frames + Fc - 1) / Fc : 0;
+  if (n < 1 || w->frames < 1 || w->chunk0 < 0 || w->chunk0 > INT32_MAX / Fc - K)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: %d rows, %d frames from chunk %d", who, n, w->frames, w->chunk0);
+  if (w->history < 0 || w->writes < 0 || w->writes > K || (w->writes == K && w->frames != K * Fc))
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: %d history chunks, %d written of the window's %d (only whole ones)",
+                    who, w->history, w->writes, K);
+  if ((w->history || w->writes) && (!v->caches || v->cache_n != n))
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: the caches are not begun for %d rows", who, n);
+  if ((w->history && !w->slots) || (w->writes && !w->write_slots))
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: slot lists missing", who);
+  const int slots = lp_video_dit_cache_slots(v);
+  for (int k = 0; k < n * w->history; k++)
+    if (w->slots[k] < 0 || w->slots[k] >= slots)
+      return lp_error(LEAP_ERR_INVALID_ARG, "%s: history slot %d outside 0..%d", who, w->slots[k], slots - 1);
+  for (int k = 0; k < n * w->writes; k++)
+    if (w->write_slots[k] < 0 || w->write_slots[k] >= slots)
+      return lp_error(LEAP_ERR_INVALID_ARG, "%s: write slot %d outside 0..%d", who, w->write_slots[k], slots - 1);
+  leap_status s = check_labels(v, n, w->y, who);
+  if (s != LEAP_OK) return s;
+  /* slots must be non-NULL for the listed attention even with no history. */
+  static const int32_t no_slots[1] = {0};
+  const kv_use kv = {.caches = w->history || w->writes ? v->caches : NULL,
+                     .history = w->history,
+                     .slots = w->history ? w->slots : (w->writes ? no_slots : NULL),
+                     .writes = w->writes,
+                     .write_slots = w->write_slots};
+  return run(v, n, w->frames, w->chunk0 * Fc, w->x, w->t, w->y, &kv, w->out, who);
+}
+
+/* A stored chunk's keys are rotated by their frame (LP_OP_ROPE): the
+ * summary undoes that per frame, after averaging the frame's tokens (the
+ * rotation is linear and the same on every token of a frame). */
+leap_status lp_video_dit_slot_summary(lp_video_dit *v, int row, int slot, int chunk, float *summary) {
+  const char *who = "video DiT summary";
+  if (!v || !summary || !v->caches || row < 0 || row >= v->cache_n || slot < 0 ||
+      slot >= lp_video_dit_cache_slots(v) || chunk < 0)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: bad row %d, slot %d or chunk %d", who, row, slot, chunk);
+  const leap_model_info *d = &v->info;
+  const int D = d->hidden_size, Fc = d->frames_per_chunk, P = v->P, hd = D / d->num_heads, half = hd / 2;
+  const size_t rows = (size_t)Fc * P;
+  float *kv = lp_malloc(rows * 2 * D * sizeof *kv);
+  double *acc = lp_calloc((size_t)D, sizeof *acc), *fm = lp_malloc((size_t)D * sizeof *fm);
+  leap_status s = kv && acc && fm ? LEAP_OK : lp_error(LEAP_ERR_NOMEM, "%s: out of memory", who);
+  for (int i = 0; s == LEAP_OK && i < d->depth; i++) {
+    const lp_kv_cache *c = &v->caches[i];
+    s = v->be->vt->buf_read(v->be, c->buf, ((size_t)row * c->cap + (size_t)slot * rows) * 2 * D * sizeof(float), kv,
+                            rows * 2 * D * sizeof(float));
+    for (int f = 0; s == LEAP_OK && f < Fc; f++) {
+      for (int j = 0; j < D; j++) fm[j] = 0;
+      for (int t = 0; t < P; t++)
+        for (int j = 0; j < D; j++) fm[j] += kv[((size_t)f * P + t) * 2 * D + j];
+      const double frame = (double)chunk * Fc + f;
+      for (int h = 0; h < d->num_heads; h++)
+        for (int j = 0; j < half; j++) {
+          const double ang = frame * pow(VDIT_ROPE_THETA, -2.0 * j / hd), c0 = cos(ang), s0 = sin(ang);
+          const double a = fm[h * hd + j], b = fm[h * hd + j + half];
+          acc[h * hd + j] += a * c0 + b * s0;
+          acc[h * hd + j + half] += b * c0 - a * s0;
+        }
+    }
+  }
+  if (s == LEAP_OK)
+    for (int j = 0; j < D; j++) summary[j] = (float)(acc[j] / ((double)d->depth * rows));
+  free(kv);
+  free(acc);
+  free(fm);
+  return s;
+}
+
 /* leap_model_forward: x [n, clip_frames, ...], t [n, clip_frames]. */
 static leap_status vdit_forward(void *impl, int n, const float *x, const float *t, const int32_t *y, float *out) {
   lp_video_dit *v = impl;
-  return run(v, n, v->info.clip_frames, 0, x, t, y, NULL, 0, out, "leap_model_forward");
+  const kv_use none = {0};
+  return run(v, n, v->info.clip_frames, 0, x, t, y, &none, out, "leap_model_forward");
 }
 
 const lp_model_arch lp_arch_video_dit = {

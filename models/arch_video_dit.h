@@ -32,5 +32,37 @@ leap_status lp_video_dit_forward_chunk(lp_video_dit *v, int frames, const float 
                                        const int32_t *y, int append, float *out);
 /* Frames the caches hold (whole chunks). */
 int lp_video_dit_cached_frames(const lp_video_dit *v);
+/* Frees the caches (lp_video_dit_cache_begin makes new ones). */
+void lp_video_dit_cache_end(lp_video_dit *v);
+
+/* Block diffusion (block/video_sample.c): the caches of
+ * lp_video_dit_cache_begin(v, rows, slots * frames_per_chunk) as `slots`
+ * chunk slots per row, filled and attended in any order. A forward over a
+ * window of consecutive chunks, each at its own timestep, on top of a
+ * chosen set of stored chunks: the window's chunks attend block-causally
+ * among themselves and to every listed chunk (rotary positions stay
+ * absolute, so the chunks that are not listed simply vanish); its first
+ * `writes` chunks (whole, run clean by the caller) have their keys and
+ * values written into the slots given. */
+typedef struct lp_video_window {
+  int rows;                   /* batch rows (clips, times 2 with guidance) */
+  int chunk0;                 /* the window's first chunk: frames from chunk0 * frames_per_chunk */
+  int frames;                 /* the window's frames: whole chunks but the clip's last */
+  const float *x;             /* [rows, frames, C, H, W] */
+  const float *t;             /* [rows, frames]: model timesteps, one per chunk */
+  const int32_t *y;           /* [rows] */
+  int history;                /* stored chunks each row attends */
+  const int32_t *slots;       /* [rows, history]: their slots, in chunk order */
+  int writes;                 /* the window's first chunks whose keys and values are stored */
+  const int32_t *write_slots; /* [rows, writes] */
+  float *out;                 /* [rows, frames, out_channels, H, W] */
+} lp_video_window;
+leap_status lp_video_dit_forward_window(lp_video_dit *v, const lp_video_window *w);
+/* The chunk slots of the caches (0 before lp_video_dit_cache_begin). */
+int lp_video_dit_cache_slots(const lp_video_dit *v);
+/* SPARSE's per-chunk summary of the chunk `chunk` stored in `slot` of
+ * `row`: its keys before the rotary embedding, averaged over its tokens
+ * and every layer: [hidden_size]. */
+leap_status lp_video_dit_slot_summary(lp_video_dit *v, int row, int slot, int chunk, float *summary);
 
 #endif

@@ -105,7 +105,12 @@ typedef enum lp_op_kind {
    * columns 0 .. D-1, v in D .. 2D-1), whose first Nc*F*P rows per b hold
    * the Nc finished chunks (in[1].buf may be NULL when Nc = 0). out
    * [B, Tn, D]; softmax(q k^T * f[0]) v. Tn need not fill whole chunks
-   * (a clip's last chunk may be short), but is whole frames.
+   * (a clip's last chunk may be short), but is whole frames. in[2]
+   * (optional; NULL: the first Nc chunks, as above) lists the cached chunks
+   * the new tokens see, per batch item: int32 [B, Nc], cached chunk c of
+   * item b is rows s*F*P .. (s+1)*F*P - 1 of b's cache for s = in[2][b*Nc +
+   * c] (0 <= s < cap / (F*P)), so a KV policy can attend to a selection of
+   * stored chunks in any slots (block diffusion's ROLLING and SPARSE).
    * i: B, Tn, D, heads, P, F, Nc, cap. */
   LP_OP_BLOCK_ATTENTION = 12,
   /* Appends keys and values to a KV cache: out[b, start + t, c] =

@@ -221,16 +221,23 @@ static inline int block_key_limit(int t, int Tn, int P, int F, int Nc) {
  * the new keys side by side in a [Tn, Tc + Tn] scratch, each row's softmax
  * over the keys its chunk may see (the rest zeroed), then O = P_c V_c +
  * P_n V_n. The masked new keys' scores are computed and dropped: one GEMM
- * over the whole block is cheaper than one per chunk at these sizes. */
+ * over the whole block is cheaper than one per chunk at these sizes. With
+ * a slot list (in[2]) the cached chunks are read slot by slot, one GEMM per
+ * run of consecutive slots (one in all for slots 0 .. Nc-1). */
 leap_status LP_CPU_FN(block_attention)(const lp_op *op) {
   leap_status s = lp_block_attention_check(op, "cpu");
   if (s != LEAP_OK) return s;
   const int B = op->i[0], Tn = op->i[1], D = op->i[2], H = op->i[3], Pt = op->i[4], F = op->i[5];
   const int Nc = op->i[6], cap = op->i[7];
-  const int hd = D / H, ld = 3 * D, ldc = 2 * D, Tc = Nc * F * Pt, L = Tc + Tn;
+  const int hd = D / H, ld = 3 * D, ldc = 2 * D, chunk = F * Pt, Tc = Nc * chunk, L = Tc + Tn;
   const float scale = op->f[0];
   const float *qkv = P(op->in[0]);
   const float *cache = Tc > 0 ? P(op->in[1]) : NULL;
+  const int32_t *slots = op->in[2].buf ? (const int32_t *)lp_cpu_buf_data(op->in[2].buf) + op->in[2].off : NULL;
+  for (int k = 0; slots && k < B * Nc; k++)
+    if (slots[k] < 0 || slots[k] >= cap / chunk)
+      return lp_error(LEAP_ERR_INVALID_ARG, "cpu: BLOCK_ATTENTION slot %d of item %d is %d, outside the cache's 0..%d",
+                      k % Nc, k / Nc, slots[k], cap / chunk - 1);
   float *out = P(op->out);
   int failed = 0;
 #pragma omp parallel reduction(| : failed)
@@ -243,9 +250,14 @@ leap_status LP_CPU_FN(block_attention)(const lp_op *op) {
       const int b = job / H, h = job % H;
       const float *q = qkv + (size_t)b * Tn * ld + h * hd;
       float *o = out + (size_t)b * Tn * D + h * hd;
-      if (Tc > 0) {
-        const float *kc = cache + (size_t)b * cap * ldc + h * hd;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tn, Tc, hd, scale, q, ld, kc, ldc, 0.0f, S, L);
+      const int32_t *sl = slots ? slots + (size_t)b * Nc : NULL;
+      const float *cb = Tc > 0 ? cache + (size_t)b * cap * ldc + h * hd : NULL;
+      /* Runs of consecutive slots [c0, c1): cached rows from slot sl[c0]. */
+      for (int c0 = 0, c1; c0 < Nc; c0 = c1) {
+        const int first = sl ? sl[c0] : c0;
+        for (c1 = c0 + 1; c1 < Nc && (sl ? sl[c1] : c1) == first + (c1 - c0);) c1++;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tn, (c1 - c0) * chunk, hd, scale, q, ld,
+                    cb + (size_t)first * chunk * ldc, ldc, 0.0f, S + (size_t)c0 * chunk, L);
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tn, Tn, hd, scale, q, ld, q + D, ld, 0.0f, S + Tc, L);
       for (int r = 0; r < Tn; r++) {
@@ -254,9 +266,11 @@ leap_status LP_CPU_FN(block_attention)(const lp_op *op) {
         softmax_row(row, n);
         memset(row + n, 0, (size_t)(L - n) * sizeof(float));
       }
-      if (Tc > 0) {
-        const float *vc = cache + (size_t)b * cap * ldc + D + h * hd;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tn, hd, Tc, 1.0f, S, L, vc, ldc, 0.0f, o, D);
+      for (int c0 = 0, c1; c0 < Nc; c0 = c1) {
+        const int first = sl ? sl[c0] : c0;
+        for (c1 = c0 + 1; c1 < Nc && (sl ? sl[c1] : c1) == first + (c1 - c0);) c1++;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tn, hd, (c1 - c0) * chunk, 1.0f,
+                    S + (size_t)c0 * chunk, L, cb + (size_t)first * chunk * ldc + D, ldc, c0 > 0 ? 1.0f : 0.0f, o, D);
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tn, hd, Tn, 1.0f, S + Tc, L, q + 2 * D, ld,
                   Tc > 0 ? 1.0f : 0.0f, o, D);

@@ -93,3 +93,31 @@ leap_status lp_kv_cache_append_op(const lp_kv_cache *c, lp_view qkv, lp_op *op) 
 }
 
 void lp_kv_cache_advance(lp_kv_cache *c) { c->chunks++; }
+
+int lp_kv_cache_slots(const lp_kv_cache *c) { return c->F * c->P > 0 ? c->cap / (c->F * c->P) : 0; }
+
+leap_status lp_kv_cache_attention_slots_op(const lp_kv_cache *c, lp_view qkv, lp_view out, int Tn, int Nc,
+                                           lp_view slots, lp_op *op) {
+  leap_status s = lp_kv_cache_attention_op(c, qkv, out, Tn, op);
+  if (s != LEAP_OK) return s;
+  if (Nc < 0 || Nc > lp_kv_cache_slots(c) || (Nc > 0 && !slots.buf))
+    return lp_error(LEAP_ERR_INVALID_ARG, "kv cache: %d listed chunks in a cache of %d slots%s", Nc,
+                    lp_kv_cache_slots(c), Nc > 0 && !slots.buf ? " without a slot list" : "");
+  op->i[6] = Nc;
+  op->in[2] = Nc > 0 ? slots : (lp_view){0};
+  return lp_block_attention_check(op, "kv cache");
+}
+
+leap_status lp_kv_cache_write_op(const lp_kv_cache *c, lp_view rows, int b, int slot, lp_op *op) {
+  memset(op, 0, sizeof *op);
+  if (b < 0 || b >= c->B || slot < 0 || slot >= lp_kv_cache_slots(c))
+    return lp_error(LEAP_ERR_INVALID_ARG, "kv cache: item %d slot %d outside %d items of %d slots", b, slot, c->B,
+                    lp_kv_cache_slots(c));
+  const int chunk = c->F * c->P;
+  op->kind = LP_OP_KV_APPEND;
+  op->in[0] = rows;
+  op->out = (lp_view){c->buf, (size_t)b * c->cap * 2 * c->D};
+  const int32_t i[5] = {1, chunk, c->D, c->cap, slot * chunk};
+  memcpy(op->i, i, sizeof i);
+  return lp_kv_append_check(op, "kv cache");
+}

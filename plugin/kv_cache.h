@@ -40,6 +40,20 @@ void lp_kv_cache_release(lp_kv_cache *c, lp_backend *be);
  * cached chunks) over themselves and the cache: qkv [B, Tn, 3D] in,
  * out [B, Tn, D]. */
 leap_status lp_kv_cache_attention_op(const lp_kv_cache *c, lp_view qkv, lp_view out, int Tn, lp_op *op);
+/* Slots: a KV policy keeps chunks in any of the cache's cap / (F*P) chunk
+ * slots and chooses, per batch item, which of them the new tokens attend
+ * (block/video_sample.c). The attention of the newest Tn tokens (whole
+ * frames from a chunk start) over themselves and the Nc chunks listed in
+ * slots (int32 [B, Nc] on the device, in chunk order); `chunks` is not
+ * used. */
+leap_status lp_kv_cache_attention_slots_op(const lp_kv_cache *c, lp_view qkv, lp_view out, int Tn, int Nc,
+                                           lp_view slots, lp_op *op);
+/* Writes batch item b's keys and values of one whole chunk into a slot:
+ * rows = the chunk's first qkv row of item b, F*P rows of 3D. */
+leap_status lp_kv_cache_write_op(const lp_kv_cache *c, lp_view rows, int b, int slot, lp_op *op);
+/* The chunk slots of the cache (cap / (F*P)). */
+int lp_kv_cache_slots(const lp_kv_cache *c);
+
 /* Appends the next chunk's keys and values from its qkv rows [B, F*P, 3D];
  * fails when the cache is full. lp_kv_cache_advance counts the chunk once
  * the op has run. */

@@ -203,7 +203,9 @@ leap_status lp_vk_plan_block_attention(const vk_backend *vb, const lp_op *op, lp
   p->nspec = 2;
   p->groups[0] = ceil_div(Tn, ATTN_QUERIES), p->groups[1] = (uint32_t)op->i[3], p->groups[2] = (uint32_t)B;
   p->extent[0] = B * Tn * 3 * D, p->extent[3] = B * Tn * D;
-  p->extent[1] = cached ? ((B - 1) * cap + cached) * 2 * D : 0;
+  /* Listed slots may be anywhere in each item's cache. */
+  p->extent[1] = cached ? ((B - 1) * cap + (op->in[2].buf ? cap : cached)) * 2 * D : 0;
+  p->extent[2] = cached && op->in[2].buf ? B * (uint64_t)op->i[6] : 0;
   return LEAP_OK;
 }
 

@@ -4,7 +4,10 @@
 // (k then v per row), its first Nc*F*P rows per b the finished chunks;
 // out [B, Tn, D]. i: B, Tn, D, heads, P (tokens per frame), F (frames per
 // chunk), Nc (cached chunks), cap. A query of chunk c sees all cached
-// keys and the new keys up to the end of chunk c.
+// keys and the new keys up to the end of chunk c. With in2 bound (flags
+// bit 0) it holds int32 slots [B, Nc]: cached chunk c of item b is the
+// cache's chunk slot in2[b*Nc + c] (clamped to the cache; the host checks
+// them), else slot c.
 //
 // As attention.comp: workgroup (query block, head, batch) of 64
 // invocations, one query each, q and the accumulator in registers; keys
@@ -16,6 +19,7 @@
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int HD = 64;
 layout(constant_id = 1) const int BKEYS = 32;
+#define IN2_TYPE int
 #include "common.glsl"
 
 shared float ks[BKEYS * HD];
@@ -32,7 +36,8 @@ int key_limit(int t, int Tn, int P, int F, int Nc) {
 
 void main() {
   const int Tn = pc.i1, D = pc.i2, P = pc.i4, F = pc.i5, Nc = pc.i6, cap = pc.i7;
-  const int Tc = Nc * F * P; // cached tokens
+  const int chunk = F * P, Tc = Nc * chunk; // cached tokens
+  const bool listed = (pc.flags & 1u) != 0u; // in2: the cached chunks' slots
   const float scale = pc.f0;
   const uint ld = 3u * uint(D), ldc = 2u * uint(D);
   const int tid = int(gl_LocalInvocationID.x);
@@ -57,7 +62,9 @@ void main() {
       const int j = e / HD, d = e - j * HD, kj = k0 + j;
       float kv = 0.0, vv = 0.0;
       if (kj < Tc) {
-        const uint row = cbase + uint(kj) * ldc + uint(d);
+        const int c = kj / chunk;
+        const int slot = listed ? clamp(in2[pc.off2 + b * uint(Nc) + uint(c)], 0, cap / chunk - 1) : c;
+        const uint row = cbase + uint(slot * chunk + (kj - c * chunk)) * ldc + uint(d);
         kv = in1[row];
         vv = in1[row + uint(D)];
       } else if (kj < nk) {

@@ -250,6 +250,115 @@ TEST_CASE("BLOCK_ATTENTION: whole clip and chunk by chunk with the KV cache matc
   }
 }
 
+// A KV policy's view of the cache (block diffusion): chunks written into
+// slots in any order, one item's differently from another's, and the new
+// tokens attending to a chosen subset of them, listed per item. The
+// reference is the block-causal attention over the listed chunks followed
+// by the new tokens, as one clip.
+TEST_CASE("BLOCK_ATTENTION over listed cache slots matches the float64 reference on both backends",
+          "[video][ops]") {
+  Backends be;
+  struct Case {
+    Shape s;          // B, frames of the whole clip, P, F, D, heads
+    int slots;        // cache slots per item
+    int new_frames;   // the clip's last frames are the new tokens
+  } cases[] = {
+      {{2, 11, 6, 2, 32, 2}, 6, 3},   // 5 history chunks in 6 slots; new tokens: one chunk and a short one
+      {{1, 12, 16, 3, 128, 2}, 4, 3}, // hd 64, several key blocks per chunk
+      {{3, 6, 4, 1, 16, 1}, 5, 2},    // frame-sized chunks
+  };
+  uint32_t seed = 40;
+  for (const Case &cs : cases) {
+    const Shape &s = cs.s;
+    const int chunk = s.F * s.P, T = s.T(), D = s.D, Tn = cs.new_frames * s.P;
+    const int hist_chunks = (s.frames - cs.new_frames) / s.F;
+    REQUIRE(hist_chunks * s.F == s.frames - cs.new_frames);
+    REQUIRE(hist_chunks <= cs.slots);
+    const std::vector<float> qkv = lt::random_f32((size_t)s.B * T * 3 * D, seed++, -2.0f, 2.0f);
+    // Per item: history chunk c sits in slot where[b][c]; the listed
+    // chunks are every other one from the item's own start (b % 2), so
+    // items list different chunks in different slots.
+    std::vector<std::vector<int>> where(s.B), listed(s.B);
+    for (int b = 0; b < s.B; b++) {
+      // later chunks in lower slots, shifted by the item
+      for (int c = 0; c < hist_chunks; c++) where[b].push_back((cs.slots - 1 - c + b) % cs.slots);
+      for (int c = b % 2; c < hist_chunks; c += 2) listed[b].push_back(c);
+    }
+    const int Nc = (int)listed[0].size();
+    for (int b = 1; b < s.B; b++) REQUIRE((int)listed[b].size() == Nc);
+    // The reference per item: the listed chunks then the new tokens.
+    std::vector<double> ref;
+    for (int b = 0; b < s.B; b++) {
+      std::vector<float> seq;
+      for (int c : listed[b]) {
+        const std::vector<float> rows = rows_of(qkv, s.B, T, 3 * D, c * chunk, chunk);
+        seq.insert(seq.end(), rows.begin() + (size_t)b * chunk * 3 * D, rows.begin() + (size_t)(b + 1) * chunk * 3 * D);
+      }
+      const std::vector<float> fresh = rows_of(qkv, s.B, T, 3 * D, T - Tn, Tn);
+      seq.insert(seq.end(), fresh.begin() + (size_t)b * Tn * 3 * D, fresh.begin() + (size_t)(b + 1) * Tn * 3 * D);
+      const Shape one{1, Nc * s.F + cs.new_frames, s.P, s.F, D, s.heads};
+      const std::vector<double> r = reference(seq, one);
+      ref.insert(ref.end(), r.end() - (size_t)Tn * D, r.end());
+    }
+    std::vector<int32_t> list;
+    for (int b = 0; b < s.B; b++)
+      for (int c : listed[b]) list.push_back(where[b][c]);
+    for (lp_backend *bk : be.all()) {
+      INFO(bk->vt->name << ": B " << s.B << ", " << hist_chunks << " history chunks in " << cs.slots << " slots, "
+                        << Nc << " listed, " << cs.new_frames << " new frames");
+      lp_kv_cache cache;
+      REQUIRE(lp_kv_cache_init(&cache, bk, s.B, D, s.heads, s.P, s.F, cs.slots * s.F) == LEAP_OK);
+      REQUIRE(lp_kv_cache_slots(&cache) == cs.slots);
+      // Fill every slot with noise first: unlisted slots must not leak in.
+      const std::vector<float> junk = lt::random_f32((size_t)s.B * cache.cap * 2 * D, seed++, -50.0f, 50.0f);
+      REQUIRE(bk->vt->buf_write(bk, cache.buf, 0, junk.data(), junk.size() * sizeof(float)) == LEAP_OK);
+      lp_buf *all = upload(bk, qkv), *fresh = upload(bk, rows_of(qkv, s.B, T, 3 * D, T - Tn, Tn)), *out = nullptr;
+      lp_buf *slots = nullptr;
+      REQUIRE(bk->vt->buf_alloc(bk, list.size() * sizeof(int32_t), &slots) == LEAP_OK);
+      REQUIRE(bk->vt->buf_write(bk, slots, 0, list.data(), list.size() * sizeof(int32_t)) == LEAP_OK);
+      REQUIRE(bk->vt->buf_alloc(bk, (size_t)s.B * Tn * D * sizeof(float), &out) == LEAP_OK);
+      lp_prog prog{};
+      for (int b = 0; b < s.B; b++)
+        for (int c = 0; c < hist_chunks; c++) {
+          lp_op w;
+          REQUIRE(lp_kv_cache_write_op(&cache, {all, ((size_t)b * T + (size_t)c * chunk) * 3 * D}, b, where[b][c], &w) ==
+                  LEAP_OK);
+          REQUIRE(lp_prog_push(&prog, &w) == LEAP_OK);
+        }
+      lp_op att;
+      REQUIRE(lp_kv_cache_attention_slots_op(&cache, {fresh, 0}, {out, 0}, Tn, Nc, {slots, 0}, &att) == LEAP_OK);
+      REQUIRE(lp_prog_push(&prog, &att) == LEAP_OK);
+      const leap_status st = bk->vt->prog_run(bk, &prog);
+      lp_prog_free(bk, &prog);
+      INFO(leap_last_error());
+      REQUIRE(st == LEAP_OK);
+      const double e = rel_max(download(bk, out, (size_t)s.B * Tn * D), ref);
+      INFO("against the reference: " << e);
+      CHECK(e <= TOL_F32);
+      for (lp_buf *x : {all, fresh, out, slots}) bk->vt->buf_free(bk, x);
+      lp_kv_cache_release(&cache, bk);
+    }
+  }
+  // Slots outside the cache: refused by the builders, and by the CPU op
+  // when the list on the device says so.
+  lp_kv_cache cache;
+  REQUIRE(lp_kv_cache_init(&cache, be.cpu, 1, 16, 2, 4, 2, 6) == LEAP_OK);  // 3 slots
+  lp_buf *x = upload(be.cpu, std::vector<float>(8 * 48, 1.0f)), *y = nullptr, *list = nullptr;
+  REQUIRE(be.cpu->vt->buf_alloc(be.cpu, 8 * 16 * 4, &y) == LEAP_OK);
+  const int32_t bad_slots[2] = {0, 3};
+  REQUIRE(be.cpu->vt->buf_alloc(be.cpu, sizeof bad_slots, &list) == LEAP_OK);
+  REQUIRE(be.cpu->vt->buf_write(be.cpu, list, 0, bad_slots, sizeof bad_slots) == LEAP_OK);
+  lp_op op;
+  CHECK(lp_kv_cache_write_op(&cache, {x, 0}, 0, 3, &op) == LEAP_ERR_INVALID_ARG);
+  CHECK(lp_kv_cache_attention_slots_op(&cache, {x, 0}, {y, 0}, 8, 4, {list, 0}, &op) == LEAP_ERR_INVALID_ARG);
+  CHECK(lp_kv_cache_attention_slots_op(&cache, {x, 0}, {y, 0}, 8, 2, {nullptr, 0}, &op) == LEAP_ERR_INVALID_ARG);
+  REQUIRE(lp_kv_cache_attention_slots_op(&cache, {x, 0}, {y, 0}, 8, 2, {list, 0}, &op) == LEAP_OK);
+  CHECK(run_ops(be.cpu, {op}) == LEAP_ERR_INVALID_ARG);
+  CHECK(std::string(leap_last_error()).find("outside the cache") != std::string::npos);
+  for (lp_buf *v : {x, y, list}) be.cpu->vt->buf_free(be.cpu, v);
+  lp_kv_cache_release(&cache, be.cpu);
+}
+
 TEST_CASE("BLOCK_ATTENTION with one chunk over the clip equals ATTENTION", "[video][ops]") {
   Backends be;
   const int B = 2, T = 40, D = 64, H = 4;
