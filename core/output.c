@@ -234,6 +234,8 @@ static struct {
 } g_slots[SLOTS];
 
 static volatile sig_atomic_t g_stop;
+/* lp_out_keep_on_stop: a stop request lets outputs land (set from the main thread) */
+static int g_keep_on_stop;
 
 /* Returns the slot index, or -1 when the table is full or the path too long. */
 static int slot_add(const char *path, int type) {
@@ -290,6 +292,7 @@ void lp_out_signals_install(void) {
 
 int lp_out_stop_requested(void) { return g_stop != 0; }
 int lp_out_stop_signal(void) { return (int)g_stop; }
+void lp_out_keep_on_stop(int on) { g_keep_on_stop = on != 0; }
 
 /* ------------------------------------------------------------ one output */
 
@@ -322,7 +325,8 @@ leap_status lp_out_begin(const char *path, lp_out_kind kind, const char *const *
   if (ninputs < 0 || (ninputs && !inputs)) return lp_error(LEAP_ERR_INVALID_ARG, "lp_out_begin: bad inputs");
   leap_status s = lp_out_check(path, kind, inputs, ninputs);
   if (s != LEAP_OK) return s;
-  if (lp_out_stop_requested()) return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", path);
+  if (lp_out_stop_requested() && !g_keep_on_stop)
+    return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", path);
   lp_out *o = lp_calloc(1, sizeof *o);
   if (!o) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   o->fd = -1;
@@ -378,7 +382,8 @@ static leap_status prepare(lp_out *o) {
     o->fd = -1;
     if (bad) return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", o->tmp, o->path, strerror(e));
   }
-  if (lp_out_stop_requested()) return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", o->path);
+  if (lp_out_stop_requested() && !g_keep_on_stop)
+    return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", o->path);
   return lp_out_check(o->path, o->kind, (const char *const *)o->inputs, o->ninputs);
 }
 

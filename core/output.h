@@ -106,6 +106,12 @@ const char *lp_out_workdir_file(lp_out_workdir *w, const char *name, char *buf, 
 const char *lp_out_workdir_path(const lp_out_workdir *w);
 void lp_out_workdir_remove(lp_out_workdir *w);
 
+/* For jobs that keep what they finished when stopped (`leap video`: the
+ * frames done so far): while on, a stop request no longer refuses
+ * lp_out_begin and the commits, so the finished part lands. A second
+ * signal still removes every temporary and ends the process. */
+void lp_out_keep_on_stop(int on);
+
 /* SIGINT and SIGTERM handlers (see above); idempotent. */
 void lp_out_signals_install(void);
 /* Non-zero once SIGINT or SIGTERM has arrived (after install). */
