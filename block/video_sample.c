@@ -118,8 +118,8 @@ static leap_status validate(const vs *s) {
   for (int b = 0; d->labels && b < d->n; b++)
     if (d->labels[b] < 0 || d->labels[b] > in->num_classes)
       return lp_error(LEAP_ERR_INVALID_ARG, WHO ": labels[%d] = %d outside 0..%d", b, d->labels[b], in->num_classes);
-  if (d->shuffle_window < 0 || d->shuffle_window > d->frames || d->shuffle_stride < 0)
-    return lp_error(LEAP_ERR_INVALID_ARG, WHO ": shuffle_window = %d (0..frames) and shuffle_stride = %d (>= 0)",
+  if (d->shuffle_window < 0 || d->shuffle_stride < 0)
+    return lp_error(LEAP_ERR_INVALID_ARG, WHO ": shuffle_window = %d and shuffle_stride = %d must be >= 0",
                     d->shuffle_window, d->shuffle_stride);
   const int stride = d->shuffle_stride ? d->shuffle_stride : in->frames_per_chunk;
   if (d->shuffle_window > 0 && stride > d->shuffle_window)
@@ -187,8 +187,10 @@ static leap_status vs_init(vs *s) {
   if ((st = lp_sched_build(&s->sc, LEAP_SCHEDULE_FLOW, LEAP_PRED_FLOW_V, d->steps, d->shift,
                            s->info.timestep_scale)) != LEAP_OK)
     return relabel(st);
+  /* A window as long as the clip shuffles nothing (leap_block_noise_shuffle's rule). */
   const int stride = d->shuffle_stride ? d->shuffle_stride : s->Fc;
-  if ((st = lp_video_noise_create(d->seed, s->n, d->frames, s->per_in, d->shuffle_window, stride, &s->noise)))
+  const int window = d->shuffle_window < d->frames ? d->shuffle_window : 0;
+  if ((st = lp_video_noise_create(d->seed, s->n, d->frames, s->per_in, window, stride, &s->noise)))
     return relabel(st);
   s->it.struct_size = sizeof s->it;
   s->it.step = lp_malloc((size_t)s->K * sizeof *s->it.step);

@@ -108,40 +108,47 @@ TEST_CASE("video sample: synchronous equals Euler over the whole clip with the m
     INFO(lt::backend_name(kind));
     const int n = 2, frames = 7, steps = 4;  // 7 frames: chunks of 2, the last one frame
     const double cfg = 2.5;
-    const leap_video_desc d = desc_for(LEAP_BLOCK_SYNCHRONOUS, n, frames, steps, cfg);
-    lp_video_stats st{};
-    const std::vector<float> got = sample(t, d, &st);
-    CHECK(st.model_calls == steps);
-    CHECK(st.kv_slots == 0);
+    for (int shuffle : {0, 4}) {
+      INFO("shuffle window " << shuffle);
+      leap_video_desc d = desc_for(LEAP_BLOCK_SYNCHRONOUS, n, frames, steps, cfg);
+      d.shuffle_window = shuffle;  // stride: a chunk
+      lp_video_stats st{};
+      const std::vector<float> got = sample(t, d, &st);
+      CHECK(st.model_calls == steps);
+      CHECK(st.kv_slots == 0);
 
-    // Euler written out: flow schedule with the shift, guided rows (cond
-    // then null class), every frame at one timestep.
-    lp_sched sc{};
-    REQUIRE(lp_sched_build(&sc, LEAP_SCHEDULE_FLOW, LEAP_PRED_FLOW_V, steps, d.shift, t.info.timestep_scale) ==
-            LEAP_OK);
-    const size_t clip = (size_t)frames * t.per_frame;
-    std::vector<float> noise(n * clip);
-    REQUIRE(leap_noise_fill(d.seed, n, clip, noise.data()) == LEAP_OK);
-    std::vector<double> x(noise.begin(), noise.end());
-    for (double &v : x) v *= sc.sigma[0];
-    std::vector<float> xin(2 * n * clip), tin(2 * n * frames), pred(2 * n * clip);
-    const int32_t y[4] = {LABELS[0], LABELS[1], t.info.null_class, t.info.null_class};
-    lp_video_dit *v = lp_model_video_dit(t.m);
-    REQUIRE(v != nullptr);
-    for (int k = 0; k < steps; k++) {
-      for (size_t e = 0; e < n * clip; e++) xin[e] = xin[n * clip + e] = (float)x[e];
-      std::fill(tin.begin(), tin.end(), (float)sc.t_model[k]);
-      REQUIRE(lp_video_dit_forward(v, 2 * n, frames, xin.data(), tin.data(), y, pred.data()) == LEAP_OK);
-      const double dt = sc.sigma[k + 1] - sc.sigma[k];
-      for (size_t e = 0; e < n * clip; e++) {
-        const double c = pred[e], u = pred[n * clip + e];
-        x[e] += dt * (u + cfg * (c - u));
+      // Euler written out: flow schedule with the shift, guided rows (cond
+      // then null class), every frame at one timestep.
+      lp_sched sc{};
+      REQUIRE(lp_sched_build(&sc, LEAP_SCHEDULE_FLOW, LEAP_PRED_FLOW_V, steps, d.shift, t.info.timestep_scale) ==
+              LEAP_OK);
+      const size_t clip = (size_t)frames * t.per_frame;
+      std::vector<float> noise(n * clip);
+      REQUIRE(leap_noise_fill(d.seed, n, clip, noise.data()) == LEAP_OK);
+      for (int b = 0; shuffle && b < n; b++)
+        REQUIRE(leap_block_noise_shuffle(noise.data() + b * clip, frames, t.per_frame, shuffle,
+                                         t.info.frames_per_chunk, d.seed + b) == LEAP_OK);
+      std::vector<double> x(noise.begin(), noise.end());
+      for (double &v : x) v *= sc.sigma[0];
+      std::vector<float> xin(2 * n * clip), tin(2 * n * frames), pred(2 * n * clip);
+      const int32_t y[4] = {LABELS[0], LABELS[1], t.info.null_class, t.info.null_class};
+      lp_video_dit *v = lp_model_video_dit(t.m);
+      REQUIRE(v != nullptr);
+      for (int k = 0; k < steps; k++) {
+        for (size_t e = 0; e < n * clip; e++) xin[e] = xin[n * clip + e] = (float)x[e];
+        std::fill(tin.begin(), tin.end(), (float)sc.t_model[k]);
+        REQUIRE(lp_video_dit_forward(v, 2 * n, frames, xin.data(), tin.data(), y, pred.data()) == LEAP_OK);
+        const double dt = sc.sigma[k + 1] - sc.sigma[k];
+        for (size_t e = 0; e < n * clip; e++) {
+          const double c = pred[e], u = pred[n * clip + e];
+          x[e] += dt * (u + cfg * (c - u));
+        }
       }
+      lp_sched_free(&sc);
+      const double e = lt::rel_l2(got, x);
+      INFO("rel L2 against the direct Euler " << e);
+      CHECK(e <= TOL_SAME);
     }
-    lp_sched_free(&sc);
-    const double e = lt::rel_l2(got, x);
-    INFO("rel L2 against the direct Euler " << e);
-    CHECK(e <= TOL_SAME);
   }
 }
 
@@ -171,7 +178,7 @@ TEST_CASE("video sample: the KV cache gives recompute's clips for every chunked 
   }
 }
 
-TEST_CASE("video sample: rolling and sparse policies keep their bound; above the video's length they are keep-all",
+TEST_CASE("video sample: rolling and sparse policies keep their bound, and above the video's length they are keep-all",
           "[video][block]") {
   Tiny t(LEAP_BACKEND_CPU);
   for (leap_block_family f : {LEAP_BLOCK_AUTOREGRESSIVE, LEAP_BLOCK_PYRAMID}) {
@@ -218,7 +225,7 @@ TEST_CASE("video sample: rolling and sparse policies keep their bound; above the
   }
 }
 
-TEST_CASE("video sample: frames leave through on_frames in order as whole chunks; out may be NULL",
+TEST_CASE("video sample: frames leave through on_frames in order as whole chunks, out may be NULL",
           "[video][block]") {
   Tiny t(LEAP_BACKEND_CPU);
   for (leap_block_family f : {LEAP_BLOCK_SYNCHRONOUS, LEAP_BLOCK_AUTOREGRESSIVE, LEAP_BLOCK_PYRAMID,
@@ -418,4 +425,43 @@ TEST_CASE("video sample: an allocation failure anywhere in a run is LEAP_ERR_NOM
   c.calls.clear(), c.clips.clear();
   REQUIRE(leap_video_sample(t.m, &d, got.data()) == LEAP_OK);
   CHECK(got == want);
+}
+
+// SPARSE's chunk summary (lp_video_dit_slot_summary) undoes the rotary
+// embedding: the same clean chunk written with no history at chunk 0 and
+// at chunk 5 has the same keys before the rotation (attention with rotary
+// positions sees only relative ones), so the same summary, while its
+// stored (rotated) keys differ. Tolerance 1e-5 relative L2 (float angles on
+// Vulkan, double on the CPU).
+TEST_CASE("video sample: a chunk's summary does not depend on where the chunk is", "[video][block]") {
+  for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
+    Tiny t(kind);
+    if (!t.ctx) continue;
+    INFO(lt::backend_name(kind));
+    lp_video_dit *v = lp_model_video_dit(t.m);
+    const int Fc = t.info.frames_per_chunk, D = t.info.hidden_size;
+    const std::vector<float> x = lt::random_f32((size_t)Fc * t.per_frame, 5, -1.0f, 1.0f);
+    const std::vector<float> tt(Fc, 0.0f);
+    const int32_t y[1] = {1}, slot[1] = {0};
+    std::vector<float> out((size_t)Fc * t.info.out_channels * t.info.height * t.info.width);
+    std::vector<std::vector<float>> sums;
+    for (int chunk : {0, 5}) {
+      REQUIRE(lp_video_dit_cache_begin(v, 1, Fc) == LEAP_OK);
+      lp_video_window w{};
+      w.rows = 1, w.chunk0 = chunk, w.frames = Fc, w.x = x.data(), w.t = tt.data(), w.y = y;
+      w.writes = 1, w.write_slots = slot, w.out = out.data();
+      REQUIRE(lp_video_dit_forward_window(v, &w) == LEAP_OK);
+      for (int as : {chunk, 0}) {
+        std::vector<float> s(D);
+        REQUIRE(lp_video_dit_slot_summary(v, 0, 0, as, s.data()) == LEAP_OK);
+        sums.push_back(s);
+      }
+    }
+    lp_video_dit_cache_end(v);
+    CHECK(lp_video_dit_cache_slots(v) == 0);
+    const double same = lt::rel_l2(sums[2], sums[0]), unrotated = lt::rel_l2(sums[3], sums[0]);
+    INFO("summary at chunk 5 against chunk 0: " << same << "; chunk 5's keys read as chunk 0's: " << unrotated);
+    CHECK(same <= 1e-5);
+    CHECK(unrotated > 1e-2);
+  }
 }
