@@ -220,6 +220,11 @@ TEST_CASE("video_file: replaces its own earlier video, never a foreign file or a
   CHECK(write_video(foreign, 8, 6, 1, 2) == LEAP_ERR_INVALID_ARG);
   CHECK(std::string(leap_last_error()).find("mine.mp4") != std::string::npos);
   CHECK(lt::slurp(foreign) == "not leap's");
+  // the mark alone, outside a container, is not leap's video either
+  const std::string fake = dir / "fake.gif";
+  lt::write_text(fake, "leap.output=video");
+  CHECK(write_video(fake, 8, 6, 1, 2) == LEAP_ERR_INVALID_ARG);
+  CHECK(lt::slurp(fake) == "leap.output=video");
   // an input of the job, even through a symbolic link, is never an output
   const std::string input = dir / "input.gif", link = dir / "link.gif";
   REQUIRE(write_video(input, 8, 6, 1, 2) == LEAP_OK);
