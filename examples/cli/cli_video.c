@@ -10,7 +10,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <libgen.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +26,8 @@
 #include "interrupt.h"
 #include "output.h"
 #include "progress.h"
-#include "safetensors.h"
 #include "video_file.h"
+#include "video_meta.h"
 #include "video_sink.h"
 #include "video_timing.h"
 
@@ -352,107 +351,6 @@ static leap_video_desc make_desc(const video_opts *o, const leap_model_info *inf
   return d;
 }
 
-/* ------------------------------------------------------------ metadata */
-
-/* The settings written with --raw-out: every sampling setting, the
- * model's geometry and what was done. Values are formatted into one
- * buffer; meta[] points into it. */
-enum { META_MAX = 40 };
-typedef struct run_meta {
-  const char *pairs[2 * META_MAX];
-  int count;
-  char text[4096];
-  size_t used;
-  char *labels; /* malloc'ed */
-} run_meta;
-
-static void meta_str(run_meta *m, const char *key, const char *value) {
-  if (m->count == META_MAX) return;
-  m->pairs[2 * m->count] = key;
-  m->pairs[2 * m->count + 1] = value;
-  m->count++;
-}
-
-static void meta_fmt(run_meta *m, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void meta_fmt(run_meta *m, const char *key, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *at = m->text + m->used;
-  const int k = vsnprintf(at, sizeof m->text - m->used, fmt, ap);
-  va_end(ap);
-  if (k < 0 || (size_t)k >= sizeof m->text - m->used) return;
-  m->used += (size_t)k + 1;
-  meta_str(m, key, at);
-}
-
-/* "0,1,2" (or "none" without labels). */
-static char *labels_text(const int32_t *labels, int n) {
-  if (!labels) return lp_strdup("none");
-  lp_strbuf b = {0};
-  for (int i = 0; i < n; i++) lp_strbuf_printf(&b, i ? ",%d" : "%d", (int)labels[i]);
-  if (b.oom) {
-    free(b.data);
-    return NULL;
-  }
-  return b.data;
-}
-
-/* The garment's side in the model's training data, when its metadata says
- * (written by `leap train` for moving Fashion-MNIST); "" when absent. */
-static void model_garment(const char *model_path, char *out, size_t size) {
-  out[0] = 0;
-  lp_st_file *f = NULL;
-  if (lp_st_open(model_path, &f) != LEAP_OK) return;
-  static const char *const keys[] = {"garment_size", "data.garment_size", "train.garment_size"};
-  for (size_t i = 0; i < sizeof keys / sizeof *keys && !out[0]; i++) {
-    const char *v = lp_st_meta(f, keys[i]);
-    if (v) snprintf(out, size, "%s", v);
-  }
-  lp_st_close(f);
-}
-
-static leap_status build_meta(run_meta *m, const video_opts *o, const leap_video_desc *d,
-                              const leap_model_info *info, const char *model_path, const char *device, int done) {
-  m->count = 0;
-  m->used = 0;
-  if (!(m->labels = labels_text(d->labels, d->n))) return lp_error(LEAP_ERR_NOMEM, "out of memory");
-  char garment[32];
-  model_garment(model_path, garment, sizeof garment);
-  meta_str(m, "model", model_path);
-  meta_str(m, "arch", info->arch);
-  meta_fmt(m, "n", "%d", d->n);
-  meta_str(m, "labels", m->labels);
-  meta_fmt(m, "frames", "%d", done);
-  meta_fmt(m, "frames_requested", "%d", d->frames);
-  meta_str(m, "interrupted", done < d->frames ? "true" : "false");
-  meta_fmt(m, "steps", "%d", d->steps);
-  meta_str(m, "sampler", "euler");
-  meta_str(m, "schedule", "flow");
-  meta_fmt(m, "cfg", "%.17g", d->cfg);
-  meta_fmt(m, "shift", "%.17g", d->shift);
-  meta_fmt(m, "seed", "%llu", (unsigned long long)d->seed);
-  meta_str(m, "family", kFamilies[o->family].name);
-  meta_fmt(m, "ar_step", "%d", d->ar_step);
-  meta_fmt(m, "window", "%d", d->window);
-  meta_fmt(m, "lag", "%d", d->lag);
-  meta_fmt(m, "shuffle_window", "%d", d->shuffle_window);
-  meta_fmt(m, "shuffle_stride", "%d", d->shuffle_stride ? d->shuffle_stride : info->frames_per_chunk);
-  meta_str(m, "kv", kKv[o->kv].name);
-  meta_fmt(m, "kv_sinks", "%d", d->kv.sinks);
-  meta_fmt(m, "kv_window", "%d", d->kv.window);
-  meta_fmt(m, "kv_store", "%d", d->kv.store);
-  meta_fmt(m, "kv_topk", "%d", d->kv.top_k);
-  meta_fmt(m, "recompute", "%d", d->recompute);
-  meta_fmt(m, "frames_per_chunk", "%d", info->frames_per_chunk);
-  meta_fmt(m, "clip_frames", "%d", info->clip_frames);
-  meta_fmt(m, "channels", "%d", info->in_channels);
-  meta_fmt(m, "canvas_height", "%d", info->height);
-  meta_fmt(m, "canvas_width", "%d", info->width);
-  if (garment[0]) meta_str(m, "garment_size", garment);
-  meta_str(m, "device", device);
-  return m->count < META_MAX ? LEAP_OK : lp_error(LEAP_ERR_INVALID_ARG, "too many settings for the metadata");
-}
-
 /* ------------------------------------------------------------ the run */
 
 static int on_progress(void *user, int step, int steps) {
@@ -533,15 +431,16 @@ static int run(const video_opts *o, leap_model *m, const char *model_path, const
   if (sink_error != LEAP_OK) s = sink_error;
   const int done = video_sink_done(sink);
   const int interrupted = s == LEAP_ERR_INTERRUPTED || (s == LEAP_OK && cli_interrupted());
-  run_meta meta = {0};
+  video_meta meta = {0};
   if (s != LEAP_OK && !interrupted) {
     /* a failure: nothing lands */
   } else if (done == 0) {
     s = interrupted ? LEAP_ERR_INTERRUPTED : lp_error(LEAP_ERR_INVALID_ARG, "no frames were sampled");
-  } else if ((s = build_meta(&meta, o, &d, &info, model_path, device, done)) == LEAP_OK) {
+  } else if ((s = video_meta_build(&meta, &d, &info, model_path, device, kFamilies[o->family].name,
+                                   kKv[o->kv].name, done)) == LEAP_OK) {
     s = video_sink_finish(sink, meta.pairs, meta.count);
   }
-  free(meta.labels);
+  video_meta_free(&meta);
   if (s == LEAP_ERR_INTERRUPTED) {
     code = cli_interrupted_exit();
   } else if (s != LEAP_OK) {
