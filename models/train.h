@@ -36,6 +36,9 @@ typedef struct lp_train_cfg {
   double beta1, beta2, adam_eps;
   uint64_t seed;        /* initial weights, batches, noise, t, dropout */
   char data[512];       /* the data spec, for the record */
+  /* 0: an image DiT; > 0: the video DiT (train_dit.h's lp_tlayout_init_video)
+   * on moving Fashion-MNIST clips of this many frames, data = the garments */
+  int clip_frames, frames_per_chunk;
 } lp_train_cfg;
 
 /* Defaults: flow_v, batch 256, lr 1e-4, no warm-up, no decay, clip 1,

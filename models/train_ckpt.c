@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "alloc.h"
+#include "data_moving_fmnist.h"
 #include "output.h"
 #include "safetensors.h"
 #include "train.h"
@@ -38,7 +39,15 @@ static leap_status write_meta(lp_st_writer *w, const lp_trainer *t) {
   const lp_dit_arch *a = &c->arch;
   const int flow = c->objective == LP_OBJ_FLOW_V;
   leap_status s;
-  if ((s = meta_s(w, "arch", "dit")) || (s = meta_i(w, "input_size", a->input_size)) ||
+  /* A video DiT: the keys arch_video_dit.c describes it by (square frames;
+   * input_size stays for the trainer's own reading). */
+  if (c->clip_frames > 0 &&
+      ((s = meta_i(w, "frames_per_chunk", c->frames_per_chunk)) || (s = meta_i(w, "clip_frames", c->clip_frames)) ||
+       (s = meta_i(w, "input_height", a->input_size)) || (s = meta_i(w, "input_width", a->input_size)) ||
+       (s = meta_d(w, "rope_theta", LP_TRAIN_ROPE_THETA))))
+    return s;
+  if ((s = meta_s(w, "arch", c->clip_frames > 0 ? "video_dit" : "dit")) ||
+      (s = meta_i(w, "input_size", a->input_size)) ||
       (s = meta_i(w, "patch_size", a->patch)) || (s = meta_i(w, "in_channels", a->in_channels)) ||
       (s = meta_i(w, "hidden_size", a->hidden)) || (s = meta_i(w, "depth", a->depth)) ||
       (s = meta_i(w, "num_heads", a->heads)) || (s = meta_d(w, "mlp_ratio", a->mlp_ratio)) ||
@@ -262,6 +271,17 @@ static leap_status read_cfg(const lp_st_file *f, lp_train_cfg *c, int *step) {
       (s = get_d(f, "train.adam_eps", &c->adam_eps)) || (s = get_str(f, "train.seed", &seed)) ||
       (s = get_str(f, "train.data", &data)))
     return s;
+  const char *arch = lp_st_meta(f, "arch");
+  if (arch && !strcmp(arch, "video_dit") &&
+      ((s = get_i(f, "frames_per_chunk", &c->frames_per_chunk)) || (s = get_i(f, "clip_frames", &c->clip_frames))))
+    return s;
+  /* the clips leap trains on: sized before any buffer is allocated from them */
+  if (arch && !strcmp(arch, "video_dit") &&
+      (c->clip_frames < 1 || c->clip_frames > LP_MFMNIST_TRAIN_FRAMES || c->frames_per_chunk < 1 ||
+       c->clip_frames % c->frames_per_chunk))
+    return lp_error(LEAP_ERR_FORMAT, "%s: a video DiT state with clips of %d frames in chunks of %d (leap trains "
+                    "whole chunks of clips of 1..%d frames)", lp_st_path(f), c->clip_frames, c->frames_per_chunk,
+                    LP_MFMNIST_TRAIN_FRAMES);
   char *end;
   errno = 0;
   c->seed = strtoull(seed, &end, 10);

@@ -26,6 +26,9 @@ typedef struct lp_dit_arch {
   double mlp_ratio;
 } lp_dit_arch;
 
+/* The rotary base of the video DiT leap trains (the runtime runs only it). */
+#define LP_TRAIN_ROPE_THETA 10000.0
+
 /* One named view into the parameter array: an entry of the DiT's weight
  * list (dit_weights.c), whose offsets are the parameter array's layout. */
 typedef lp_weight lp_tparam;
@@ -38,6 +41,11 @@ typedef struct lp_tblock_off {
 typedef struct lp_tlayout {
   lp_dit_arch a;
   int D, F, T, grid, cpp /* C*p*p */, hd /* head dim */;
+  /* Frames per sample (1 for images), frames per chunk and chunks per
+   * sample (the adaLN groups): an image is one frame in one chunk. */
+  int frames, Fc, K;
+  int video;        /* rotary time and the block-causal mask */
+  float *rope_cos, *rope_sin; /* [frames, hd/2] (video only), as the runtime's ROPE rounds them */
   lp_weight_list list; /* the DiT's weight list for this architecture */
   int count;        /* number of named tensors (list.count) */
   lp_tparam *p;     /* [count] in state-dict order (list.w) */
@@ -54,6 +62,12 @@ extern size_t lp_train_par_min;
 
 /* Checks the architecture (names the bad field) and builds the layout. */
 leap_status lp_tlayout_init(lp_tlayout *L, const lp_dit_arch *a);
+/* The video DiT of bench/torch_video_dit.py (the same weights as the image
+ * DiT): clips of clip_frames square frames of input_size in whole chunks of
+ * frames_per_chunk, adaLN per chunk, rotary time and block-causal
+ * attention. clip_frames 0 is lp_tlayout_init. */
+leap_status lp_tlayout_init_video(lp_tlayout *L, const lp_dit_arch *a, int clip_frames,
+                                  int frames_per_chunk);
 void lp_tlayout_free(lp_tlayout *L);
 const lp_tparam *lp_tlayout_find(const lp_tlayout *L, const char *name);
 
@@ -98,6 +112,20 @@ void lp_tdit_pos_embed(int D, int grid, float *out);
   /* dqkv written (recomputes the probabilities) */                                              \
   leap_status lp_top_attn_bwd_##SUF(int B, int T, int D, int H, const real *qkv,                 \
                                     const real *dout, real *dqkv);                               \
+  /* The same with the block-causal mask: sequences of T tokens in chunks of Tc (the last     \
+   * chunk may be short); token n attends m iff m / Tc <= n / Tc. Tc = T is the attention     \
+   * above, to the bit. */                                                                       \
+  leap_status lp_top_battn_fwd_##SUF(int B, int T, int Tc, int D, int H, const real *qkv,       \
+                                     real *out);                                                 \
+  leap_status lp_top_battn_bwd_##SUF(int B, int T, int Tc, int D, int H, const real *qkv,       \
+                                     const real *dout, real *dqkv);                              \
+  /* Rotary time on q and k of qkv [R, 3D] in place (GPT-NeoX layout): row r is frame          \
+   * (r % T) / P; cs, sn [frames, hd/2]. The backward is the transpose rotation, in place on   \
+   * dqkv. */                                                                                    \
+  void lp_top_rope_fwd_##SUF(int R, int T, int P, int D, int H, const float *cs, const float *sn, \
+                             real *qkv);                                                         \
+  void lp_top_rope_bwd_##SUF(int R, int T, int P, int D, int H, const float *cs, const float *sn, \
+                             real *dqkv);                                                        \
   /* x [B,C,H,W] -> rows [B*T, C*p*p] in (c, ky, kx) order (conv weight order) */               \
   void lp_top_im2col_##SUF(int B, int C, int Hh, int p, const real *x, real *cols);              \
   /* rows [B*T, p*p*C] in (ky, kx, c) order -> img [B,C,H,W], and its adjoint */                \
@@ -118,7 +146,8 @@ void lp_tdit_pos_embed(int D, int grid, float *out);
   leap_status lp_tws_create_##SUF(const lp_tlayout *L, int batch, lp_tws_##SUF **out);          \
   void lp_tws_free_##SUF(lp_tws_##SUF *w);                                                       \
   /* x [B,C,H,W], t [B] (the model's timestep input), y [B] labels (already dropped; ignored    \
-   * without classes) -> out [B,C,H,W]; keeps the activations in w. */                           \
+   * without classes) -> out [B,C,H,W]; keeps the activations in w. A video model: B clips,     \
+   * x and out [B, frames, C, H, W], t [B, K] one per chunk, y [B] one per clip. */              \
   leap_status lp_tdit_forward_##SUF(lp_tws_##SUF *w, const real *params, int B, const real *x,  \
                                     const real *t, const int32_t *y, real *out);                 \
   /* The backward pass of the last forward: grads += d loss / d params, given dout. */           \

@@ -9,8 +9,10 @@ struct NM(lp_tws) {
   const lp_tlayout *L;
   int cap, B;
   real *mem;
-  int32_t *y;                        /* [cap] labels of the last forward */
-  real *temb, *t1pre, *t1, *c, *sc;  /* [B,256], [B,D] x4 */
+  /* Conditioning is per group (an image, or a chunk of a clip: G = B*K
+   * groups of Tg = Fc*T tokens), tokens are rows of frames (B*frames*T). */
+  int32_t *y;                        /* [cap*K] labels of the last forward, per group */
+  real *temb, *t1pre, *t1, *c, *sc;  /* [G,256], [G,D] x4 */
   real *patches;                     /* [BT, cpp] */
   /* per block l: the stream entering it, its adaLN output and the rest */
   real **hin, **mod, **mean1, **rstd1, **a1, **qkv, **att, **proj, **hmid, **mean2, **rstd2,
@@ -36,7 +38,9 @@ leap_status NM(lp_tws_create)(const lp_tlayout *L, int batch, NM(lp_tws) **out) 
   if (!w) return lp_error(LEAP_ERR_NOMEM, "train: out of memory");
   w->L = L;
   w->cap = batch;
-  const size_t B = (size_t)batch, D = L->D, F = L->F, T = L->T, BT = B * T, cpp = L->cpp;
+  /* B: groups (conditioning rows); BT: token rows */
+  const size_t B = (size_t)batch * L->K, D = L->D, F = L->F, T = L->T, cpp = L->cpp;
+  const size_t BT = (size_t)batch * L->frames * T;
   const int depth = L->a.depth;
   /* Two passes over the same list: the first sums the sizes, the second
    * hands out pointers into one allocation. */
@@ -87,28 +91,32 @@ leap_status NM(lp_tdit_forward)(NM(lp_tws) *w, const real *P, int B, const real 
                                 const real *t, const int32_t *y, real *out) {
   const lp_tlayout *L = w->L;
   const int D = L->D, F = L->F, T = L->T, C = L->a.in_channels, p = L->a.patch;
-  const int Hh = L->a.input_size, BT = B * T, cpp = L->cpp, K = L->a.num_classes;
+  const int Hh = L->a.input_size, cpp = L->cpp, K = L->a.num_classes;
   if (B < 1 || B > w->cap)
     return lp_error(LEAP_ERR_INVALID_ARG, "train forward: batch %d outside 1..%d", B, w->cap);
+  /* NF frames; G conditioning groups of Tg tokens; attention over
+   * sequences of S tokens (a clip) in chunks of Tg. An image: NF = G = B,
+   * Tg = S = T. */
+  const int NF = B * L->frames, G = B * L->K, Tg = L->Fc * T, S = L->frames * T, BT = NF * T;
   if (K > 0) {
     for (int b = 0; b < B; b++)
       if (y[b] < 0 || y[b] > K)
         return lp_error(LEAP_ERR_INVALID_ARG, "train forward: label %d of image %d outside 0..%d",
                         (int)y[b], b, K);
-    memcpy(w->y, y, (size_t)B * sizeof *y);
+    for (int g = 0; g < G; g++) w->y[g] = y[g / L->K];
   }
   w->B = B;
   leap_status s;
   /* conditioning: c = MLP(timestep features) + class row; sc = silu(c) */
-  NM(lp_top_timestep_features)(B, t, w->temb);
-  NM(lp_top_linear_fwd)(B, D, LP_TRAIN_FREQ_DIM, w->temb, P + L->t_w0, P + L->t_b0, w->t1pre);
-  NM(lp_top_silu_fwd)((size_t)B * D, w->t1pre, w->t1);
-  NM(lp_top_linear_fwd)(B, D, D, w->t1, P + L->t_w2, P + L->t_b2, w->c);
-  if (K > 0) NM(lp_top_embed_fwd)(B, D, P + L->y_tab, y, w->c);
-  NM(lp_top_silu_fwd)((size_t)B * D, w->c, w->sc);
+  NM(lp_top_timestep_features)(G, t, w->temb);
+  NM(lp_top_linear_fwd)(G, D, LP_TRAIN_FREQ_DIM, w->temb, P + L->t_w0, P + L->t_b0, w->t1pre);
+  NM(lp_top_silu_fwd)((size_t)G * D, w->t1pre, w->t1);
+  NM(lp_top_linear_fwd)(G, D, D, w->t1, P + L->t_w2, P + L->t_b2, w->c);
+  if (K > 0) NM(lp_top_embed_fwd)(G, D, P + L->y_tab, w->y, w->c);
+  NM(lp_top_silu_fwd)((size_t)G * D, w->c, w->sc);
   /* patch embedding (conv p x p stride p as im2col + GEMM) + fixed pos_embed */
   real *h = w->hin[0];
-  NM(lp_top_im2col)(B, C, Hh, p, x, w->patches);
+  NM(lp_top_im2col)(NF, C, Hh, p, x, w->patches);
   NM(lp_top_linear_fwd)(BT, D, cpp, w->patches, P + L->x_w, P + L->x_b, h);
   const real *pos = P + L->pos;
 #pragma omp parallel for schedule(static) PAR_IF((size_t)BT * D)
@@ -119,28 +127,32 @@ leap_status NM(lp_tdit_forward)(NM(lp_tws) *w, const real *P, int B, const real 
     const lp_tblock_off *o = &L->blk[l];
     real *mod = w->mod[l], *hout = l + 1 < L->a.depth ? w->hin[l + 1] : w->hL;
     /* mod = [shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp] */
-    NM(lp_top_linear_fwd)(B, 6 * D, D, w->sc, P + o->ada_w, P + o->ada_b, mod);
-    NM(lp_top_ln_mod_fwd)(B, T, D, w->hin[l], mod, mod + D, 6 * D, w->a1[l], w->mean1[l],
+    NM(lp_top_linear_fwd)(G, 6 * D, D, w->sc, P + o->ada_w, P + o->ada_b, mod);
+    NM(lp_top_ln_mod_fwd)(G, Tg, D, w->hin[l], mod, mod + D, 6 * D, w->a1[l], w->mean1[l],
                           w->rstd1[l]);
     NM(lp_top_linear_fwd)(BT, 3 * D, D, w->a1[l], P + o->qkv_w, P + o->qkv_b, w->qkv[l]);
-    if ((s = NM(lp_top_attn_fwd)(B, T, D, L->a.heads, w->qkv[l], w->att[l]))) return s;
+    /* qkv is kept after the rotation: the attention's backward reads it,
+     * the qkv linear's backward does not */
+    if (L->video)
+      NM(lp_top_rope_fwd)(BT, S, T, D, L->a.heads, L->rope_cos, L->rope_sin, w->qkv[l]);
+    if ((s = NM(lp_top_battn_fwd)(B, S, Tg, D, L->a.heads, w->qkv[l], w->att[l]))) return s;
     NM(lp_top_linear_fwd)(BT, D, D, w->att[l], P + o->proj_w, P + o->proj_b, w->proj[l]);
     memcpy(w->hmid[l], w->hin[l], (size_t)BT * D * sizeof(real));
-    NM(lp_top_gated_add_fwd)(B, T, D, w->proj[l], mod + 2 * D, 6 * D, w->hmid[l]);
-    NM(lp_top_ln_mod_fwd)(B, T, D, w->hmid[l], mod + 3 * D, mod + 4 * D, 6 * D, w->a2[l],
+    NM(lp_top_gated_add_fwd)(G, Tg, D, w->proj[l], mod + 2 * D, 6 * D, w->hmid[l]);
+    NM(lp_top_ln_mod_fwd)(G, Tg, D, w->hmid[l], mod + 3 * D, mod + 4 * D, 6 * D, w->a2[l],
                           w->mean2[l], w->rstd2[l]);
     NM(lp_top_linear_fwd)(BT, F, D, w->a2[l], P + o->fc1_w, P + o->fc1_b, w->fc1[l]);
     NM(lp_top_gelu_fwd)((size_t)BT * F, w->fc1[l], w->gel[l]);
     NM(lp_top_linear_fwd)(BT, D, F, w->gel[l], P + o->fc2_w, P + o->fc2_b, w->fc2[l]);
     memcpy(hout, w->hmid[l], (size_t)BT * D * sizeof(real));
-    NM(lp_top_gated_add_fwd)(B, T, D, w->fc2[l], mod + 5 * D, 6 * D, hout);
+    NM(lp_top_gated_add_fwd)(G, Tg, D, w->fc2[l], mod + 5 * D, 6 * D, hout);
   }
 
   /* final layer: [shift, scale] = Linear(silu(c)); Linear(modulate(LN(h))) */
-  NM(lp_top_linear_fwd)(B, 2 * D, D, w->sc, P + L->f_ada_w, P + L->f_ada_b, w->fmod);
-  NM(lp_top_ln_mod_fwd)(B, T, D, w->hL, w->fmod, w->fmod + D, 2 * D, w->af, w->meanf, w->rstdf);
+  NM(lp_top_linear_fwd)(G, 2 * D, D, w->sc, P + L->f_ada_w, P + L->f_ada_b, w->fmod);
+  NM(lp_top_ln_mod_fwd)(G, Tg, D, w->hL, w->fmod, w->fmod + D, 2 * D, w->af, w->meanf, w->rstdf);
   NM(lp_top_linear_fwd)(BT, cpp, D, w->af, P + L->f_w, P + L->f_b, w->fout);
-  NM(lp_top_unpatchify_fwd)(B, C, Hh, p, w->fout, out);
+  NM(lp_top_unpatchify_fwd)(NF, C, Hh, p, w->fout, out);
   return LEAP_OK;
 }
 
@@ -150,18 +162,20 @@ static void NM(add_into)(size_t n, const real *a, real *y) {
 
 leap_status NM(lp_tdit_backward)(NM(lp_tws) *w, const real *P, const real *dout, real *G) {
   const lp_tlayout *L = w->L;
-  const int B = w->B, D = L->D, F = L->F, T = L->T, C = L->a.in_channels, p = L->a.patch;
-  const int Hh = L->a.input_size, BT = B * T, cpp = L->cpp;
-  if (B < 1) return lp_error(LEAP_ERR_INVALID_ARG, "train backward: no forward pass to go back through");
+  const int Bc = w->B, D = L->D, F = L->F, T = L->T, C = L->a.in_channels, p = L->a.patch;
+  const int Hh = L->a.input_size, cpp = L->cpp;
+  if (Bc < 1) return lp_error(LEAP_ERR_INVALID_ARG, "train backward: no forward pass to go back through");
+  /* as in the forward; B here counts conditioning groups */
+  const int NF = Bc * L->frames, B = Bc * L->K, Tg = L->Fc * T, S = L->frames * T, BT = NF * T;
   leap_status s;
   const size_t nBD = (size_t)B * D, nBTD = (size_t)BT * D;
 
   /* final layer */
-  NM(lp_top_unpatchify_bwd)(B, C, Hh, p, dout, w->dfout);
+  NM(lp_top_unpatchify_bwd)(NF, C, Hh, p, dout, w->dfout);
   NM(lp_top_linear_bwd)(BT, cpp, D, w->af, P + L->f_w, w->dfout, w->dt, G + L->f_w, G + L->f_b);
   memset(w->dh, 0, nBTD * sizeof(real));
   memset(w->dmod, 0, (size_t)B * 2 * D * sizeof(real));
-  NM(lp_top_ln_mod_bwd)(B, T, D, w->hL, w->fmod + D, 2 * D, w->meanf, w->rstdf, w->dt, w->dh,
+  NM(lp_top_ln_mod_bwd)(B, Tg, D, w->hL, w->fmod + D, 2 * D, w->meanf, w->rstdf, w->dt, w->dh,
                         w->dmod, w->dmod + D);
   NM(lp_top_linear_bwd)(B, 2 * D, D, w->sc, P + L->f_ada_w, w->dmod, w->dsc, G + L->f_ada_w,
                         G + L->f_ada_b);
@@ -171,20 +185,22 @@ leap_status NM(lp_tdit_backward)(NM(lp_tws) *w, const real *P, const real *dout,
     const real *mod = w->mod[l];
     memset(w->dmod, 0, (size_t)B * 6 * D * sizeof(real));
     /* MLP branch: hout = hmid + gate_mlp * fc2(gelu(fc1(a2))) */
-    NM(lp_top_gated_add_bwd)(B, T, D, w->fc2[l], mod + 5 * D, 6 * D, w->dh, w->dt, w->dmod + 5 * D);
+    NM(lp_top_gated_add_bwd)(B, Tg, D, w->fc2[l], mod + 5 * D, 6 * D, w->dh, w->dt, w->dmod + 5 * D);
     NM(lp_top_linear_bwd)(BT, D, F, w->gel[l], P + o->fc2_w, w->dt, w->dF, G + o->fc2_w, G + o->fc2_b);
     NM(lp_top_gelu_bwd)((size_t)BT * F, w->fc1[l], w->dF, w->dF);
     NM(lp_top_linear_bwd)(BT, F, D, w->a2[l], P + o->fc1_w, w->dF, w->dt, G + o->fc1_w, G + o->fc1_b);
-    NM(lp_top_ln_mod_bwd)(B, T, D, w->hmid[l], mod + 4 * D, 6 * D, w->mean2[l], w->rstd2[l], w->dt,
+    NM(lp_top_ln_mod_bwd)(B, Tg, D, w->hmid[l], mod + 4 * D, 6 * D, w->mean2[l], w->rstd2[l], w->dt,
                           w->dh, w->dmod + 3 * D, w->dmod + 4 * D);
     /* attention branch: hmid = hin + gate_msa * proj(attn(qkv(a1))) */
-    NM(lp_top_gated_add_bwd)(B, T, D, w->proj[l], mod + 2 * D, 6 * D, w->dh, w->dt, w->dmod + 2 * D);
+    NM(lp_top_gated_add_bwd)(B, Tg, D, w->proj[l], mod + 2 * D, 6 * D, w->dh, w->dt, w->dmod + 2 * D);
     NM(lp_top_linear_bwd)(BT, D, D, w->att[l], P + o->proj_w, w->dt, w->dt2, G + o->proj_w,
                           G + o->proj_b);
-    if ((s = NM(lp_top_attn_bwd)(B, T, D, L->a.heads, w->qkv[l], w->dt2, w->dqkv))) return s;
+    if ((s = NM(lp_top_battn_bwd)(Bc, S, Tg, D, L->a.heads, w->qkv[l], w->dt2, w->dqkv))) return s;
+    if (L->video)
+      NM(lp_top_rope_bwd)(BT, S, T, D, L->a.heads, L->rope_cos, L->rope_sin, w->dqkv);
     NM(lp_top_linear_bwd)(BT, 3 * D, D, w->a1[l], P + o->qkv_w, w->dqkv, w->dt, G + o->qkv_w,
                           G + o->qkv_b);
-    NM(lp_top_ln_mod_bwd)(B, T, D, w->hin[l], mod + D, 6 * D, w->mean1[l], w->rstd1[l], w->dt,
+    NM(lp_top_ln_mod_bwd)(B, Tg, D, w->hin[l], mod + D, 6 * D, w->mean1[l], w->rstd1[l], w->dt,
                           w->dh, w->dmod, w->dmod + D);
     /* adaLN: mod = Linear(sc) */
     NM(lp_top_linear_bwd)(B, 6 * D, D, w->sc, P + o->ada_w, w->dmod, w->dsct, G + o->ada_w,

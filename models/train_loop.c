@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "alloc.h"
+#include "data_moving_fmnist.h"
 #include "train.h"
 
 /* RNG stream of epoch e's shuffle (stream 0 is the weight init and the
@@ -71,12 +72,18 @@ leap_status lp_trainer_alloc(const lp_train_cfg *cfg, lp_trainer **out) {
   if (!t) return lp_error(LEAP_ERR_NOMEM, "train: out of memory");
   t->cfg = *cfg;
   t->perm_epoch = -1;
-  if ((s = lp_tlayout_init(&t->L, &cfg->arch)) != LEAP_OK) {
+  if ((s = lp_tlayout_init_video(&t->L, &cfg->arch, cfg->clip_frames, cfg->frames_per_chunk)) != LEAP_OK) {
     free(t);
     return s;
   }
+  if (t->L.video && cfg->objective != LP_OBJ_FLOW_V) {
+    lp_tlayout_free(&t->L);
+    free(t);
+    return lp_error(LEAP_ERR_UNSUPPORTED, "train: the video DiT trains with flow_v only (per-chunk noise levels)");
+  }
+  /* a sample: an image, or a clip of L.frames frames with L.K timesteps */
   const size_t P = t->L.total, B = (size_t)cfg->batch;
-  const size_t img = (size_t)cfg->arch.in_channels * cfg->arch.input_size * cfg->arch.input_size;
+  const size_t img = (size_t)t->L.frames * cfg->arch.in_channels * cfg->arch.input_size * cfg->arch.input_size;
   t->params = lp_calloc(P, sizeof(float));
   t->grads = lp_calloc(P, sizeof(float));
   t->adam_m = lp_calloc(P, sizeof(float));
@@ -88,7 +95,7 @@ leap_status lp_trainer_alloc(const lp_train_cfg *cfg, lp_trainer **out) {
   t->target = lp_malloc(B * img * sizeof(float));
   t->out = lp_malloc(B * img * sizeof(float));
   t->dout = lp_malloc(B * img * sizeof(float));
-  t->tin = lp_malloc(B * sizeof(float));
+  t->tin = lp_malloc(B * t->L.K * sizeof(float));
   t->y = lp_calloc(B, sizeof(int32_t));
   if (!t->params || !t->grads || !t->adam_m || !t->adam_v || !t->ema || !t->x0 || !t->noise ||
       !t->xt || !t->target || !t->out || !t->dout || !t->tin || !t->y) {
@@ -117,10 +124,20 @@ leap_status lp_trainer_check_data(const lp_trainer *t, const lp_dataset *d) {
   const lp_dit_arch *a = &t->cfg.arch;
   if (!d || d->n < 1 || !d->images)
     return lp_error(LEAP_ERR_INVALID_ARG, "train: the data set is empty");
-  if (d->channels != a->in_channels || d->height != a->input_size || d->width != a->input_size)
+  if (t->L.video) {
+    /* the garments of moving Fashion-MNIST clips */
+    if (d->channels != 1 || d->height != 28 || d->width != 28 || a->in_channels != 1 ||
+        a->input_size != LP_MFMNIST_CANVAS || t->L.frames > LP_MFMNIST_TRAIN_FRAMES)
+      return lp_error(LEAP_ERR_INVALID_ARG,
+                      "train: the video DiT trains on moving Fashion-MNIST (garments 1x28x28, clips of up to %d "
+                      "frames of 1x%dx%d); got garments %dx%dx%d and a model of %d frames of %dx%dx%d",
+                      LP_MFMNIST_TRAIN_FRAMES, LP_MFMNIST_CANVAS, LP_MFMNIST_CANVAS, d->channels, d->height,
+                      d->width, t->L.frames, a->in_channels, a->input_size, a->input_size);
+  } else if (d->channels != a->in_channels || d->height != a->input_size || d->width != a->input_size) {
     return lp_error(LEAP_ERR_INVALID_ARG,
                     "train: data images are %dx%dx%d but the model takes %dx%dx%d (CxHxW)",
                     d->channels, d->height, d->width, a->in_channels, a->input_size, a->input_size);
+  }
   if (a->num_classes > 0 && (!d->labels || d->num_classes != a->num_classes))
     return lp_error(LEAP_ERR_INVALID_ARG, "train: data has %d classes but the model %d",
                     d->num_classes, a->num_classes);
@@ -206,13 +223,46 @@ static leap_status make_batch(lp_trainer *t, const lp_dataset *d) {
   return LEAP_OK;
 }
 
+/* Diffusion Forcing on moving Fashion-MNIST: clip step*B + b of the train
+ * split (from the run's seed, so a batch depends only on the seed and the
+ * step), its label dropped per clip, and an independent t per chunk from
+ * the flow_v distribution, so the model learns to denoise a chunk at one
+ * noise level while earlier chunks sit at others (clean included). */
+static leap_status make_video_batch(lp_trainer *t, const lp_dataset *d) {
+  const lp_train_cfg *c = &t->cfg;
+  const int B = c->batch, K = c->arch.num_classes, nk = t->L.K, Fc = t->L.Fc;
+  const size_t frame = (size_t)c->arch.in_channels * c->arch.input_size * c->arch.input_size;
+  const size_t clip = frame * t->L.frames, chunk = frame * Fc;
+  for (int b = 0; b < B; b++) {
+    lp_mfmnist_clip cl;
+    leap_status s = lp_mfmnist_clip_make(d, c->seed, LP_MFMNIST_TRAIN, (int64_t)t->step * B + b, 0, &cl);
+    if (s != LEAP_OK) return s;
+    memcpy(t->x0 + b * clip, cl.video, clip * sizeof(float)); /* the first clip_frames frames */
+    t->y[b] = K > 0 ? cl.label : 0;
+    lp_mfmnist_clip_free(&cl);
+    if (lp_rng_uniform(&t->rng) < c->label_dropout && K > 0) t->y[b] = K;
+    for (int k = 0; k < nk; k++) {
+      const double tt = 1.0 / (1.0 + exp(-lp_rng_normal(&t->rng)));
+      t->tin[b * nk + k] = (float)(tt * 1000.0);
+      const size_t o = b * clip + k * chunk;
+      float *x0 = t->x0 + o, *e = t->noise + o, *xt = t->xt + o, *tg = t->target + o;
+      for (size_t i = 0; i < chunk; i++) {
+        e[i] = (float)lp_rng_normal(&t->rng);
+        xt[i] = (float)((1.0 - tt) * x0[i] + tt * e[i]);
+        tg[i] = e[i] - x0[i];
+      }
+    }
+  }
+  return LEAP_OK;
+}
+
 leap_status lp_trainer_step(lp_trainer *t, const lp_dataset *d) {
   leap_status s = lp_trainer_check_data(t, d);
   if (s != LEAP_OK) return s;
   const lp_train_cfg *c = &t->cfg;
   const int B = c->batch;
-  const size_t n = (size_t)B * d->channels * d->height * d->width;
-  if ((s = make_batch(t, d))) return s;
+  const size_t n = (size_t)B * t->L.frames * c->arch.in_channels * c->arch.input_size * c->arch.input_size;
+  if ((s = t->L.video ? make_video_batch(t, d) : make_batch(t, d))) return s;
   if ((s = lp_tdit_forward_f32(t->ws, t->params, B, t->xt, t->tin, t->y, t->out))) return s;
   const double loss = lp_top_mse_f32(n, t->out, t->target, t->dout);
   if (!isfinite(loss))

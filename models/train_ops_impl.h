@@ -181,36 +181,39 @@ void NM(lp_top_gated_add_bwd)(int B, int T, int D, const real *y, const real *ga
 
 /* -------------------------------------------------------------- attention */
 
-/* One (image, head) task per iteration; the BLAS calls inside a parallel
- * region run single-threaded (OpenBLAS checks omp_in_parallel), and the
- * T x T probabilities live only in a per-task scratch: they are recomputed
- * in the backward pass instead of being stored (B*H*T*T is the largest
- * activation by far). */
-static void NM(attn_probs)(int T, int D, int hd, real scale, const real *q, const real *k,
+/* One (sequence, head) task per iteration; the BLAS calls inside a
+ * parallel region run single-threaded (OpenBLAS checks omp_in_parallel),
+ * and the probabilities live only in a per-task scratch: they are
+ * recomputed in the backward pass instead of being stored (B*H*T*T is the
+ * largest activation by far). Under the block-causal mask the queries of
+ * chunk c (rows c*Tc..) see keys 0..min((c+1)*Tc, T) - 1 only, so each
+ * chunk is one rectangular product over its visible keys (no masked score
+ * is computed); one chunk of T is the unmasked attention. */
+static void NM(attn_probs)(int M, int N, int D, int hd, real scale, const real *q, const real *k,
                            real *S) {
-  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * D, k, 3 * D, 0, S, T);
-  for (int i = 0; i < T; i++) {
-    real *sr = S + (size_t)i * T, mx = sr[0], sum = 0;
+  GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, hd, scale, q, 3 * D, k, 3 * D, 0, S, N);
+  for (int i = 0; i < M; i++) {
+    real *sr = S + (size_t)i * N, mx = sr[0], sum = 0;
 #pragma omp simd reduction(max : mx)
-    for (int j = 1; j < T; j++) mx = sr[j] > mx ? sr[j] : mx;
+    for (int j = 1; j < N; j++) mx = sr[j] > mx ? sr[j] : mx;
 #pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < T; j++) {
+    for (int j = 0; j < N; j++) {
       sr[j] = R_EXP(sr[j] - mx);
       sum += sr[j];
     }
     const real inv = 1 / sum;
 #pragma omp simd
-    for (int j = 0; j < T; j++) sr[j] *= inv;
+    for (int j = 0; j < N; j++) sr[j] *= inv;
   }
 }
 
-leap_status NM(lp_top_attn_fwd)(int B, int T, int D, int H, const real *qkv, real *out) {
-  const int hd = D / H;
+leap_status NM(lp_top_battn_fwd)(int B, int T, int Tc, int D, int H, const real *qkv, real *out) {
+  const int hd = D / H, nc = (T + Tc - 1) / Tc;
   const real scale = (real)(1.0 / sqrt((double)hd));
   int failed = 0;
 #pragma omp parallel PAR_IF((size_t)B * H * T * T * hd / 32)
   {
-    real *S = lp_malloc((size_t)T * T * sizeof(real));
+    real *S = lp_malloc((size_t)Tc * T * sizeof(real));
     if (!S) {
 #pragma omp atomic write
       failed = 1;
@@ -220,9 +223,69 @@ leap_status NM(lp_top_attn_fwd)(int B, int T, int D, int H, const real *qkv, rea
       if (!S) continue;
       const int b = bh / H, h = bh % H;
       const real *base = qkv + (size_t)b * T * 3 * D;
-      NM(attn_probs)(T, D, hd, scale, base + h * hd, base + D + h * hd, S);
-      GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, S, T, base + 2 * D + h * hd,
-           3 * D, 0, out + (size_t)b * T * D + h * hd, D);
+      for (int c = 0; c < nc; c++) {
+        const int r0 = c * Tc, M = T - r0 < Tc ? T - r0 : Tc, N = r0 + M;
+        const real *qc = base + (size_t)r0 * 3 * D;
+        NM(attn_probs)(M, N, D, hd, scale, qc + h * hd, base + D + h * hd, S);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, hd, N, 1, S, N, base + 2 * D + h * hd,
+             3 * D, 0, out + ((size_t)b * T + r0) * D + h * hd, D);
+      }
+    }
+    free(S);
+  }
+  return failed ? lp_error(LEAP_ERR_NOMEM, "train attention: out of memory for %d tokens", T)
+                : LEAP_OK;
+}
+
+leap_status NM(lp_top_attn_fwd)(int B, int T, int D, int H, const real *qkv, real *out) {
+  return NM(lp_top_battn_fwd)(B, T, T, D, H, qkv, out);
+}
+
+leap_status NM(lp_top_battn_bwd)(int B, int T, int Tc, int D, int H, const real *qkv,
+                                 const real *dout, real *dqkv) {
+  const int hd = D / H, ld = 3 * D, nc = (T + Tc - 1) / Tc;
+  const real scale = (real)(1.0 / sqrt((double)hd));
+  int failed = 0;
+#pragma omp parallel PAR_IF((size_t)B * H * T * T * hd / 32)
+  {
+    real *S = lp_malloc((size_t)2 * Tc * T * sizeof(real));
+    if (!S) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < B * H; bh++) {
+      if (!S) continue;
+      const int b = bh / H, h = bh % H;
+      const real *base = qkv + (size_t)b * T * ld;
+      const real *k = base + D + h * hd, *v = base + 2 * D + h * hd;
+      real *dq0 = dqkv + (size_t)b * T * ld + h * hd, *dk = dq0 + D, *dv = dq0 + 2 * D;
+      /* The last chunk sees every key, so it writes dK and dV whole (beta
+       * 0); the earlier ones, over fewer keys, add to them. */
+      for (int c = nc - 1; c >= 0; c--) {
+        const int r0 = c * Tc, M = T - r0 < Tc ? T - r0 : Tc, N = r0 + M;
+        const real beta = c == nc - 1 ? 0 : 1;
+        real *P = S, *dP = S + (size_t)M * N;
+        const real *q = base + (size_t)r0 * ld + h * hd;
+        const real *dO = dout + ((size_t)b * T + r0) * D + h * hd;
+        real *dq = dq0 + (size_t)r0 * ld;
+        NM(attn_probs)(M, N, D, hd, scale, q, k, P);
+        /* dV = P^T dO; dP = dO V^T */
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, hd, M, 1, P, N, dO, D, beta, dv, ld);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, hd, 1, dO, D, v, ld, 0, dP, N);
+        /* dS = P * (dP - rowsum(dP * P)), kept in dP */
+        for (int i = 0; i < M; i++) {
+          const real *pr = P + (size_t)i * N;
+          real *dr = dP + (size_t)i * N, dot = 0;
+#pragma omp simd reduction(+ : dot)
+          for (int j = 0; j < N; j++) dot += pr[j] * dr[j];
+#pragma omp simd
+          for (int j = 0; j < N; j++) dr[j] = pr[j] * (dr[j] - dot);
+        }
+        /* dQ = scale dS K; dK = scale dS^T Q */
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, hd, N, scale, dP, N, k, ld, 0, dq, ld);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, hd, M, scale, dP, N, q, ld, beta, dk, ld);
+      }
     }
     free(S);
   }
@@ -232,46 +295,41 @@ leap_status NM(lp_top_attn_fwd)(int B, int T, int D, int H, const real *qkv, rea
 
 leap_status NM(lp_top_attn_bwd)(int B, int T, int D, int H, const real *qkv, const real *dout,
                                 real *dqkv) {
-  const int hd = D / H, ld = 3 * D;
-  const real scale = (real)(1.0 / sqrt((double)hd));
-  int failed = 0;
-#pragma omp parallel PAR_IF((size_t)B * H * T * T * hd / 32)
-  {
-    real *S = lp_malloc((size_t)2 * T * T * sizeof(real));
-    if (!S) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(static)
-    for (int bh = 0; bh < B * H; bh++) {
-      if (!S) continue;
-      const int b = bh / H, h = bh % H;
-      real *dP = S + (size_t)T * T;
-      const real *base = qkv + (size_t)b * T * ld;
-      const real *q = base + h * hd, *k = base + D + h * hd, *v = base + 2 * D + h * hd;
-      const real *dO = dout + (size_t)b * T * D + h * hd;
-      real *dq = dqkv + (size_t)b * T * ld + h * hd, *dk = dq + D, *dv = dq + 2 * D;
-      NM(attn_probs)(T, D, hd, scale, q, k, S);
-      /* dV = P^T dO; dP = dO V^T */
-      GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, S, T, dO, D, 0, dv, ld);
-      GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1, dO, D, v, ld, 0, dP, T);
-      /* dS = P * (dP - rowsum(dP * P)), kept in dP */
-      for (int i = 0; i < T; i++) {
-        const real *pr = S + (size_t)i * T;
-        real *dr = dP + (size_t)i * T, dot = 0;
-#pragma omp simd reduction(+ : dot)
-        for (int j = 0; j < T; j++) dot += pr[j] * dr[j];
-#pragma omp simd
-        for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - dot);
+  return NM(lp_top_battn_bwd)(B, T, T, D, H, qkv, dout, dqkv);
+}
+
+/* ----------------------------------------------------------------- rotary */
+
+/* u <- u cos + rotate_half(u) sin on q and k, rotate_half(u) = [-u2, u1]:
+ * (u1, u2) -> (u1 c - u2 s, u2 c + u1 s), as plugin/rope_op.c. Its
+ * transpose, (g1, g2) -> (g1 c + g2 s, g2 c - g1 s), is the backward. */
+static void NM(rope_apply)(int R, int T, int P, int D, int H, const float *cs, const float *sn,
+                           real sign, real *x) {
+  const int hd = D / H, half = hd / 2;
+#pragma omp parallel for schedule(static) PAR_IF((size_t)R * 2 * D)
+  for (int r = 0; r < R; r++) {
+    const int f = (r % T) / P;
+    const float *c = cs + (size_t)f * half, *s = sn + (size_t)f * half;
+    real *row = x + (size_t)r * 3 * D;
+    for (int h = 0; h < 2 * H; h++) { /* q's heads, then k's */
+      real *u = row + (size_t)h * hd;
+      for (int j = 0; j < half; j++) {
+        const real a = u[j], b = u[j + half], cj = c[j], sj = sign * (real)s[j];
+        u[j] = a * cj - b * sj;
+        u[j + half] = b * cj + a * sj;
       }
-      /* dQ = scale dS K; dK = scale dS^T Q */
-      GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dP, T, k, ld, 0, dq, ld);
-      GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dP, T, q, ld, 0, dk, ld);
     }
-    free(S);
   }
-  return failed ? lp_error(LEAP_ERR_NOMEM, "train attention: out of memory for %d tokens", T)
-                : LEAP_OK;
+}
+
+void NM(lp_top_rope_fwd)(int R, int T, int P, int D, int H, const float *cs, const float *sn,
+                         real *qkv) {
+  NM(rope_apply)(R, T, P, D, H, cs, sn, 1, qkv);
+}
+
+void NM(lp_top_rope_bwd)(int R, int T, int P, int D, int H, const float *cs, const float *sn,
+                         real *dqkv) {
+  NM(rope_apply)(R, T, P, D, H, cs, sn, -1, dqkv);
 }
 
 /* ------------------------------------------------------- patches / pixels */

@@ -45,7 +45,30 @@ static const struct {
     [LP_DIT_FC2_B] = {SIZE_MAX, offsetof(lp_tblock_off, fc2_b)},
 };
 
+/* cos and sin of frame f at frequency j, computed and rounded to float as
+ * the runtime's ROPE op (plugin/rope_op.c) does, so the trainer's forward
+ * and the runtime's agree to rounding in F32. */
+static leap_status rope_tables(lp_tlayout *L) {
+  const int half = L->hd / 2;
+  const size_t n = (size_t)L->frames * half;
+  L->rope_cos = lp_malloc(n * sizeof(float));
+  L->rope_sin = lp_malloc(n * sizeof(float));
+  if (!L->rope_cos || !L->rope_sin) return lp_error(LEAP_ERR_NOMEM, "train: out of memory");
+  for (int f = 0; f < L->frames; f++)
+    for (int j = 0; j < half; j++) {
+      const double ang = (double)f * pow(LP_TRAIN_ROPE_THETA, -2.0 * j / L->hd);
+      L->rope_cos[(size_t)f * half + j] = (float)cos(ang);
+      L->rope_sin[(size_t)f * half + j] = (float)sin(ang);
+    }
+  return LEAP_OK;
+}
+
 leap_status lp_tlayout_init(lp_tlayout *L, const lp_dit_arch *a) {
+  return lp_tlayout_init_video(L, a, 0, 0);
+}
+
+leap_status lp_tlayout_init_video(lp_tlayout *L, const lp_dit_arch *a, int clip_frames,
+                                  int frames_per_chunk) {
   memset(L, 0, sizeof *L);
   if (a->input_size < 1 || a->in_channels < 1 || a->patch < 1 || a->input_size % a->patch)
     return lp_error(LEAP_ERR_INVALID_ARG, "train: image size %d is not a multiple of patch %d",
@@ -62,7 +85,21 @@ leap_status lp_tlayout_init(lp_tlayout *L, const lp_dit_arch *a) {
   if (a->num_classes < 0 || !(a->mlp_ratio > 0) || a->mlp_ratio > 64)
     return lp_error(LEAP_ERR_INVALID_ARG, "train: num_classes %d / mlp_ratio %g out of range",
                     a->num_classes, a->mlp_ratio);
+  if (clip_frames < 0 || clip_frames > 4096 ||
+      (clip_frames > 0 && (frames_per_chunk < 1 || clip_frames % frames_per_chunk)))
+    return lp_error(LEAP_ERR_INVALID_ARG,
+                    "train: a clip of %d frames is not whole chunks of %d frames (clips of up to 4096 "
+                    "frames, every chunk trained at its own noise level)",
+                    clip_frames, frames_per_chunk);
+  if (clip_frames > 0 && (a->hidden / a->heads) % 2)
+    return lp_error(LEAP_ERR_INVALID_ARG,
+                    "train: head dim %d must be even for the rotary embedding (hidden %d, heads %d)",
+                    a->hidden / a->heads, a->hidden, a->heads);
   L->a = *a;
+  L->video = clip_frames > 0;
+  L->frames = L->video ? clip_frames : 1;
+  L->Fc = L->video ? frames_per_chunk : 1;
+  L->K = (L->frames + L->Fc - 1) / L->Fc;
   const int64_t D = a->hidden, C = a->in_channels, p = a->patch;
   L->D = (int)D;
   L->F = (int)lround(D * a->mlp_ratio); /* as dit_load.c computes it */
@@ -87,6 +124,10 @@ leap_status lp_tlayout_init(lp_tlayout *L, const lp_dit_arch *a) {
     return s;
   }
   L->p = L->list.w, L->count = L->list.count, L->total = L->list.total;
+  if (L->video && (s = rope_tables(L)) != LEAP_OK) {
+    lp_tlayout_free(L);
+    return s;
+  }
   for (int i = 0; i < L->count; i++) {
     const lp_weight *w = &L->p[i];
     const size_t field = w->block < 0 ? kOffsets[w->role].model_field : kOffsets[w->role].block_field;
@@ -98,6 +139,8 @@ leap_status lp_tlayout_init(lp_tlayout *L, const lp_dit_arch *a) {
 
 void lp_tlayout_free(lp_tlayout *L) {
   lp_weights_free(&L->list);
+  free(L->rope_cos);
+  free(L->rope_sin);
   free(L->blk);
   memset(L, 0, sizeof *L);
 }

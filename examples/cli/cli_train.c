@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "interrupt.h"
+#include "data_moving_fmnist.h"
 #include "dataset.h"
 #include "error.h"
 #include "output.h"
@@ -24,8 +25,8 @@
 
 typedef struct train_opts {
   lp_train_cfg cfg;
-  const char *data, *objective, *out, *resume, *dtype;
-  int steps_given, data_given, model_opts_given;
+  const char *data, *objective, *out, *resume, *dtype, *arch;
+  int steps_given, data_given, model_opts_given, patch_given;
   int save_every, threads, quiet;
   leap_dtype save_dtype;
 } train_opts;
@@ -39,18 +40,24 @@ void cli_train_help(FILE *out) {
       "checkpoints that 'leap sample --model' loads.\n"
       "\n"
       "data and model:\n"
+      "  --arch NAME          dit (default: images) or video_dit (moving Fashion-MNIST\n"
+      "                       clips, %dx%d canvas; Diffusion Forcing: an independent\n"
+      "                       noise level per chunk, block-causal attention)\n"
       "  --data SPEC          fashion-mnist (default), fashion-mnist:test, or a folder\n"
-      "                       of images with one subfolder per class\n"
+      "                       of images with one subfolder per class; for video_dit the\n"
+      "                       garments the clips move (28x28, one channel)\n"
+      "  --clip-frames N      video_dit: frames per training clip, 1..%d (default %d)\n"
+      "  --frames-per-chunk N video_dit: frames per chunk, dividing the clip (default 4)\n"
       "  --hidden N           hidden size (default 128)\n"
       "  --depth N            transformer blocks (default 6)\n"
       "  --heads N            attention heads (default 4)\n"
-      "  --patch N            patch size (default 2)\n"
+      "  --patch N            patch size (default 2; 4 for video_dit)\n"
       "  --mlp-ratio R        MLP width / hidden (default 4)\n"
       "  --objective NAME     flow_v (default: rectified flow, logit-normal t) or eps\n"
       "                       (VP linear betas, t uniform in 0..999)\n"
       "\n"
       "optimisation:\n"
-      "  --batch N            images per step (default %d)\n"
+      "  --batch N            images (clips) per step (default %d)\n"
       "  --steps N            total steps (default %d)\n"
       "  --lr X               AdamW learning rate (default %g)\n"
       "  --warmup N           linear warm-up steps (default 0)\n"
@@ -79,6 +86,7 @@ void cli_train_help(FILE *out) {
       "A progress line (step, loss, samples/s, ETA) is shown on stderr when it\n"
       "is a terminal. Ctrl-C finishes the current step and exits 130 without\n"
       "writing; the last complete checkpoint stays intact.\n",
+      LP_MFMNIST_CANVAS, LP_MFMNIST_CANVAS, LP_MFMNIST_TRAIN_FRAMES, LP_MFMNIST_TRAIN_FRAMES,
       d.batch, d.steps, d.lr, d.clip, d.ema, d.label_dropout);
 }
 
@@ -91,7 +99,10 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
   o->objective = "flow_v";
   o->out = "dit";
   o->dtype = "f32";
+  o->arch = "dit";
   o->save_every = 1000;
+  c->clip_frames = LP_MFMNIST_TRAIN_FRAMES;
+  c->frames_per_chunk = 4;
   cli_args a;
   cli_args_init(&a, argc, argv, cli_train_help);
   while (cli_next(&a)) {
@@ -100,7 +111,11 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
     if (cli_opt_int(&a, "--hidden", 4, 65536, &c->arch.hidden) && ++*g) continue;
     if (cli_opt_int(&a, "--depth", 1, 1000, &c->arch.depth) && ++*g) continue;
     if (cli_opt_int(&a, "--heads", 1, 4096, &c->arch.heads) && ++*g) continue;
-    if (cli_opt_int(&a, "--patch", 1, 1024, &c->arch.patch) && ++*g) continue;
+    if (cli_opt_int(&a, "--patch", 1, 1024, &c->arch.patch) && ++*g && ++o->patch_given) continue;
+    if (cli_opt_str(&a, "--arch", &o->arch) && ++*g) continue;
+    if (cli_opt_int(&a, "--clip-frames", 1, LP_MFMNIST_TRAIN_FRAMES, &c->clip_frames) && ++*g) continue;
+    if (cli_opt_int(&a, "--frames-per-chunk", 1, LP_MFMNIST_TRAIN_FRAMES, &c->frames_per_chunk) && ++*g)
+      continue;
     if (cli_opt_double(&a, "--mlp-ratio", 0.01, 64, &c->arch.mlp_ratio) && ++*g) continue;
     if (cli_opt_str(&a, "--objective", &o->objective) && ++*g) continue;
     if (cli_opt_int(&a, "--batch", 1, 1 << 20, &c->batch) && ++*g) continue;
@@ -123,6 +138,18 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
     cli_unknown(&a);
   }
   if (a.exit_code >= 0) return a.exit_code;
+  if (!strcmp(o->arch, "video_dit")) {
+    if (!o->patch_given) c->arch.patch = 4;
+    if (c->clip_frames % c->frames_per_chunk)
+      return cli_usage_error(a.cmd, "--clip-frames %d is not whole chunks of --frames-per-chunk %d",
+                             c->clip_frames, c->frames_per_chunk);
+    if ((c->arch.hidden / c->arch.heads) % 2)
+      return cli_usage_error(a.cmd, "video_dit: --hidden / --heads must be even (the rotary embedding pairs them)");
+  } else if (strcmp(o->arch, "dit") != 0) {
+    return cli_usage_error(a.cmd, "--arch: '%s' is not dit or video_dit", o->arch);
+  } else {
+    c->clip_frames = c->frames_per_chunk = 0; /* an image DiT */
+  }
   if (lp_objective_from_name(o->objective, &c->objective) != LEAP_OK)
     return cli_usage_error(a.cmd, "--objective: '%s' is not flow_v or eps", o->objective);
   if (!strcmp(o->dtype, "f32")) o->save_dtype = LEAP_F32;
@@ -236,6 +263,23 @@ static int train(train_opts *o) {
     lp_trainer_destroy(t);
     return cli_fail(s);
   }
+  if (!t && o->cfg.clip_frames > 0) {
+    /* the video DiT: clips of the garments on the moving Fashion-MNIST canvas */
+    lp_train_cfg *c = &o->cfg;
+    c->arch.input_size = LP_MFMNIST_CANVAS;
+    c->arch.in_channels = 1;
+    c->arch.num_classes = data.num_classes;
+    snprintf(c->data, sizeof c->data, "%s", spec);
+    if (LP_MFMNIST_CANVAS % c->arch.patch) {
+      lp_dataset_free(&data);
+      return cli_usage_error("train", "--patch %d does not divide the %d-pixel frames", c->arch.patch,
+                             LP_MFMNIST_CANVAS);
+    }
+    if ((s = lp_trainer_create(c, &t))) {
+      lp_dataset_free(&data);
+      return cli_fail(s);
+    }
+  }
   if (!t) {
     lp_train_cfg *c = &o->cfg;
     if (data.height != data.width) {
@@ -261,7 +305,14 @@ static int train(train_opts *o) {
   if ((s = lp_trainer_check_data(t, &data))) {
     code = cli_fail(s);
   } else {
-    if (!o->quiet)
+    if (!o->quiet && t->L.video)
+      printf("training a video DiT (%lld parameters, hidden %d, depth %d, patch %d) on moving clips of %s "
+             "garments: %d frames of %dx%d in chunks of %d, %d classes; %s per chunk, batch %d clips, "
+             "steps %d..%d\n",
+             (long long)t->L.total, t->cfg.arch.hidden, t->cfg.arch.depth, t->cfg.arch.patch, spec,
+             t->L.frames, t->cfg.arch.input_size, t->cfg.arch.input_size, t->L.Fc, t->cfg.arch.num_classes,
+             lp_objective_name(t->cfg.objective), t->cfg.batch, t->step, t->cfg.steps);
+    else if (!o->quiet)
       printf("training a DiT (%lld parameters, hidden %d, depth %d, patch %d) on %s: %d images "
              "%dx%dx%d, %d classes; %s, batch %d, steps %d..%d\n",
              (long long)t->L.total, t->cfg.arch.hidden, t->cfg.arch.depth, t->cfg.arch.patch,
