@@ -64,8 +64,16 @@ void video_timing_text(const video_timing *t, FILE *out) {
   if (all > 0) fprintf(out, " (%.2f frames/s)", all);
   fprintf(out, "; peak memory %.1f MiB\n", video_timing_peak_mib());
   if (t->done <= VIDEO_TIMING_SPAN) return;
+  /* A long run lists its first and last spans (--json has them all). */
+  enum { SHOWN = 8 };
+  const int spans = (t->done + VIDEO_TIMING_SPAN - 1) / VIDEO_TIMING_SPAN;
   fprintf(out, "frames/s per %d frames:", VIDEO_TIMING_SPAN);
-  for (int a = 0; a < t->done; a += VIDEO_TIMING_SPAN) {
+  for (int k = 0; k < spans; k++) {
+    if (spans > 2 * SHOWN && k == SHOWN) {
+      fputs(" ...", out);
+      k = spans - SHOWN;
+    }
+    const int a = k * VIDEO_TIMING_SPAN;
     const int b = a + VIDEO_TIMING_SPAN < t->done ? a + VIDEO_TIMING_SPAN : t->done;
     const double r = video_timing_rate(t, a, b);
     if (r > 0) fprintf(out, " %d-%d %.2f", a, b, r);

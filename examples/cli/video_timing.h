@@ -36,7 +36,7 @@ double video_timing_rate(const video_timing *t, int a, int b);
 /* `"timing": {...}` members for the JSON report: seconds, frames_per_s,
  * spans (first, count, frames_per_s or null), peak_rss_mib. */
 void video_timing_json(const video_timing *t, FILE *out);
-/* The same as text lines. */
+/* The same as text lines (a long run: the first and last 8 spans). */
 void video_timing_text(const video_timing *t, FILE *out);
 
 #endif
