@@ -82,6 +82,25 @@ static int sniff_disback_path(const unsigned char *h, size_t len, const char *na
   return len >= sizeof want - 1 && memcmp(h, want, sizeof want - 1) == 0;
 }
 
+/* A video leap wrote (examples/cli/video_file.c): a GIF, PNG, MP4 or
+ * Matroska file whose comment, in the container's header (a GIF comment
+ * extension, a PNG tEXt chunk, the MP4 or WebM comment tag), reads
+ * leap.output=video. */
+static int sniff_video(const unsigned char *h, size_t len, const char *name) {
+  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  static const unsigned char ebml[4] = {0x1a, 0x45, 0xdf, 0xa3};
+  const int container = (len >= 6 && (!memcmp(h, "GIF87a", 6) || !memcmp(h, "GIF89a", 6))) ||
+                        (len >= 8 && !memcmp(h, png, 8)) || (len >= 8 && !memcmp(h + 4, "ftyp", 4)) ||
+                        (len >= 4 && !memcmp(h, ebml, 4));
+  if (!container) return 0;
+  char want[64];
+  snprintf(want, sizeof want, LP_OUT_META_KEY "=%s", name);
+  const size_t wl = strlen(want);
+  for (size_t i = 0; i + wl <= len; i++)
+    if (h[i] == 'l' && memcmp(h + i, want, wl) == 0) return 1;
+  return 0;
+}
+
 static const struct {
   const char *name;   /* the marker value, and the name in messages */
   const char *what;   /* what an existing file must be to be replaced */
@@ -99,6 +118,7 @@ static const struct {
     [LP_OUT_LCSC_LOG] = {"lcsc-log", "an LCSC search log", sniff_lcsc_log, 0},
     [LP_OUT_DISTILL_LOG] = {"distill-log", "a leap distill log", sniff_distill_log, 0},
     [LP_OUT_DISBACK_PATH] = {"disback-path", "a DisBack path manifest leap wrote", sniff_disback_path, 0},
+    [LP_OUT_VIDEO] = {"video", "a video leap wrote (comment leap.output=video)", sniff_video, 0},
 };
 
 const char *lp_out_kind_name(lp_out_kind k) {
@@ -214,6 +234,8 @@ static struct {
 } g_slots[SLOTS];
 
 static volatile sig_atomic_t g_stop;
+/* lp_out_keep_on_stop: a stop request lets outputs land (set from the main thread) */
+static int g_keep_on_stop;
 
 /* Returns the slot index, or -1 when the table is full or the path too long. */
 static int slot_add(const char *path, int type) {
@@ -270,6 +292,7 @@ void lp_out_signals_install(void) {
 
 int lp_out_stop_requested(void) { return g_stop != 0; }
 int lp_out_stop_signal(void) { return (int)g_stop; }
+void lp_out_keep_on_stop(int on) { g_keep_on_stop = on != 0; }
 
 /* ------------------------------------------------------------ one output */
 
@@ -302,7 +325,8 @@ leap_status lp_out_begin(const char *path, lp_out_kind kind, const char *const *
   if (ninputs < 0 || (ninputs && !inputs)) return lp_error(LEAP_ERR_INVALID_ARG, "lp_out_begin: bad inputs");
   leap_status s = lp_out_check(path, kind, inputs, ninputs);
   if (s != LEAP_OK) return s;
-  if (lp_out_stop_requested()) return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", path);
+  if (lp_out_stop_requested() && !g_keep_on_stop)
+    return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", path);
   lp_out *o = lp_calloc(1, sizeof *o);
   if (!o) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   o->fd = -1;
@@ -358,7 +382,8 @@ static leap_status prepare(lp_out *o) {
     o->fd = -1;
     if (bad) return lp_error(LEAP_ERR_IO, "cannot write %s (for %s): %s", o->tmp, o->path, strerror(e));
   }
-  if (lp_out_stop_requested()) return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", o->path);
+  if (lp_out_stop_requested() && !g_keep_on_stop)
+    return lp_error(LEAP_ERR_INTERRUPTED, "%s: interrupted; nothing written", o->path);
   return lp_out_check(o->path, o->kind, (const char *const *)o->inputs, o->ninputs);
 }
 

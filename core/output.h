@@ -45,6 +45,7 @@ typedef enum lp_out_kind {
   LP_OUT_LCSC_LOG,       /* `leap lcsc search --log` JSON lines (appended) */
   LP_OUT_DISTILL_LOG,    /* `leap distill` log.jsonl */
   LP_OUT_DISBACK_PATH,   /* `leap distill` path/path.json, the degradation path's manifest */
+  LP_OUT_VIDEO,          /* `leap video --out` GIF, APNG, MP4 or WebM (comment leap.output=video) */
   LP_OUT_KIND_COUNT
 } lp_out_kind;
 
@@ -104,6 +105,12 @@ leap_status lp_out_workdir_create(const char *parent, const char *prefix, lp_out
 const char *lp_out_workdir_file(lp_out_workdir *w, const char *name, char *buf, size_t len);
 const char *lp_out_workdir_path(const lp_out_workdir *w);
 void lp_out_workdir_remove(lp_out_workdir *w);
+
+/* For jobs that keep what they finished when stopped (`leap video`: the
+ * frames done so far): while on, a stop request no longer refuses
+ * lp_out_begin and the commits, so the finished part lands. A second
+ * signal still removes every temporary and ends the process. */
+void lp_out_keep_on_stop(int on);
 
 /* SIGINT and SIGTERM handlers (see above); idempotent. */
 void lp_out_signals_install(void);

@@ -45,6 +45,8 @@ int cli_bench_main(int argc, char **argv);
 void cli_bench_help(FILE *out);
 int cli_bench_erta_main(int argc, char **argv);
 void cli_bench_erta_help(FILE *out);
+int cli_video_main(int argc, char **argv);
+void cli_video_help(FILE *out);
 int cli_bench_sample_main(int argc, char **argv);
 void cli_bench_sample_help(FILE *out);
 

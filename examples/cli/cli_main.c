@@ -20,6 +20,8 @@ typedef struct cli_command {
 static const cli_command kCommands[] = {
     {"sample", "sample images from a model into a PNG grid", cli_sample_main,
      cli_sample_help},
+    {"video", "sample video clips (block diffusion) into GIF, APNG, MP4, WebM or PNG",
+     cli_video_main, cli_video_help},
     {"devices", "list the Vulkan devices and the CPU backend", cli_devices_main,
      cli_devices_help},
     {"info", "describe a model file", cli_info_main, cli_info_help},
@@ -66,12 +68,14 @@ static void print_help(FILE *out) {
           "  2    usage error (bad or unknown option or argument)\n"
           "  3    no Vulkan device (when the Vulkan backend was asked for)\n"
           "  4    out of host or device memory (nothing was written)\n"
-          "  130  interrupted by Ctrl-C or SIGTERM (nothing was written)\n"
+          "  130  interrupted by Ctrl-C or SIGTERM (nothing was written; leap video\n"
+          "       keeps the frames it finished)\n"
           "\n"
           "environment:\n"
           "  LEAP_DEVICE          Vulkan device (index or name substring)\n"
           "  LEAP_VALIDATION=1    enable the Vulkan validation layer\n"
-          "  LEAP_DEFAULT_MODEL   model used by 'leap sample' without --model\n");
+          "  LEAP_DEFAULT_MODEL   model used by 'leap sample' without --model\n"
+          "  LEAP_DEFAULT_VIDEO_MODEL  model used by 'leap video' without --model\n");
 }
 
 int cli_fail(leap_status s) {

@@ -71,3 +71,8 @@ leap_status cli_default_classifier(char *path, size_t size) {
                       "pass --classifier PATH or make one with 'leap train-classifier'", path,
                       size);
 }
+
+leap_status cli_default_video_model(char *path, size_t size) {
+  return find_shipped("LEAP_DEFAULT_VIDEO_MODEL", "models/default/" LEAP_DEFAULT_VIDEO_MODEL_FILE,
+                      LEAP_DEFAULT_VIDEO_MODEL_FILE, "default video model", "pass --model PATH", path, size);
+}

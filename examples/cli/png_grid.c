@@ -116,16 +116,21 @@ static int encode(int *fd, const float *images, int n, int c, int h, int w,
   return 0;
 }
 
-leap_status png_grid_write_unit(const char *path, const float *images, int n, int c, int h, int w,
-                                const char *const *inputs, int ninputs, lp_out **out) {
-  if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "png_grid_write_unit: out is NULL");
+leap_status png_grid_write_cols_unit(const char *path, const float *images, int n, int cols, int c, int h,
+                                     int w, const char *const *inputs, int ninputs, lp_out **out) {
+  if (!out) return lp_error(LEAP_ERR_INVALID_ARG, "png_grid_write_cols_unit: out is NULL");
   *out = NULL;
-  if (!path || !images || n < 1 || h < 1 || w < 1)
+  if (!path || !images || n < 1 || h < 1 || w < 1 || cols < 1)
     return lp_error(LEAP_ERR_INVALID_ARG, "%s: no images to write", path ? path : "(null)");
   if (c != 1 && c != 3)
     return lp_error(LEAP_ERR_UNSUPPORTED, "%s: PNG output needs 1 or 3 channels, the images have %d", path, c);
-  int cols, rows, width, height;
-  png_grid_layout(n, h, w, &cols, &rows, &width, &height);
+  if (cols > n) cols = n;
+  const int rows = (n + cols - 1) / cols;
+  const int width = cols * w + (cols - 1) * PNG_GRID_GAP, height = rows * h + (rows - 1) * PNG_GRID_GAP;
+  /* libpng's default limit on either side (PNG_USER_WIDTH_MAX) */
+  if ((int64_t)cols * (w + PNG_GRID_GAP) > 1000000 || (int64_t)rows * (h + PNG_GRID_GAP) > 1000000)
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: a grid of %d x %d images of %d x %d is too large for a PNG", path,
+                    cols, rows, w, h);
   png_byte *row = lp_malloc((size_t)width * (size_t)c);
   if (!row) return lp_error(LEAP_ERR_NOMEM, "%s: out of memory", path);
   lp_out *o = NULL;
@@ -146,6 +151,13 @@ leap_status png_grid_write_unit(const char *path, const float *images, int n, in
   }
   *out = o;
   return LEAP_OK;
+}
+
+leap_status png_grid_write_unit(const char *path, const float *images, int n, int c, int h, int w,
+                                const char *const *inputs, int ninputs, lp_out **out) {
+  int cols, rows, width, height;
+  png_grid_layout(n > 0 ? n : 1, h, w, &cols, &rows, &width, &height);
+  return png_grid_write_cols_unit(path, images, n, cols, c, h, w, inputs, ninputs, out);
 }
 
 leap_status png_grid_write(const char *path, const float *images, int n, int c, int h, int w,

@@ -28,6 +28,10 @@ void png_grid_layout(int n, int h, int w, int *cols, int *rows, int *width,
  * nothing is left behind. */
 leap_status png_grid_write_unit(const char *path, const float *images, int n, int c, int h, int w,
                                 const char *const *inputs, int ninputs, lp_out **out);
+/* The same with cols tiles per row (rows = ceil(n / cols)) instead of the
+ * near-square layout: `leap video`'s frame strip, a clip per row. */
+leap_status png_grid_write_cols_unit(const char *path, const float *images, int n, int cols, int c, int h,
+                                     int w, const char *const *inputs, int ninputs, lp_out **out);
 /* Writes and lands. */
 leap_status png_grid_write(const char *path, const float *images, int n, int c, int h, int w,
                            const char *const *inputs, int ninputs);

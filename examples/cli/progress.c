@@ -17,6 +17,8 @@ void cli_progress_init(cli_progress *p, int want) {
   p->start = cli_now();
   p->last_draw = 0;
   p->drawn = 0;
+  p->what = "step";
+  p->rate = "it/s";
 }
 
 void cli_progress_update(cli_progress *p, int step, int steps) {
@@ -28,8 +30,8 @@ void cli_progress_update(cli_progress *p, int step, int steps) {
   double eta = rate > 0 ? (steps - step) / rate : 0;
   /* \r returns to the line start and \033[K clears what a longer earlier
    * line left behind. */
-  fprintf(stderr, "\rstep %d/%d  %.1f it/s  ETA %.1fs\033[K", step, steps, rate,
-          eta);
+  fprintf(stderr, "\r%s %d/%d  %.1f %s  ETA %.1fs\033[K", p->what, step, steps, rate,
+          p->rate, eta);
   fflush(stderr);
   p->last_draw = now;
   p->drawn = 1;

@@ -1,4 +1,5 @@
 /* progress.h - a one-line "step 12/30  4.1 it/s  ETA 4.4s" progress display
+ * (or "frames 12/30  4.1 frames/s  ETA 4.4s" with other units)
  * on stderr, shown only when stderr is a terminal (so logs and pipes stay
  * clean), and a monotonic clock for timing. */
 #ifndef LEAP_CLI_PROGRESS_H
@@ -9,6 +10,8 @@ typedef struct cli_progress {
   double start;      /* cli_now() when the run began */
   double last_draw;  /* cli_now() of the last redraw (rate limiting) */
   int drawn;         /* a line is on screen and needs finishing */
+  const char *what;  /* what is counted: "step" unless set after init */
+  const char *rate;  /* its rate's unit: "it/s" unless set after init */
 } cli_progress;
 
 /* Seconds on a monotonic clock. */

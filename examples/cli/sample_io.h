@@ -1,5 +1,6 @@
-/* sample_io.h - the safetensors side of `leap sample`: reading a caller's
- * initial noise and writing the raw samples with their settings. */
+/* sample_io.h - the safetensors side of `leap sample` and `leap video`:
+ * reading a caller's initial noise and writing the raw samples (or clips)
+ * with their settings. */
 #ifndef LEAP_CLI_SAMPLE_IO_H
 #define LEAP_CLI_SAMPLE_IO_H
 
@@ -20,5 +21,11 @@ leap_status cli_read_noise(const char *path, int n, int c, int h, int w,
 leap_status cli_write_samples(const char *path, const float *x, int n, int c,
                               int h, int w, const char *const *meta, int pairs,
                               const char *const *inputs, int ninputs, lp_out **out);
+
+/* The same for `leap video --raw-out`: tensor "video" [n, f, c, h, w] F32
+ * (what `leap eval --video --samples` reads). */
+leap_status cli_write_video(const char *path, const float *x, int n, int f, int c, int h, int w,
+                            const char *const *meta, int pairs, const char *const *inputs, int ninputs,
+                            lp_out **out);
 
 #endif

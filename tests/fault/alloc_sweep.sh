@@ -10,7 +10,7 @@
 # Allocations of OpenMP, OpenBLAS, libpng, zlib and the Vulkan loader do not
 # go through lp_malloc and are not swept.
 #
-# usage: alloc_sweep.sh LEAP_BINARY [--stride K] [--jobs J] [--commands "sample profile combine train"]
+# usage: alloc_sweep.sh LEAP_BINARY [--stride K] [--jobs J] [--commands "sample profile combine train video"]
 # Prints one line per failing point and a summary line per command; exits 1
 # when any point failed. --stride K tries N = 1, 1+K, 1+2K, ... (the ctest
 # test runs a strided subset; bench/RESULTS.md records a full sweep).
@@ -30,6 +30,7 @@ args_of() {
     sample) echo "sample --model $data/dit_tiny_f32.safetensors --labels 0-1 --n 2 --steps 2 --backend cpu --threads 1 --out $out/x.png --raw-out $out/x.safetensors" ;;
     profile) echo "profile --model $data/dit_tiny_f32.safetensors --images 2 --steps 4 --computed 2 --folds 2 --backend cpu --threads 1 --quiet --out $out/p.json" ;;
     combine) echo "lcsc combine --ckpt $data/dit_tiny_f32.safetensors $data/dit_tiny_f16.safetensors --coef 0.25 0.75 --backend cpu --out $out/c.safetensors" ;;
+    video) echo "video --model $data/video_dit_tiny_f32.safetensors --labels 0-1 --n 2 --frames 5 --steps 2 --family pyramid --ar-step 1 --kv rolling --backend cpu --threads 1 --quiet --out $out/v.gif --raw-out $out/v.safetensors" ;;
     train) echo "train --data $work/data --hidden 16 --depth 1 --heads 2 --patch 4 --batch 2 --steps 2 --save-every 2 --threads 1 --quiet --out $out/r" ;;
     *) echo "unknown command $cmd" >&2; return 1 ;;
   esac
@@ -94,7 +95,7 @@ fi
 
 leap=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 shift
-stride=1 jobs=1 commands="sample profile combine train"
+stride=1 jobs=1 commands="sample profile combine train video"
 while [ $# -gt 0 ]; do
   case $1 in
     --stride) stride=$2; shift 2 ;;
