@@ -292,9 +292,9 @@ static int train(train_opts *o) {
     c->arch.num_classes = data.num_classes;
     snprintf(c->data, sizeof c->data, "%s", spec);
     if (data.height % c->arch.patch) {
+      const int size = data.height; /* lp_dataset_free clears data */
       lp_dataset_free(&data);
-      return cli_usage_error("train", "--patch %d does not divide the image size %d",
-                             c->arch.patch, data.height);
+      return cli_usage_error("train", "--patch %d does not divide the image size %d", c->arch.patch, size);
     }
     if ((s = lp_trainer_create(c, &t))) {
       lp_dataset_free(&data);
