@@ -20,7 +20,7 @@ extern "C" {
 #include "file_read.h"
 }
 
-TEST_CASE("file_read: a regular file reads whole and NUL-terminated; over its limit it is a format error",
+TEST_CASE("file_read: a regular file reads whole and NUL-terminated, over its limit it is a format error",
           "[core]") {
   lt::TempDir dir;
   const std::string path = dir / "p.json";

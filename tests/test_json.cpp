@@ -108,7 +108,7 @@ TEST_CASE("json: escapes and \\u sequences decode to UTF-8", "[json]") {
   CHECK(std::string(q.v->string) == longs + "\n" + longs);
 }
 
-TEST_CASE("json: integers are exact to int64's ends; beyond, only the double is kept", "[json]") {
+TEST_CASE("json: integers are exact to int64's ends, beyond, only the double is kept", "[json]") {
   Parsed p("[9223372036854775807, -9223372036854775808, 9223372036854775808, 18446744073709551616, "
            "-0, 0.5, 1E2, 1e-2, 9007199254740993]");
   REQUIRE(p.v != nullptr);

@@ -29,7 +29,7 @@ leap_lcsc_search_desc desc(const std::string &path) {
 
 }  // namespace
 
-TEST_CASE("lcsc log: written candidates read back exactly; a torn last line is cut", "[lcsc]") {
+TEST_CASE("lcsc log: written candidates read back exactly, a torn last line is cut", "[lcsc]") {
   lt::TempDir dir;
   const std::string path = dir / "search.jsonl";
   const leap_lcsc_search_desc d = desc(path);

@@ -44,7 +44,7 @@ void write_variant(const std::string &path, const std::vector<std::pair<std::str
 
 }  // namespace
 
-TEST_CASE("lcsc combine: checkpoints of different runs are refused naming the tensor; no output", "[lcsc]") {
+TEST_CASE("lcsc combine: checkpoints of different runs are refused naming the tensor, no output", "[lcsc]") {
   lt::TempDir dir;
   const std::string a = dir / "a.safetensors", b = dir / "b.safetensors", out = dir / "out.safetensors";
   const double coefs[2] = {0.5, 0.5};

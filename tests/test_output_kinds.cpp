@@ -66,7 +66,7 @@ TEST_CASE("output kinds: a JSON kind replaces only a file that carries its mark"
   CHECK(std::string(leap_last_error()) == "output " + through + ": Not a directory");
 }
 
-TEST_CASE("output work folders: refused parents and prefixes; a parent leap made goes with it", "[output]") {
+TEST_CASE("output work folders: refused parents and prefixes, a parent leap made goes with it", "[output]") {
   lt::TempDir dir;
   lp_out_workdir *w = nullptr;
   CHECK(lp_out_workdir_create(dir.path.c_str(), "a/b", &w) == LEAP_ERR_INVALID_ARG);
