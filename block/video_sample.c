@@ -468,8 +468,16 @@ leap_status lp_video_sample_stats(leap_model *m, const leap_video_desc *desc, fl
   st = vs_init(&s);
   const int rows = st == LEAP_OK ? leap_block_schedule_iterations(s.sched) : 0;
   for (int r = 0; st == LEAP_OK && r < rows; r++) {
+    const int before = s.delivered;
     st = iterate(&s, r);
     release(&s, r);
+    /* Every iteration reports, not only those that finish a chunk: in the
+     * synchronous family no chunk finishes before the last step, and a
+     * caller's stop (Ctrl-C in leap video) must not wait for it. */
+    if (st == LEAP_OK && s.delivered == before && s.d.progress &&
+        s.d.progress(s.d.progress_user, s.delivered, s.d.frames))
+      st = lp_error(LEAP_ERR_INTERRUPTED, WHO ": stopped by progress at iteration %d of %d (%d of %d frames finished)",
+                    r + 1, rows, s.delivered, s.d.frames);
   }
   if (st == LEAP_OK && s.delivered != s.d.frames)
     st = lp_error(LEAP_ERR_INVALID_ARG, WHO ": %d of %d frames finished", s.delivered, s.d.frames);

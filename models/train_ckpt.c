@@ -44,7 +44,10 @@ static leap_status write_meta(lp_st_writer *w, const lp_trainer *t) {
   if (c->clip_frames > 0 &&
       ((s = meta_i(w, "frames_per_chunk", c->frames_per_chunk)) || (s = meta_i(w, "clip_frames", c->clip_frames)) ||
        (s = meta_i(w, "input_height", a->input_size)) || (s = meta_i(w, "input_width", a->input_size)) ||
-       (s = meta_d(w, "rope_theta", LP_TRAIN_ROPE_THETA))))
+       (s = meta_d(w, "rope_theta", LP_TRAIN_ROPE_THETA)) ||
+       /* the training clips' garment side: leap video copies it next to
+        * its samples, and leap eval --video crops by it */
+       (s = meta_i(w, "garment_size", LP_MFMNIST_GARMENT))))
     return s;
   if ((s = meta_s(w, "arch", c->clip_frames > 0 ? "video_dit" : "dit")) ||
       (s = meta_i(w, "input_size", a->input_size)) ||

@@ -408,6 +408,7 @@ TEST_CASE("leap train --arch video_dit: video checkpoints, resume, leap info, us
   CHECK(lt::meta(out + "_ema.safetensors", "arch") == "video_dit");
   CHECK(lt::meta(out + "_ema.safetensors", "clip_frames") == "8");
   CHECK(lt::meta(out + "_ema.safetensors", "frames_per_chunk") == "4");
+  CHECK(lt::meta(out + "_ema.safetensors", "garment_size") == "16");
   CHECK(lt::meta(out + "_ema.safetensors", "num_classes") == "3");
   code = run_cli("train --resume '" + out + "_state.safetensors' --steps 3 --quiet --out '" + out + "'", log);
   REQUIRE(code == 0);

@@ -243,12 +243,20 @@ TEST_CASE("video sample: frames leave through on_frames in order as whole chunks
     d.progress_user = &progress;
     const std::vector<float> out = sample(t, d);
     REQUIRE(c.calls.size() == 5);
+    // Progress comes every iteration: never decreasing, and its distinct
+    // values past 0 are the chunk ends, in order.
+    std::vector<int> ends;
+    for (size_t i = 0; i < progress.size(); i++) {
+      if (i) CHECK(progress[i] >= progress[i - 1]);
+      if (progress[i] > 0 && (ends.empty() || ends.back() != progress[i])) ends.push_back(progress[i]);
+    }
+    REQUIRE(ends.size() == c.calls.size());
     int next = 0;
     for (const auto &call : c.calls) {
       CHECK(call.first == next);
       CHECK(call.second == std::min(2, 9 - next));
       next += call.second;
-      CHECK(progress[&call - &c.calls[0]] == next);
+      CHECK(ends[&call - &c.calls[0]] == next);
     }
     std::vector<float> joined;
     for (const auto &clip : c.clips) joined.insert(joined.end(), clip.begin(), clip.end());
@@ -301,6 +309,19 @@ TEST_CASE("video sample: a callback's non-zero return stops the run", "[video][b
   d.progress = [](void *, int step, int) -> int { return step >= 4; };
   CHECK(leap_video_sample(t.m, &d, out.data()) == LEAP_ERR_INTERRUPTED);
   CHECK(std::string(leap_last_error()).find("progress") != std::string::npos);
+  // Synchronous: no chunk finishes before the last step, yet a stop at the
+  // first iteration's report ends the run there (Ctrl-C must not wait).
+  leap_video_desc sd = desc_for(LEAP_BLOCK_SYNCHRONOUS, 2, 10, 3, 2.0);
+  Collector c3;
+  c3.n = sd.n, c3.per_frame = t.per_frame;
+  sd.on_frames = Collector::take, sd.on_frames_user = &c3;
+  int reports = 0;
+  sd.progress = [](void *u, int, int) -> int { return ++*static_cast<int *>(u) >= 1; };
+  sd.progress_user = &reports;
+  CHECK(leap_video_sample(t.m, &sd, out.data()) == LEAP_ERR_INTERRUPTED);
+  CHECK(reports == 1);
+  CHECK(c3.calls.empty());
+  CHECK(std::string(leap_last_error()).find("iteration 1 of") != std::string::npos);
 }
 
 TEST_CASE("video sample: CPU and Vulkan agree", "[video][block]") {
