@@ -100,6 +100,7 @@ struct video_file {
   int ew, eh;             /* encoded frames (even for 4:2:0) */
   int frames;
   int header_written;
+  int trailer_written; /* av_write_trailer ran (it also frees the muxer's own state) */
   int io_errno;           /* errno of a failed write, for the message */
 };
 
@@ -252,6 +253,10 @@ static leap_status open_encoder(video_file *v, double fps) {
 
 static void free_video(video_file *v) {
   if (!v) return;
+  /* A muxer frees what it holds between packets only in its trailer (the
+   * GIF muxer keeps the previous packet): a video abandoned after its
+   * header still gets one, written into the temporary that is removed. */
+  if (v->oc && v->header_written && !v->trailer_written) av_write_trailer(v->oc);
   if (v->oc) {
     if (v->oc->pb) {
       av_freep(&v->oc->pb->buffer);
@@ -458,6 +463,7 @@ leap_status video_file_finish_unit(video_file *v, lp_out **out) {
   leap_status s = encode(v, NULL);
   if (s == LEAP_OK) {
     const int r = av_write_trailer(v->oc);
+    v->trailer_written = 1;
     if (r < 0) s = av_fail(v, r, "cannot finish the container");
   }
   if (s == LEAP_OK) {
