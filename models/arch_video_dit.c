@@ -123,44 +123,20 @@ static leap_status vdit_describe(const lp_st_file *f, leap_model_info *in) {
   return LEAP_OK;
 }
 
-#define S(...) ((const int64_t[]){__VA_ARGS__})
-
+/* The image DiT's tensors, with P tokens (one frame's) in pos_embed and this
+ * file's roles. */
 static leap_status vdit_weights(const leap_model_info *d, lp_weight_list *L) {
-  const int64_t D = d->hidden_size, C = d->in_channels, p = d->patch_size;
-  const int64_t P = (d->height / p) * (d->width / p), Fh = (int64_t)lround(D * d->mlp_ratio);
-  const int64_t out = p * p * d->out_channels;
-  lp_weights_add(L, "x_embedder.proj.weight", -1, VD_X_W, "patch embed", LP_WINIT_XAVIER, 4, S(D, C, p, p));
-  lp_weights_add(L, "x_embedder.proj.bias", -1, VD_X_B, "patch embed", LP_WINIT_ZERO, 1, S(D));
-  lp_weights_add(L, "pos_embed", -1, VD_POS, "position", LP_WINIT_SINCOS_2D, 3, S(1, P, D));
-  lp_weights_add(L, "t_embedder.mlp.0.weight", -1, VD_T_W0, "timestep MLP", LP_WINIT_NORMAL, 2, S(D, LP_DIT_FREQ_DIM));
-  lp_weights_add(L, "t_embedder.mlp.0.bias", -1, VD_T_B0, "timestep MLP", LP_WINIT_ZERO, 1, S(D));
-  lp_weights_add(L, "t_embedder.mlp.2.weight", -1, VD_T_W2, "timestep MLP", LP_WINIT_NORMAL, 2, S(D, D));
-  lp_weights_add(L, "t_embedder.mlp.2.bias", -1, VD_T_B2, "timestep MLP", LP_WINIT_ZERO, 1, S(D));
-  if (d->num_classes > 0)
-    lp_weights_add(L, "y_embedder.embedding_table.weight", -1, VD_Y_TABLE, "class table", LP_WINIT_NORMAL, 2,
-                   S(d->num_classes + 1, D));
-  char n[LP_WEIGHT_NAME_MAX];
-  for (int i = 0; i < d->depth; i++) {
-#define B_(role, suffix, what, init, nd, ...)          \
-  snprintf(n, sizeof n, "blocks.%d.%s", i, suffix); \
-  lp_weights_add(L, n, i, role, what, init, nd, S(__VA_ARGS__))
-    B_(VD_ADA_W, "adaLN_modulation.1.weight", "adaLN per chunk", LP_WINIT_ZERO, 2, 6 * D, D);
-    B_(VD_ADA_B, "adaLN_modulation.1.bias", "adaLN per chunk", LP_WINIT_ZERO, 1, 6 * D);
-    B_(VD_QKV_W, "attn.qkv.weight", "attention qkv", LP_WINIT_XAVIER, 2, 3 * D, D);
-    B_(VD_QKV_B, "attn.qkv.bias", "attention qkv", LP_WINIT_ZERO, 1, 3 * D);
-    B_(VD_PROJ_W, "attn.proj.weight", "attention out", LP_WINIT_XAVIER, 2, D, D);
-    B_(VD_PROJ_B, "attn.proj.bias", "attention out", LP_WINIT_ZERO, 1, D);
-    B_(VD_FC1_W, "mlp.fc1.weight", "MLP in", LP_WINIT_XAVIER, 2, Fh, D);
-    B_(VD_FC1_B, "mlp.fc1.bias", "MLP in", LP_WINIT_ZERO, 1, Fh);
-    B_(VD_FC2_W, "mlp.fc2.weight", "MLP out", LP_WINIT_XAVIER, 2, D, Fh);
-    B_(VD_FC2_B, "mlp.fc2.bias", "MLP out", LP_WINIT_ZERO, 1, D);
-#undef B_
-  }
-  lp_weights_add(L, "final_layer.adaLN_modulation.1.weight", -1, VD_F_ADA_W, "final adaLN", LP_WINIT_ZERO, 2,
-                 S(2 * D, D));
-  lp_weights_add(L, "final_layer.adaLN_modulation.1.bias", -1, VD_F_ADA_B, "final adaLN", LP_WINIT_ZERO, 1, S(2 * D));
-  lp_weights_add(L, "final_layer.linear.weight", -1, VD_F_W, "final linear", LP_WINIT_ZERO, 2, S(out, D));
-  return lp_weights_add(L, "final_layer.linear.bias", -1, VD_F_B, "final linear", LP_WINIT_ZERO, 1, S(out));
+  static const int role[LP_DIT_ROLES] = {
+      [LP_DIT_X_W] = VD_X_W,         [LP_DIT_X_B] = VD_X_B,         [LP_DIT_POS] = VD_POS,
+      [LP_DIT_T_W0] = VD_T_W0,       [LP_DIT_T_B0] = VD_T_B0,       [LP_DIT_T_W2] = VD_T_W2,
+      [LP_DIT_T_B2] = VD_T_B2,       [LP_DIT_Y_TABLE] = VD_Y_TABLE, [LP_DIT_F_ADA_W] = VD_F_ADA_W,
+      [LP_DIT_F_ADA_B] = VD_F_ADA_B, [LP_DIT_F_W] = VD_F_W,         [LP_DIT_F_B] = VD_F_B,
+      [LP_DIT_ADA_W] = VD_ADA_W,     [LP_DIT_ADA_B] = VD_ADA_B,     [LP_DIT_QKV_W] = VD_QKV_W,
+      [LP_DIT_QKV_B] = VD_QKV_B,     [LP_DIT_PROJ_W] = VD_PROJ_W,   [LP_DIT_PROJ_B] = VD_PROJ_B,
+      [LP_DIT_FC1_W] = VD_FC1_W,     [LP_DIT_FC1_B] = VD_FC1_B,     [LP_DIT_FC2_W] = VD_FC2_W,
+      [LP_DIT_FC2_B] = VD_FC2_B};
+  const int64_t p = d->patch_size, P = (d->height / p) * (d->width / p);
+  return lp_dit_weights_as(d, P, role, "adaLN per chunk", L);
 }
 
 /* ---- runtime ------------------------------------------------------------ */

@@ -69,6 +69,11 @@ typedef struct lp_dit {
 leap_status lp_dit_read_description(const lp_st_file *f, leap_model_info *info);
 /* The DiT's weight list for a description (dit_weights.c). */
 leap_status lp_dit_weights(const leap_model_info *info, lp_weight_list *out);
+/* The same list for an architecture with the DiT's tensors (the video DiT):
+ * tokens in pos_embed, role[r] the architecture's role for the DiT's role r,
+ * `ada` the blocks' adaLN label. */
+leap_status lp_dit_weights_as(const leap_model_info *info, int64_t tokens, const int *role, const char *ada,
+                              lp_weight_list *out);
 /* Builds the plan for batch size n (no-op if it exists). */
 leap_status lp_dit_plan_ensure(lp_dit *m, int n);
 void lp_dit_plan_free(lp_dit *m);
