@@ -19,11 +19,17 @@
  * cannot make its file tests nothing. */
 static inline int fuzz_memfile(const uint8_t *data, size_t len, char *path, size_t cap) {
   int fd = memfd_create("leap-fuzz", MFD_CLOEXEC);
-  if (fd < 0) abort();
+  if (fd < 0) {
+    perror("fuzz_memfile: memfd_create");
+    abort();
+  }
   size_t done = 0;
   while (done < len) {
     ssize_t k = write(fd, data + done, len - done);
-    if (k <= 0) abort();
+    if (k <= 0) {
+      perror("fuzz_memfile: write");
+      abort();
+    }
     done += (size_t)k;
   }
   snprintf(path, cap, "/proc/self/fd/%d", fd);

@@ -41,6 +41,17 @@ for h in "${harnesses[@]}"; do
   result=ok
   if [ $rc -ne 0 ]; then result="CRASH (rc $rc, $log)"; failed=1; fi
   printf '%-14s %12s %9s %7s %7s %8s %s\n' "$h" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result"
+  # CI keeps only its printed output: the report and the input go there too,
+  # so a crash on that machine can be replayed here (base64 -d > x; harness x).
+  if [ $rc -ne 0 ]; then
+    echo "---- $h: the report (from the first ERROR line of $log) ----"
+    sed -n '/ERROR\|deadly signal\|SUMMARY/,$p' "$log" | head -60
+    for a in "$art/$h-"*; do
+      [ -f "$a" ] || continue
+      echo "---- $h: $a, $(stat -c %s "$a") bytes, base64 ----"
+      head -c 8192 "$a" | base64
+    done
+  fi
   rm -rf "$work"
 done
 exit $failed
