@@ -784,6 +784,23 @@ LEAP_API leap_video_desc leap_video_desc_default(void);
 LEAP_API leap_status leap_video_sample(leap_model *m, const leap_video_desc *desc,
                                        float *out);
 
+/* ------------------------------------------------------- frames of any count */
+
+/* leap_model_forward over `frames` frames: x [n, frames, C, H, W],
+ * t [n, frames] (one value per chunk, repeated on its frames), y [n];
+ * out [n, frames, out_channels, H, W]. A video model (arch "video_dit")
+ * runs any frames >= 1, a clip longer or shorter than clip_frames: the
+ * rotary embedding is over the absolute frame (0 = the first frame of x)
+ * and attention is block-causal, so a chunk's output depends only on it
+ * and the chunks before it. This is what a host running its own
+ * block-diffusion loop needs to recompute the visible history (see
+ * examples/host_video.c). Other models take frames = clip_frames only (1
+ * for an image model; LEAP_ERR_UNSUPPORTED otherwise). Same threading as
+ * leap_model_forward: one call at a time per model. */
+LEAP_API leap_status leap_model_forward_frames(leap_model *m, int n, int frames,
+                                               const float *x, const float *t,
+                                               const int32_t *y, float *out);
+
 #ifdef __cplusplus
 }
 #endif
