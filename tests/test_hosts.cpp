@@ -1,5 +1,5 @@
-// test_hosts.cpp - the host examples (examples/host_video.c) run as their
-// own processes, and
+// test_hosts.cpp - the host examples (examples/host_dlopen.c,
+// examples/host_video.c) run as their own processes, and
 // leap_model_forward_frames, the call host_video's loop rests on.
 #include <cmath>
 #include <cstdio>
@@ -39,6 +39,60 @@ bool has_vulkan_device() {
 }
 
 }  // namespace
+
+TEST_CASE("host_dlopen: through dlopen and the table, the linked leap_sample's images bit for bit", "[api][sample]") {
+  const std::string model = lt::data("dit_tiny_f32.safetensors");
+  // The reference: this test program links leap; same settings as the host
+  // (labels 0, 1, ..., 10 steps, cfg 2, CPU, one thread).
+  leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
+  cd.threads = 1;
+  leap_context *ctx = nullptr;
+  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
+  leap_model *m = nullptr;
+  REQUIRE(leap_model_load(ctx, model.c_str(), &m) == LEAP_OK);
+  leap_model_info info{};
+  info.struct_size = sizeof info;
+  REQUIRE(leap_model_get_info(m, &info) == LEAP_OK);
+  const int n = 3;
+  const int32_t labels[n] = {0, 1, 2};
+  std::vector<float> ref((size_t)n * info.in_channels * info.height * info.width);
+  leap_sample_desc sd = leap_sample_desc_default();
+  sd.n = n, sd.labels = labels, sd.steps = 10, sd.cfg = 2.0, sd.seed = 7;
+  REQUIRE(leap_sample(m, &sd, ref.data()) == LEAP_OK);
+  std::vector<float> other(ref.size());
+  sd.seed = 8;
+  REQUIRE(leap_sample(m, &sd, other.data()) == LEAP_OK);
+  leap_model_destroy(m);
+  leap_context_destroy(ctx);
+
+  lt::TempDir dir;
+  auto write = [&](const std::string &path, const std::vector<float> &v) {
+    FILE *f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    REQUIRE(std::fwrite(v.data(), sizeof(float), v.size(), f) == v.size());
+    std::fclose(f);
+  };
+  write(dir / "ref7.f32", ref);
+  write(dir / "ref8.f32", other);
+  const std::string host = std::string("'") + LEAP_HOST_DLOPEN_PATH + "' '" + LEAP_LIB_PATH + "' '" + model +
+                           "' --n 3 --steps 10 --cfg 2 --seed 7 --ref ";
+  const Ran same = run_host(dir, host + "'" + (dir / "ref7.f32") + "'");
+  INFO(same.log);
+  CHECK(same.rc == 0);
+  CHECK(same.log.find("major " + std::to_string(LEAP_API_VERSION_MAJOR + 1) + " refused") != std::string::npos);
+  CHECK(same.log.find("the rest untouched") != std::string::npos);
+  CHECK(same.log.find(": 0 of " + std::to_string(ref.size()) + " floats differ") != std::string::npos);
+  // The check can fail: another seed's images are refused.
+  const Ran wrong = run_host(dir, host + "'" + (dir / "ref8.f32") + "'");
+  INFO(wrong.log);
+  CHECK(wrong.rc == 1);
+  // A library that is not there: a clear message, no crash.
+  const Ran missing = run_host(dir, std::string("'") + LEAP_HOST_DLOPEN_PATH + "' '" + (dir / "nolib.so") + "' '" +
+                                        model + "'");
+  INFO(missing.log);
+  CHECK(missing.rc == 1);
+  CHECK(missing.log.find("nolib.so") != std::string::npos);
+}
 
 TEST_CASE("leap_model_forward_frames: a video model over any frames, the clip's forward at clip_frames", "[video]") {
   leap_context *ctx = lt::context(LEAP_BACKEND_CPU);
