@@ -26,6 +26,31 @@
  * ABI versioning: LEAP_API_VERSION = major * 10000 + minor * 100 + patch.
  * A host checks leap_api_version() / 10000 == LEAP_API_VERSION_MAJOR after
  * dlopen; the soname carries the major version (libleap.so.MAJOR).
+ * A host that loads leap at run time finds every call through one symbol,
+ * leap_get_api (the "entry point" section at the end).
+ *
+ * Threads (SQLite's "multi-thread" mode): leap keeps no global state a host
+ * sets up, and any thread may use any object, but one object at a time. A
+ * context and everything made in it (tensors, models, caches) count as one
+ * object: calls on them must not overlap (they share the context's device
+ * queue, recorded programs and scratch memory without locks), so the host
+ * serialises them. Different contexts may be used at once from different
+ * threads (tests/test_api_table.cpp samples on two at once and gets the
+ * images of one at a time). Objects outside any context (block schedules,
+ * KV policies, DisBack schedules) follow the same rule: one thread at a
+ * time per object. Calls that touch no object may run on any thread at
+ * any time: leap_get_api, leap_api_version, leap_status_string,
+ * leap_last_error, the _default() calls, leap_noise_fill,
+ * leap_block_noise_shuffle, the name calls, leap_vulkan_device_count and
+ * _info (each opens its own short-lived Vulkan instance) and
+ * leap_lcsc_combine with ctx NULL. Callbacks (progress, on_frames, fitness)
+ * run inside the call, on the calling thread, and must not call leap on the
+ * objects of that call.
+ *
+ * Lifetimes: pointers the host passes in a desc (labels, noise, paths) are
+ * read during the call only; memory given to leap_tensor_wrap_host must
+ * outlive the tensor. Destroy a context's tensors, models and caches before
+ * the context. Strings leap returns say how long they live at each call.
  */
 #ifndef LEAP_H
 #define LEAP_H
@@ -65,9 +90,12 @@ typedef enum leap_status {
 
 /* The version this library was built with (LEAP_API_VERSION of its header). */
 LEAP_API uint32_t leap_api_version(void);
-/* A short name for a status, e.g. "invalid argument". Never NULL. */
+/* A short name for a status, e.g. "invalid argument". Never NULL; a
+ * static string, valid while the library is loaded. */
 LEAP_API const char *leap_status_string(leap_status s);
-/* The message of the last failure on this thread ("" if none). Never NULL. */
+/* The message of the last failure on this thread ("" if none). Never NULL.
+ * Per thread: a buffer of the calling thread, valid until that thread's next
+ * leap call (which may overwrite it) or its exit; copy it to keep it. */
 LEAP_API const char *leap_last_error(void);
 
 /* ------------------------------------------------------------------ devices */
@@ -146,7 +174,8 @@ LEAP_API leap_status leap_context_create_vulkan_external(
     const leap_vulkan_external *ext, leap_context **out);
 LEAP_API void leap_context_destroy(leap_context *ctx);
 LEAP_API leap_backend_kind leap_context_backend(const leap_context *ctx);
-/* The device's name ("cpu" for the CPU backend). */
+/* The device's name ("cpu" for the CPU backend), valid until the context
+ * is destroyed. */
 LEAP_API const char *leap_context_device_name(const leap_context *ctx);
 /* Number of Vulkan validation messages (warnings and errors) seen so far;
  * 0 when validation is off. Tests fail on any. */
@@ -328,6 +357,7 @@ LEAP_API leap_status leap_noise_fill(uint64_t seed, int n, size_t numel, float *
 LEAP_API leap_status leap_sample(leap_model *m, const leap_sample_desc *desc,
                                  float *out);
 
+/* Static strings, valid while the library is loaded. */
 LEAP_API const char *leap_solver_name(leap_solver s);
 LEAP_API const char *leap_schedule_name(leap_schedule_kind s);
 /* Parses a name ("euler", "dpmpp_2m", ...); LEAP_ERR_INVALID_ARG if unknown. */
@@ -783,6 +813,178 @@ LEAP_API leap_video_desc leap_video_desc_default(void);
  * on_frames takes the frames: a long video need not fit in memory). */
 LEAP_API leap_status leap_video_sample(leap_model *m, const leap_video_desc *desc,
                                        float *out);
+
+/* ------------------------------------------------------- frames of any count */
+
+/* leap_model_forward over `frames` frames: x [n, frames, C, H, W],
+ * t [n, frames] (one value per chunk, repeated on its frames), y [n];
+ * out [n, frames, out_channels, H, W]. A video model (arch "video_dit")
+ * runs any frames >= 1, a clip longer or shorter than clip_frames: the
+ * rotary embedding is over the absolute frame (0 = the first frame of x)
+ * and attention is block-causal, so a chunk's output depends only on it
+ * and the chunks before it. This is what a host running its own
+ * block-diffusion loop needs to recompute the visible history (see
+ * examples/host_video.c). Other models take frames = clip_frames only (1
+ * for an image model; LEAP_ERR_UNSUPPORTED otherwise). Same threading as
+ * leap_model_forward: one call at a time per model. */
+LEAP_API leap_status leap_model_forward_frames(leap_model *m, int n, int frames,
+                                               const float *x, const float *t,
+                                               const int32_t *y, float *out);
+
+
+/* ------------------------------------------------------------ entry point */
+/*
+ * One exported symbol for hosts that load libleap at run time (dlopen +
+ * dlsym, like CLAP's clap_entry): leap_get_api fills a table of every
+ * public call for an API major version, so a host needs no link-time
+ * dependency on leap, only this header for the types:
+ *
+ *   void *lib = dlopen("libleap.so.0", RTLD_NOW | RTLD_LOCAL);
+ *   leap_get_api_fn get = (leap_get_api_fn)dlsym(lib, LEAP_ENTRY_SYMBOL);
+ *   leap_api api = {.struct_size = sizeof api};
+ *   if (get(LEAP_API_VERSION_MAJOR, &api) != LEAP_OK) ... refused
+ *   api.context_create(...);
+ *
+ * The table is filled like any output struct: only the caller's
+ * struct_size bytes are written, so a host built against an older (smaller)
+ * leap_api gets the calls it knows, and a host built against a newer header
+ * finds the pointers this library lacks untouched: such a host zeroes its
+ * table first and checks a newer pointer for NULL (or reads `version`)
+ * before calling it. Pointers are appended at the end, never reordered or
+ * removed within a major version. Each pointer is the same function as the
+ * exported symbol of its name with the leap_ prefix (api.sample is
+ * leap_sample), with the same contract; the table stays valid while the
+ * library is loaded (until the last dlclose).
+ *
+ * A major version this library does not serve is LEAP_ERR_UNSUPPORTED
+ * with leap_last_error() (of this library: dlsym "leap_last_error") saying
+ * which major it serves; then only `version` is written (when struct_size
+ * holds it), so the host can report what it found.
+ *
+ * Threads: leap_get_api may be called from any thread at any time.
+ */
+typedef struct leap_api {
+  uint32_t struct_size;  /* sizeof(leap_api) of the caller; set by the caller */
+  uint32_t version;      /* LEAP_API_VERSION of the library that filled it */
+  uint32_t (*api_version)(void);
+  const char *(*status_string)(leap_status s);
+  const char *(*last_error)(void);
+  leap_status (*vulkan_device_count)(int *count);
+  leap_status (*vulkan_device_info)(int index, leap_device_info *out);
+  leap_context_desc (*context_desc_default)(leap_backend_kind backend);
+  leap_status (*context_create)(const leap_context_desc *desc,
+      leap_context **out);
+  leap_status (*context_create_vulkan_external)(const leap_vulkan_external *ext,
+      leap_context **out);
+  void (*context_destroy)(leap_context *ctx);
+  leap_backend_kind (*context_backend)(const leap_context *ctx);
+  const char *(*context_device_name)(const leap_context *ctx);
+  uint64_t (*context_validation_messages)(const leap_context *ctx);
+  leap_status (*tensor_create)(leap_context *ctx, leap_dtype dtype, int ndim,
+      const int64_t *shape, leap_tensor **out);
+  leap_status (*tensor_wrap_host)(leap_context *ctx, leap_dtype dtype,
+      int ndim, const int64_t *shape, void *data, leap_tensor **out);
+  leap_status (*tensor_wrap_vkbuffer)(leap_context *ctx, leap_dtype dtype,
+      int ndim, const int64_t *shape, uint64_t vk_buffer, uint64_t offset,
+      leap_tensor **out);
+  void (*tensor_destroy)(leap_tensor *t);
+  leap_status (*tensor_write)(leap_tensor *t, const void *src, size_t bytes);
+  leap_status (*tensor_read)(const leap_tensor *t, void *dst, size_t bytes);
+  int (*tensor_ndim)(const leap_tensor *t);
+  int64_t (*tensor_dim)(const leap_tensor *t, int i);
+  leap_dtype (*tensor_dtype)(const leap_tensor *t);
+  int64_t (*tensor_numel)(const leap_tensor *t);
+  leap_status (*model_load)(leap_context *ctx, const char *path,
+      leap_model **out);
+  void (*model_destroy)(leap_model *m);
+  leap_status (*model_get_info)(const leap_model *m, leap_model_info *out);
+  leap_status (*model_weight_count)(const leap_model *m, int *count);
+  leap_status (*model_weight)(const leap_model *m, int index,
+      leap_weight_info *out);
+  leap_status (*model_forward)(leap_model *m, int n, const float *x,
+      const float *t, const int32_t *y, float *out);
+  leap_status (*model_embed)(leap_model *m, int n, const float *x,
+      const float *t, const int32_t *y);
+  leap_status (*model_blocks)(leap_model *m);
+  leap_status (*model_final)(leap_model *m, float *out);
+  leap_status (*model_hidden)(leap_model *m, leap_tensor **h);
+  leap_sample_desc (*sample_desc_default)(void);
+  leap_status (*noise_fill)(uint64_t seed, int n, size_t numel, float *out);
+  leap_status (*sample)(leap_model *m, const leap_sample_desc *desc,
+      float *out);
+  const char *(*solver_name)(leap_solver s);
+  const char *(*schedule_name)(leap_schedule_kind s);
+  leap_status (*solver_from_name)(const char *name, leap_solver *out);
+  leap_status (*schedule_from_name)(const char *name, leap_schedule_kind *out);
+  leap_lcsc_combine_desc (*lcsc_combine_desc_default)(void);
+  leap_status (*lcsc_combine)(const leap_lcsc_combine_desc *desc,
+      leap_lcsc_combine_stats *stats);
+  leap_lcsc_search_desc (*lcsc_search_desc_default)(void);
+  leap_status (*lcsc_search)(const leap_lcsc_search_desc *desc,
+      double *best_coefs, double *best_fitness);
+  leap_cache_desc (*cache_desc_default)(void);
+  leap_status (*cache_create)(leap_context *ctx, const leap_cache_desc *desc,
+      leap_cache **out);
+  void (*cache_destroy)(leap_cache *c);
+  leap_status (*cache_reset)(leap_cache *c);
+  leap_status (*cache_begin)(leap_cache *c, int step, int branch,
+      const leap_tensor *in, leap_tensor *out, int *compute);
+  leap_status (*cache_end)(leap_cache *c, int step, int branch,
+      const leap_tensor *out);
+  leap_status (*cache_step_scale)(const leap_cache *c, int step, double *phi,
+      int *in_time);
+  leap_status (*cache_adjust_schedule)(const leap_cache *c, int step,
+      double *t, int steps);
+  leap_status (*cache_get_stats)(const leap_cache *c, leap_cache_stats *out);
+  leap_status (*model_id)(leap_model *m, char *out, size_t size);
+  leap_disback_schedule_desc (*disback_schedule_desc_default)(void);
+  leap_status (*disback_schedule_create)(const leap_disback_schedule_desc *desc,
+      leap_disback_schedule **out);
+  void (*disback_schedule_destroy)(leap_disback_schedule *s);
+  leap_status (*disback_schedule_observe)(leap_disback_schedule *s,
+      double fake_loss, int *switched);
+  int (*disback_schedule_target)(const leap_disback_schedule *s);
+  int (*disback_schedule_stage)(const leap_disback_schedule *s);
+  int64_t (*disback_schedule_stage_start)(const leap_disback_schedule *s,
+      int stage);
+  leap_status (*disback_schedule_restore)(leap_disback_schedule *s, int stage,
+      int64_t iter, int64_t iters_in_stage);
+  leap_status (*dmd_gradient)(const leap_tensor *x,
+      const leap_tensor *x0_target, const leap_tensor *x0_fake, double eps,
+      leap_tensor *grad);
+  leap_block_schedule_desc (*block_schedule_desc_default)(void);
+  leap_status (*block_schedule_create)(const leap_block_schedule_desc *desc,
+      leap_block_schedule **out);
+  void (*block_schedule_destroy)(leap_block_schedule *s);
+  int (*block_schedule_chunks)(const leap_block_schedule *s);
+  int (*block_schedule_iterations)(const leap_block_schedule *s);
+  leap_status (*block_schedule_chunk_frames)(const leap_block_schedule *s,
+      int chunk, int *first, int *count);
+  leap_status (*block_schedule_get)(const leap_block_schedule *s,
+      int iteration, leap_block_iteration *out);
+  leap_status (*block_noise_shuffle)(float *noise, int frames,
+      size_t per_frame, int window, int stride, uint64_t seed);
+  leap_kv_policy_desc (*kv_policy_desc_default)(void);
+  leap_status (*kv_policy_create)(const leap_kv_policy_desc *desc,
+      leap_kv_policy **out);
+  void (*kv_policy_destroy)(leap_kv_policy *p);
+  leap_status (*kv_policy_add)(leap_kv_policy *p, int chunk,
+      const float *summary, int *evicted);
+  leap_status (*kv_policy_select)(leap_kv_policy *p, const float *query,
+      int *chunks, int cap, int *count);
+  int (*kv_policy_stored)(const leap_kv_policy *p);
+  leap_video_desc (*video_desc_default)(void);
+  leap_status (*video_sample)(leap_model *m, const leap_video_desc *desc,
+      float *out);
+  /* Calls declared after this table was made, in the order they came. */
+  leap_status (*model_forward_frames)(leap_model *m, int n, int frames,
+      const float *x, const float *t, const int32_t *y, float *out);
+} leap_api;
+
+#define LEAP_ENTRY_SYMBOL "leap_get_api"
+typedef leap_status (*leap_get_api_fn)(uint32_t major, leap_api *out);
+/* major: the API major the host was built for (LEAP_API_VERSION_MAJOR). */
+LEAP_API leap_status leap_get_api(uint32_t major, leap_api *out);
 
 #ifdef __cplusplus
 }

@@ -84,6 +84,11 @@ typedef struct lp_model_arch {
   leap_status (*final)(void *impl, float *out);
   leap_status (*hidden)(void *impl, leap_tensor **h);
   leap_status (*forward)(void *impl, int n, const float *x, const float *t, const int32_t *y, float *out);
+  /* leap_model_forward_frames: x [n, frames, ...] of any frames >= 1 (a
+   * video model's clip of any length; model.c has checked t and y). NULL:
+   * the architecture takes only clip_frames frames (leap_model_forward). */
+  leap_status (*forward_frames)(void *impl, int n, int frames, const float *x, const float *t, const int32_t *y,
+                                float *out);
   /* leap_sample's step; NULL when the architecture has none. */
   const lp_model_step_ops *step;
 } lp_model_arch;

@@ -545,6 +545,13 @@ static leap_status vdit_forward(void *impl, int n, const float *x, const float *
   return run(v, n, v->info.clip_frames, 0, x, t, y, &none, out, "leap_model_forward");
 }
 
+/* leap_model_forward_frames: a clip of any length from frame 0. */
+static leap_status vdit_forward_frames(void *impl, int n, int frames, const float *x, const float *t,
+                                       const int32_t *y, float *out) {
+  const kv_use none = {0};
+  return run(impl, n, frames, 0, x, t, y, &none, out, "leap_model_forward_frames");
+}
+
 const lp_model_arch lp_arch_video_dit = {
     .name = "video_dit",
     .describe = vdit_describe,
@@ -553,6 +560,7 @@ const lp_model_arch lp_arch_video_dit = {
     .destroy = vdit_destroy,
     .id_description = vdit_id_description,
     .forward = vdit_forward,
+    .forward_frames = vdit_forward_frames,
 };
 
 lp_video_dit *lp_model_video_dit(leap_model *m) {

@@ -56,13 +56,14 @@ leap_status leap_model_get_info(const leap_model *m, leap_model_info *out) {
 }
 
 /* x, t and y of a forward pass; "what" names the public call. */
-static leap_status check_inputs(const leap_model *m, int n, const float *x, const float *t, const int32_t *y,
-                                const char *what) {
+/* x, t [n, frames] and y of a forward pass of `frames` frames. */
+static leap_status check_frames(const leap_model *m, int n, int frames, const float *x, const float *t,
+                                const int32_t *y, const char *what) {
   if (!m || !x || !t) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL argument", what);
   const leap_model_info *info = &m->info;
   if (n < 1 || n > 65536) return lp_error(LEAP_ERR_INVALID_ARG, "%s: batch %d outside 1..65536", what, n);
   /* t [n, F]: one timestep per frame. */
-  const int64_t nt = (int64_t)n * info->clip_frames;
+  const int64_t nt = (int64_t)n * frames;
   for (int64_t k = 0; k < nt; k++)
     if (!isfinite(t[k]))
       return lp_error(LEAP_ERR_NUMERIC, "%s: timestep %lld is not finite", what, (long long)k);
@@ -75,6 +76,11 @@ static leap_status check_inputs(const leap_model *m, int n, const float *x, cons
     }
   }
   return LEAP_OK;
+}
+
+static leap_status check_inputs(const leap_model *m, int n, const float *x, const float *t, const int32_t *y,
+                                const char *what) {
+  return check_frames(m, n, m ? m->info.clip_frames : 1, x, t, y, what);
 }
 
 static leap_status no_stages(const leap_model *m, const char *what) {
@@ -119,6 +125,21 @@ leap_status leap_model_forward(leap_model *m, int n, const float *x, const float
   if (s == LEAP_OK) s = leap_model_blocks(m);
   if (s == LEAP_OK) s = leap_model_final(m, out);
   return s;
+}
+
+leap_status leap_model_forward_frames(leap_model *m, int n, int frames, const float *x, const float *t,
+                                     const int32_t *y, float *out) {
+  const char *who = "leap_model_forward_frames";
+  if (!m || !out) return lp_error(LEAP_ERR_INVALID_ARG, "%s: NULL argument", who);
+  if (frames < 1 || frames > (1 << 24))
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: frames = %d outside 1..2^24", who, frames);
+  leap_status s = check_frames(m, n, frames, x, t, y, who);
+  if (s != LEAP_OK) return s;
+  if (m->arch->forward_frames) return m->arch->forward_frames(m->impl, n, frames, x, t, y, out);
+  if (frames != m->info.clip_frames)
+    return lp_error(LEAP_ERR_UNSUPPORTED, "%s: arch '%s' takes %d frame%s per pass, not %d", who, m->info.arch,
+                    m->info.clip_frames, m->info.clip_frames == 1 ? "" : "s", frames);
+  return leap_model_forward(m, n, x, t, y, out);
 }
 
 leap_status leap_model_weight_count(const leap_model *m, int *count) {

@@ -2,6 +2,7 @@
  * a debug messenger that counts what it reports), and choosing a physical
  * device from a selector. */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,9 @@ static int has_instance_ext(lp_vk_fns *f, const char *layer, const char *name) {
 
 leap_status lp_vk_instance_create(lp_vk_fns *f, int validation, uint64_t *messages,
                                   lp_vk_instance *out) {
-  static int warned_no_layer; /* warn once per process, not per backend */
+  /* Warn once per process, not per backend; atomic because contexts may
+   * be created on several threads at once (leap.h, "Threads"). */
+  static atomic_int warned_no_layer;
   memset(out, 0, sizeof *out);
   /* Before the layer and extension queries too: the loader preloads the
    * drivers there and keeps them until the instance goes (vk_pin.c). */
@@ -62,8 +65,7 @@ leap_status lp_vk_instance_create(lp_vk_fns *f, int validation, uint64_t *messag
   if (validation) {
     if (has_layer(f, VALIDATION_LAYER)) {
       layers[nlayers++] = VALIDATION_LAYER;
-    } else if (!warned_no_layer) {
-      warned_no_layer = 1;
+    } else if (!atomic_exchange(&warned_no_layer, 1)) {
       fprintf(stderr, "leap: warning: %s is not installed (vulkan-validationlayers); "
                       "running without validation\n", VALIDATION_LAYER);
     }
