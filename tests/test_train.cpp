@@ -597,6 +597,36 @@ TEST_CASE("leap train: writes loadable checkpoints and resumes", "[train]") {
     lp_st_close(a);
     lp_st_close(b);
   }
+  // --lr with --resume continues at that rate: at 0, AdamW moves nothing
+  // (its step and its decoupled decay both scale with the rate), so step 7
+  // holds step 5's weights bit for bit, and the state records the new rate.
+  // A resume that kept the state's 1e-4 changes every weight.
+  {
+    const std::string lr0 = dir + "/lr0";
+    REQUIRE(run_cli("train --resume '" + out + "_state.safetensors' --lr 0 --steps 7 --save-every 100 --quiet --out '" +
+                        lr0 + "'", log) == 0);
+    CHECK(std::stod(lt::meta(lr0 + "_state.safetensors", "train.lr")) == 0.0);
+    CHECK(std::stod(lt::meta(out + "_state.safetensors", "train.lr")) > 0.0);
+    lp_st_file *a = nullptr, *b = nullptr;
+    REQUIRE(lp_st_open((out + "_state.safetensors").c_str(), &a) == LEAP_OK);
+    REQUIRE(lp_st_open((lr0 + "_state.safetensors").c_str(), &b) == LEAP_OK);
+    int compared = 0;
+    for (int t = 0; t < lp_st_count(a); t++) {
+      const lp_st_tensor *ta = lp_st_at(a, t);
+      const std::string name = ta->name; // the weights: no optimiser, EMA or RNG prefix
+      if (!name.rfind("adam_", 0) || !name.rfind("ema.", 0) || !name.rfind("rng.", 0)) continue;
+      const lp_st_tensor *tb = lp_st_find(b, ta->name);
+      REQUIRE(tb != nullptr);
+      std::vector<double> va((size_t)ta->numel), vb((size_t)tb->numel);
+      REQUIRE(lp_st_read_f64(a, ta, va.data()) == LEAP_OK);
+      REQUIRE(lp_st_read_f64(b, tb, vb.data()) == LEAP_OK);
+      CHECK(va == vb);
+      compared++;
+    }
+    CHECK(compared > 0);
+    lp_st_close(a);
+    lp_st_close(b);
+  }
   code = run_cli("sample --model '" + out + "_step000005.safetensors' --backend cpu --steps 2 "
                  "--n 3 --quiet --out '" + dir + "/s.png'", log);
   CHECK(code == 0);

@@ -26,7 +26,7 @@
 typedef struct train_opts {
   lp_train_cfg cfg;
   const char *data, *objective, *out, *resume, *dtype, *arch;
-  int steps_given, data_given, model_opts_given, patch_given;
+  int steps_given, data_given, lr_given, model_opts_given, patch_given;
   int save_every, threads, quiet;
   leap_dtype save_dtype;
 } train_opts;
@@ -77,8 +77,9 @@ void cli_train_help(FILE *out) {
       "  --dtype f32|f16      weight dtype of the model checkpoints (default f32;\n"
       "                       the state is always f32)\n"
       "  --resume STATE       continue from a state file; the model and optimiser\n"
-      "                       settings come from it (only --steps, --data, --out,\n"
-      "                       --save-every, --dtype, --threads, --quiet may be given)\n"
+      "                       settings come from it (only --steps, --lr, --data,\n"
+      "                       --out, --save-every, --dtype, --threads, --quiet may\n"
+      "                       be given; --lr continues at that rate from here on)\n"
       "\n"
       "  --threads N          CPU threads (default: OpenMP's)\n"
       "  --quiet              no progress line or log lines\n"
@@ -119,7 +120,8 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
     if (cli_opt_double(&a, "--mlp-ratio", 0.01, 64, &c->arch.mlp_ratio) && ++*g) continue;
     if (cli_opt_str(&a, "--objective", &o->objective) && ++*g) continue;
     if (cli_opt_int(&a, "--batch", 1, 1 << 20, &c->batch) && ++*g) continue;
-    if (cli_opt_double(&a, "--lr", 0, 10, &c->lr) && ++*g) continue;
+    /* --lr may also continue a resumed run at another rate (a step decay) */
+    if (cli_opt_double(&a, "--lr", 0, 10, &c->lr) && ++o->lr_given) continue;
     if (cli_opt_int(&a, "--warmup", 0, 1 << 30, &c->warmup) && ++*g) continue;
     if (cli_opt_double(&a, "--weight-decay", 0, 10, &c->weight_decay) && ++*g) continue;
     if (cli_opt_double(&a, "--clip", 0, 1e12, &c->clip) && ++*g) continue;
@@ -158,8 +160,8 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
   if (!o->out[0]) return cli_usage_error(a.cmd, "--out: empty prefix");
   if (o->resume && o->model_opts_given)
     return cli_usage_error(a.cmd, "with --resume the model and optimiser settings come from the "
-                                  "state file; only --steps, --data, --out, --save-every, --dtype, "
-                                  "--threads and --quiet may be given");
+                                  "state file; only --steps, --lr, --data, --out, --save-every, "
+                                  "--dtype, --threads and --quiet may be given");
   if (c->arch.hidden % c->arch.heads)
     return cli_usage_error(a.cmd, "--hidden %d is not divisible by --heads %d", c->arch.hidden,
                            c->arch.heads);
@@ -256,6 +258,7 @@ static int train(train_opts *o) {
   if (o->resume) {
     if ((s = lp_trainer_resume(o->resume, &t))) return cli_fail(s);
     if (o->steps_given) t->cfg.steps = o->cfg.steps;
+    if (o->lr_given) t->cfg.lr = o->cfg.lr;
     if (o->data_given) snprintf(t->cfg.data, sizeof t->cfg.data, "%s", o->data);
     spec = t->cfg.data;
   }
