@@ -44,7 +44,7 @@ leap_video_desc run_for(leap_block_family family) {
   leap_video_desc d = leap_video_desc_default();
   d.n = 2, d.labels = LABELS, d.frames = 8, d.steps = 8, d.cfg = 2.0, d.shift = 2.0, d.seed = 5;
   d.family = family;
-  d.ar_step = 3, d.window = 3, d.lag = 3;
+  d.ar_step = 3, d.window = 3, d.lag = 2;
   return d;
 }
 
@@ -75,6 +75,44 @@ const leap_block_family FAMILIES[] = {LEAP_BLOCK_SYNCHRONOUS, LEAP_BLOCK_AUTOREG
                                       LEAP_BLOCK_PIPELINED};
 
 }  // namespace
+
+TEST_CASE("block cache: the window forward split: embed + the captured residual + final is the full forward",
+          "[video][block][cache]") {
+  for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
+    Tiny t(kind);
+    if (!t.ctx) continue;
+    INFO(lt::backend_name(kind));
+    lp_video_dit *v = lp_model_video_dit(t.m);
+    REQUIRE(v);
+    leap_model_info info{};
+    info.struct_size = sizeof info;
+    REQUIRE(leap_model_get_info(t.m, &info) == LEAP_OK);
+    const int rows = 2, frames = 3;  // a whole chunk and a short one, from chunk 1
+    const size_t tokens = (size_t)frames * (info.height / info.patch_size) * (info.width / info.patch_size);
+    const std::vector<float> x = lt::random_f32((size_t)rows * frames * t.per_frame, 7);
+    const std::vector<float> tt = {900, 900, 300, 500, 500, 20};  // per frame, one level per chunk
+    const int32_t y[2] = {1, 3};
+    const size_t nout = (size_t)rows * frames * info.out_channels * info.height * info.width;
+    std::vector<float> full(nout), plain(nout), reused(nout), zero_res(nout);
+    std::vector<float> res((size_t)rows * tokens * info.hidden_size, NAN), zeros(res.size(), 0.0f);
+    lp_video_window w{};
+    w.rows = rows, w.chunk0 = 1, w.frames = frames, w.x = x.data(), w.t = tt.data(), w.y = y;
+    w.out = plain.data();
+    REQUIRE(lp_video_dit_forward_window(v, &w) == LEAP_OK);
+    w.out = full.data(), w.res_out = res.data();
+    REQUIRE(lp_video_dit_forward_window(v, &w) == LEAP_OK);
+    CHECK(std::memcmp(full.data(), plain.data(), nout * sizeof(float)) == 0);  // capturing changes nothing
+    for (float r : res) REQUIRE(std::isfinite(r));
+    w.res_out = nullptr, w.res_in = res.data(), w.out = reused.data();
+    REQUIRE(lp_video_dit_forward_window(v, &w) == LEAP_OK);
+    CHECK(lt::rel_l2(reused, full) < 1e-5);
+    w.res_in = zeros.data(), w.out = zero_res.data();  // the blocks really are skipped
+    REQUIRE(lp_video_dit_forward_window(v, &w) == LEAP_OK);
+    CHECK(lt::rel_l2(zero_res, full) > 1e-2);
+    w.res_out = res.data();
+    CHECK(lp_video_dit_forward_window(v, &w) == LEAP_ERR_INVALID_ARG);
+  }
+}
 
 TEST_CASE("block cache: a profile that reuses nothing gives the uncached clips bit for bit", "[video][block][cache]") {
   for (leap_backend_kind kind : {LEAP_BACKEND_CPU, LEAP_BACKEND_VULKAN}) {
@@ -138,13 +176,16 @@ TEST_CASE("block cache: reuse computes the profile's rows, never one that writes
       CHECK(cs.evaluations == rows);
       CHECK(cs.planned_computed == set.computed);
       // Reuse changes the clips, by a small amount on this random model
-      // (the calibration's PSNR is of the same run: it must agree).
+      // (the calibration's PSNR is of the same run: it must agree). Measured
+      // here: 42.6-43.2 dB on both backends; with the reused residual
+      // dropped (the blocks skipped, nothing added) a pyramid run fell to
+      // 29 dB, so 35 tells the two apart.
       double se = 0;
       for (size_t i = 0; i < got.size(); i++) se += ((double)got[i] - full[i]) * ((double)got[i] - full[i]);
       const double psnr = 10 * std::log10(4.0 / (se / got.size()));
       INFO("PSNR " << psnr << " dB, calibration said " << set.psnr);
       CHECK(se > 0);
-      CHECK(psnr > 20);
+      CHECK(psnr > 35);
       CHECK(std::fabs(psnr - set.psnr) < 1e-3 * std::fabs(set.psnr));
       // phi off: another path, still the same rows.
       d.cache_adjust = 0;
