@@ -12,6 +12,7 @@
 #include "test_util.hpp"
 
 extern "C" {
+#include "alloc.h"
 #include "arch_video_dit.h"
 #include "video_cache.h"
 #include "video_sample.h"
@@ -329,4 +330,51 @@ TEST_CASE("block cache: bad profile files are refused naming the file and the fi
   leap_video_desc dd = d;
   dd.cache_profile = dir.path.c_str();
   CHECK(leap_video_sample(t.m, &dd, out.data()) != LEAP_OK);
+}
+
+TEST_CASE("block cache: an allocation failure anywhere in a cached run or a calibration is LEAP_ERR_NOMEM",
+          "[video][block][cache][fault]") {
+  Tiny t(LEAP_BACKEND_CPU);
+  lt::TempDir dir;
+  // Small (two chunks, three steps: one row reused): every allocation of
+  // both passes and of the cached run fails once.
+  leap_video_desc d = run_for(LEAP_BLOCK_SYNCHRONOUS);
+  d.n = 1, d.frames = 4, d.steps = 3;
+  int rows = 0;
+  REQUIRE(lp_vcache_rows(&d, 2, &rows, nullptr, 0) == LEAP_OK);
+  const int targets[1] = {(rows + 1) / 2};
+  const lp_vcache_calib_cfg cfg = {1, targets, 3, 1};
+  lp_vcache_profile p;
+  lp_alloc_fail_at(0, 0);
+  REQUIRE(lp_vcache_calibrate(t.m, &d, &cfg, &p) == LEAP_OK);
+  long count = lp_alloc_count();
+  REQUIRE(lp_vcache_profile_write(&p, (dir / "p.json").c_str(), nullptr, 0) == LEAP_OK);
+  REQUIRE(p.settings[0].computed < rows);
+  lp_vcache_profile_free(&p);
+  for (long k = 1; k <= count; k++) {
+    INFO("calibration: allocation " << k << " of " << count << " fails");
+    lp_alloc_fail_at(k, 0);
+    const leap_status s = lp_vcache_calibrate(t.m, &d, &cfg, &p);
+    const int failed = lp_alloc_failed();
+    lp_alloc_fail_at(0, 0);
+    REQUIRE(failed);
+    CHECK(s == LEAP_ERR_NOMEM);
+  }
+  const std::string path = dir / "p.json";
+  d.cache_profile = path.c_str();
+  std::vector<float> want((size_t)d.n * d.frames * t.per_frame), got(want.size());
+  lp_alloc_fail_at(0, 0);
+  REQUIRE(leap_video_sample(t.m, &d, want.data()) == LEAP_OK);
+  count = lp_alloc_count();
+  for (long k = 1; k <= count; k++) {
+    INFO("cached run: allocation " << k << " of " << count << " fails");
+    lp_alloc_fail_at(k, 0);
+    const leap_status s = leap_video_sample(t.m, &d, got.data());
+    const int failed = lp_alloc_failed();
+    lp_alloc_fail_at(0, 0);
+    REQUIRE(failed);
+    CHECK(s == LEAP_ERR_NOMEM);
+  }
+  REQUIRE(leap_video_sample(t.m, &d, got.data()) == LEAP_OK);
+  CHECK(got == want);
 }
