@@ -35,6 +35,7 @@
 #include "error.h"
 #include "sampler.h"
 #include "struct_size.h"
+#include "video_cache.h"
 #include "video_noise.h"
 #include "video_sample.h"
 
@@ -55,6 +56,7 @@ leap_video_desc leap_video_desc_default(void) {
   d.window = b.window;
   d.lag = b.lag;
   d.kv = leap_kv_policy_desc_default();
+  d.cache_adjust = 1;
   return d;
 }
 
@@ -65,7 +67,18 @@ typedef struct live_chunk {
   int finished_row;        /* -1 while denoised */
   double *x;               /* [n, count, C, H, W] */
   float *clean;            /* [n, count, C, H, W] */
+  float *res;              /* block caching: [B, count * P, D], the residual of forward row res_row */
+  int res_row;
 } live_chunk;
+
+/* Block-cache calibration (pass 1): a computed row's residuals, kept while
+ * a later row may reuse them. */
+typedef struct res_entry {
+  int row;                 /* forward row; -1: empty */
+  int c_first, c_end;      /* chunks with a residual (the window less its written chunks) */
+  int f_begin, frames;     /* the window's frames */
+  float *res;              /* [B, frames * P, D] */
+} res_entry;
 
 typedef struct vs {
   leap_video_desc d;
@@ -89,6 +102,11 @@ typedef struct vs {
   live_chunk *live;
   int nlive, caplive;
   int delivered;          /* frames finished and handed out */
+  lp_video_cache_run *cr; /* block caching; NULL: none */
+  size_t tok;             /* floats of one frame's residual: tokens per frame * hidden */
+  int frow;               /* forward rows so far */
+  int last_computed;      /* the last computed forward row; -1: none */
+  res_entry *ring;        /* [cr->window] pass 1 */
 } vs;
 
 static int clip_of(const vs *s, int row) { return row < s->n ? row : row - s->n; }
@@ -136,6 +154,11 @@ static leap_status validate(const vs *s) {
                     WHO ": kv.summary_dim = %d, but a chunk's summary is its mean key: the model's hidden_size %d "
                         "(or 0 for it)",
                     d->kv.summary_dim, in->hidden_size);
+  if (d->cache_profile && d->recompute)
+    return lp_error(LEAP_ERR_UNSUPPORTED, WHO ": cache_profile with recompute = 1: the block cache reuses the "
+                    "window's residuals over the KV store; the recompute baseline runs without it");
+  if (d->cache_adjust != 0 && d->cache_adjust != 1)
+    return lp_error(LEAP_ERR_INVALID_ARG, WHO ": cache_adjust = %d must be 0 or 1", d->cache_adjust);
   if (!s->out && !d->on_frames)
     return lp_error(LEAP_ERR_INVALID_ARG, WHO ": out is NULL and there is no on_frames to take the frames");
   return LEAP_OK;
@@ -150,7 +173,9 @@ static leap_status relabel(leap_status st) {
 }
 
 static void vs_free(vs *s) {
-  for (int k = 0; k < s->nlive; k++) free(s->live[k].x), free(s->live[k].clean);
+  for (int k = 0; k < s->nlive; k++) free(s->live[k].x), free(s->live[k].clean), free(s->live[k].res);
+  for (int k = 0; s->ring && k < s->cr->window; k++) free(s->ring[k].res);
+  free(s->ring);
   free(s->live);
   for (int b = 0; s->pol && b < s->n; b++) leap_kv_policy_destroy(s->pol[b]);
   free(s->pol);
@@ -244,7 +269,7 @@ static leap_status start_chunks(vs *s) {
     }
     live_chunk *l = &s->live[s->nlive];
     memset(l, 0, sizeof *l);
-    l->chunk = c, l->finished_row = -1;
+    l->chunk = c, l->finished_row = -1, l->res_row = -1;
     leap_block_schedule_chunk_frames(s->sched, c, &l->first, &l->count);
     const size_t numel = (size_t)s->n * l->count * s->per_in;
     l->x = lp_malloc(numel * sizeof *l->x);
@@ -324,9 +349,9 @@ static leap_status gather(vs *s, int c0, int c1, float *x, float *t, int frames)
 /* An Euler step on chunk l from the window's output (the chunk's frames
  * from f0 of `frames`): the guided velocity, the prediction channels of
  * each frame. */
-static leap_status euler(vs *s, live_chunk *l, const float *mout, int frames, int f0, int row) {
+static leap_status euler(vs *s, live_chunk *l, const float *mout, int frames, int f0, int row, double phi) {
   const int k = s->it.step[l->chunk];
-  const double dt = s->sc.sigma[k + 1] - s->sc.sigma[k], cfg = s->d.cfg;
+  const double dt = phi * (s->sc.sigma[k + 1] - s->sc.sigma[k]), cfg = s->d.cfg;
   const size_t pin = s->per_in, pout = s->per_out;
   for (int b = 0; b < s->n; b++)
     for (int f = 0; f < l->count; f++) {
@@ -372,6 +397,108 @@ static leap_status store_written(vs *s, int c0, int writes, const int32_t *wslot
   return LEAP_OK;
 }
 
+/* ---- block caching (video_cache.h) ------------------------------------- */
+
+/* Chunk l's residual inside a window residual res [B, frames * P, D] whose
+ * frames start at f_begin: row r's part. */
+static float *res_at(const vs *s, float *res, int frames, int f_begin, const live_chunk *l, int r) {
+  return res + ((size_t)r * frames + (size_t)(l->first - f_begin)) * s->tok;
+}
+
+/* Whether forward row `row` may reuse: the profile says so, nothing is
+ * written and every chunk of the window has its residual from the last
+ * computed row. A profile that asks for reuse where the rule forbids it
+ * was made for another run (or edited): an error, never a silent compute. */
+static leap_status decide_reuse(vs *s, int wb, int we, int writes, int *reuse) {
+  *reuse = 0;
+  const lp_video_cache_run *cr = s->cr;
+  if (!cr || !cr->reuse || !cr->reuse[s->frow]) return LEAP_OK;
+  if (writes)
+    return lp_error(LEAP_ERR_INVALID_ARG, WHO ": the cache profile reuses forward row %d, which writes chunk %d's keys "
+                    "and values (the blocks must run): the profile is not for this run", s->frow, wb);
+  for (int c = wb; c < we; c++) {
+    const live_chunk *l = find_live(s, c);
+    if (!l || !l->res || l->res_row != s->last_computed)
+      return lp_error(LEAP_ERR_INVALID_ARG, WHO ": the cache profile reuses forward row %d, but chunk %d has no "
+                      "residual from forward row %d: the profile is not for this run", s->frow, c, s->last_computed);
+  }
+  *reuse = 1;
+  return LEAP_OK;
+}
+
+/* A computed row: each non-written chunk of the window keeps its residual. */
+static leap_status keep_residuals(vs *s, int cw, int we, const float *res, int frames, int f_begin) {
+  for (int c = cw; c < we; c++) {
+    live_chunk *l = find_live(s, c);
+    const size_t per = (size_t)l->count * s->tok;
+    if (!l->res && !(l->res = lp_malloc((size_t)s->B * per * sizeof *l->res)))
+      return lp_error(LEAP_ERR_NOMEM, WHO ": out of memory for the block cache");
+    for (int r = 0; r < s->B; r++)
+      memcpy(l->res + (size_t)r * per, res_at(s, (float *)res, frames, f_begin, l, r), per * sizeof(float));
+    l->res_row = s->frow;
+  }
+  return LEAP_OK;
+}
+
+/* Pass 1: the rel. L1 error of reusing each kept earlier row's residuals at
+ * this row, then this row's residuals join the ring. */
+static leap_status record_dist(vs *s, int wb, int cw, int we, float *res, int frames, int f_begin) {
+  lp_video_cache_run *cr = s->cr;
+  const int W = cr->window, i = s->frow;
+  if (!s->ring) {
+    s->ring = lp_calloc((size_t)W, sizeof *s->ring);
+    if (!s->ring) return lp_error(LEAP_ERR_NOMEM, WHO ": out of memory for the cache calibration");
+    for (int k = 0; k < W; k++) s->ring[k].row = -1;
+  }
+  for (int k = 0; k < W; k++) {
+    const res_entry *e = &s->ring[k];
+    if (e->row < 0 || i - e->row >= W) continue;
+    double num = 0, den = 0;
+    int ok = cw == wb; /* a row that writes cannot reuse */
+    for (int c = wb; ok && c < we; c++) {
+      const live_chunk *l = find_live(s, c);
+      if (c < e->c_first || c >= e->c_end) {
+        ok = 0;
+        break;
+      }
+      const size_t per = (size_t)l->count * s->tok;
+      for (int r = 0; r < s->B; r++) {
+        const float *now = res_at(s, res, frames, f_begin, l, r);
+        const float *then = res_at(s, e->res, e->frames, e->f_begin, l, r);
+        for (size_t q = 0; q < per; q++) num += fabs((double)now[q] - then[q]), den += fabs((double)now[q]);
+      }
+    }
+    cr->dist[(size_t)e->row * cr->rows + i] = ok ? num / (den + 1e-30) : INFINITY;
+  }
+  res_entry *slot = &s->ring[i % W];
+  free(slot->res);
+  *slot = (res_entry){.row = i, .c_first = cw, .c_end = we, .f_begin = f_begin, .frames = frames, .res = res};
+  return LEAP_OK;
+}
+
+/* phi = <v^, v> / <v^, v^> over the guided velocities of the chunks that
+ * step (the image cache's endpoint fit, plugin/cache_calibrate.c). */
+static double fit_phi(const vs *s, const float *hat, const float *truth, int frames, int f_begin) {
+  double ab = 0, aa = 0;
+  const double cfg = s->d.cfg;
+  for (int c = s->it.window_begin; c < s->it.window_end; c++) {
+    const live_chunk *l = s->it.update[c] ? find_live((vs *)s, c) : NULL;
+    for (int b = 0; l && b < s->n; b++)
+      for (int f = 0; f < l->count; f++) {
+        const size_t o = ((size_t)b * frames + l->first - f_begin + f) * s->per_out;
+        const size_t ou = ((size_t)(b + s->n) * frames + l->first - f_begin + f) * s->per_out;
+        for (size_t e = 0; e < s->per_in; e++) {
+          double vh = hat[o + e], vt = truth[o + e];
+          if (s->guided)
+            vh = hat[ou + e] + cfg * (vh - hat[ou + e]), vt = truth[ou + e] + cfg * (vt - truth[ou + e]);
+          ab += vh * vt, aa += vh * vh;
+        }
+      }
+  }
+  const double phi = aa > 0 ? ab / aa : 1.0;
+  return phi < LP_VCACHE_PHI_MIN ? LP_VCACHE_PHI_MIN : phi > LP_VCACHE_PHI_MAX ? LP_VCACHE_PHI_MAX : phi;
+}
+
 /* One iteration: the window's forward and the steps it gives. */
 static leap_status iterate(vs *s, int row) {
   leap_status st = leap_block_schedule_get(s->sched, row, &s->it);
@@ -383,6 +510,11 @@ static leap_status iterate(vs *s, int row) {
   while (!rec && wb + writes < we && s->it.kv_write[wb + writes]) writes++;
   for (int c = wb + writes; c < we; c++)
     if (s->it.kv_write[c] && !rec) return lp_error(LEAP_ERR_INVALID_ARG, WHO ": chunk %d written inside the window", c);
+  lp_video_cache_run *cr = s->cr;
+  if (cr && s->frow >= cr->rows)
+    return lp_error(LEAP_ERR_INVALID_ARG, WHO ": the block cache expects %d forward rows; this run has more", cr->rows);
+  int reuse = 0;
+  if ((st = decide_reuse(s, wb, we, writes, &reuse)) != LEAP_OK) return st;
   if (writes && !s->slots && (st = store_begin(s)) != LEAP_OK) return st;
   if ((st = select_history(s)) != LEAP_OK) return st;
   const int c0 = rec ? 0 : wb;
@@ -390,11 +522,15 @@ static leap_status iterate(vs *s, int row) {
   leap_block_schedule_chunk_frames(s->sched, c0, &f_begin, &n0);
   leap_block_schedule_chunk_frames(s->sched, we - 1, &f_end, &n0);
   const int frames = f_end + n0 - f_begin, hist = s->slots ? s->nsel : 0;
+  const int measure = reuse && cr->phi_fit;
   float *x = lp_malloc((size_t)s->B * frames * s->per_in * sizeof *x);
   float *t = lp_malloc((size_t)s->B * frames * sizeof *t);
   float *mout = lp_malloc((size_t)s->B * frames * s->per_out * sizeof *mout);
+  float *mtrue = measure ? lp_malloc((size_t)s->B * frames * s->per_out * sizeof *mtrue) : NULL;
+  float *res = cr ? lp_malloc((size_t)s->B * frames * s->tok * sizeof *res) : NULL;
   int32_t *hs = lp_malloc(((size_t)s->B * hist + 1) * sizeof *hs), *ws = lp_malloc(((size_t)s->B * writes + 1) * sizeof *ws);
-  if (!x || !t || !mout || !hs || !ws) st = lp_error(LEAP_ERR_NOMEM, WHO ": out of memory (%d frames)", frames);
+  if (!x || !t || !mout || !hs || !ws || (measure && !mtrue) || (cr && !res))
+    st = lp_error(LEAP_ERR_NOMEM, WHO ": out of memory (%d frames)", frames);
   if (st == LEAP_OK) st = gather(s, c0, we, x, t, frames);
   for (int r = 0; st == LEAP_OK && r < s->B; r++) {
     const int b = clip_of(s, r);
@@ -409,19 +545,52 @@ static leap_status iterate(vs *s, int row) {
       if (s->slot_chunk[b * s->slots + j] < 0) ws[r * writes + w++] = j;
     }
   }
+  /* A reused row: each chunk's residual from the last computed row, in
+   * window order. */
+  for (int c = wb; st == LEAP_OK && reuse && c < we; c++) {
+    const live_chunk *l = find_live(s, c);
+    const size_t per = (size_t)l->count * s->tok;
+    for (int r = 0; r < s->B; r++)
+      memcpy(res_at(s, res, frames, f_begin, l, r), l->res + (size_t)r * per, per * sizeof(float));
+  }
+  lp_video_window w = {.rows = s->B, .chunk0 = c0, .frames = frames, .x = x, .t = t, .y = s->labels,
+                       .history = hist, .slots = hs, .writes = writes, .write_slots = ws, .out = mout,
+                       .res_out = cr && !reuse ? res : NULL, .res_in = reuse ? res : NULL};
   if (st == LEAP_OK) {
-    const lp_video_window w = {.rows = s->B, .chunk0 = c0, .frames = frames, .x = x, .t = t, .y = s->labels,
-                               .history = hist, .slots = hs, .writes = writes, .write_slots = ws, .out = mout};
     st = lp_video_dit_forward_window(s->v, &w);
     if (s->st) s->st->model_calls++;
+  }
+  double phi = 1.0;
+  if (st == LEAP_OK && measure) {
+    /* Calibration only: the blocks run too, for the true velocity. */
+    w.res_in = NULL, w.out = mtrue;
+    st = lp_video_dit_forward_window(s->v, &w);
+    if (s->st) s->st->model_calls++;
+    if (st == LEAP_OK) phi = cr->phi_fit[s->frow] = fit_phi(s, mout, mtrue, frames, f_begin);
+  } else if (reuse && cr->phi) {
+    phi = cr->phi[s->frow];
+  }
+  if (st == LEAP_OK && cr) {
+    if (reuse) {
+      cr->reused++;
+    } else {
+      cr->computed++;
+      s->last_computed = s->frow;
+      st = keep_residuals(s, wb + writes, we, res, frames, f_begin);
+      if (st == LEAP_OK && cr->dist) {
+        st = record_dist(s, wb, wb + writes, we, res, frames, f_begin);
+        if (st == LEAP_OK) res = NULL; /* the ring holds it now */
+      }
+    }
   }
   if (st == LEAP_OK && writes) st = store_written(s, wb, writes, ws);
   for (int c = wb; st == LEAP_OK && c < we; c++)
     if (s->it.update[c]) {
       live_chunk *l = find_live(s, c);
-      st = euler(s, l, mout, frames, l->first - f_begin, row);
+      st = euler(s, l, mout, frames, l->first - f_begin, row, phi);
     }
-  free(x), free(t), free(mout), free(hs), free(ws);
+  s->frow++;
+  free(x), free(t), free(mout), free(mtrue), free(res), free(hs), free(ws);
   return st;
 }
 
@@ -431,7 +600,7 @@ static void release(vs *s, int row) {
   for (int k = 0; k < s->nlive;) {
     live_chunk *l = &s->live[k];
     if (!s->d.recompute && l->finished_row >= 0 && l->finished_row < row) {
-      free(l->x), free(l->clean);
+      free(l->x), free(l->clean), free(l->res);
       s->live[k] = s->live[--s->nlive];
     } else {
       k++;
@@ -439,18 +608,25 @@ static void release(vs *s, int row) {
   }
 }
 
-leap_status lp_video_sample_stats(leap_model *m, const leap_video_desc *desc, float *out, lp_video_stats *stats) {
+/* The caller's desc over the defaults (older, smaller structs included). */
+static leap_status desc_in(const leap_video_desc *desc, leap_video_desc *d) {
+  /* New in 0.2: nothing smaller than the 0.2.0 struct is an older layout. */
+  const size_t need = offsetof(leap_video_desc, on_frames_user) + sizeof desc->on_frames_user;
+  if (desc->struct_size < need)
+    return lp_error(LEAP_ERR_INVALID_ARG, WHO ": struct_size %u is too small (%zu)", (unsigned)desc->struct_size, need);
+  *d = leap_video_desc_default();
+  return lp_struct_in(d, sizeof *d, desc, WHO " desc");
+}
+
+leap_status lp_video_sample_run(leap_model *m, const leap_video_desc *desc, float *out, lp_video_stats *stats,
+                                lp_video_cache_run *cache) {
   if (!m || !desc) return lp_error(LEAP_ERR_INVALID_ARG, WHO ": %s is NULL", !m ? "model" : "desc");
   if (stats) memset(stats, 0, sizeof *stats);
   vs s;
   memset(&s, 0, sizeof s);
-  /* New in 0.2: nothing smaller than the whole struct is an older layout. */
-  const size_t need = offsetof(leap_video_desc, on_frames_user) + sizeof desc->on_frames_user;
-  if (desc->struct_size < need)
-    return lp_error(LEAP_ERR_INVALID_ARG, WHO ": struct_size %u is too small (%zu)", (unsigned)desc->struct_size, need);
-  s.d = leap_video_desc_default();
-  leap_status st = lp_struct_in(&s.d, sizeof s.d, desc, WHO " desc");
+  leap_status st = desc_in(desc, &s.d);
   if (st != LEAP_OK) return st;
+  s.d.cache_profile = NULL; /* the caller's cache, if any, is `cache` */
   s.v = lp_model_video_dit(m);
   s.info.struct_size = sizeof s.info;
   if ((st = leap_model_get_info(m, &s.info)) != LEAP_OK) return st;
@@ -459,12 +635,20 @@ leap_status lp_video_sample_stats(leap_model *m, const leap_video_desc *desc, fl
   s.out = out;
   s.st = stats;
   if ((st = validate(&s)) != LEAP_OK) return st;
+  if (cache && s.d.recompute)
+    return lp_error(LEAP_ERR_UNSUPPORTED, WHO ": the block cache runs over the KV store, not with recompute = 1");
+  if (cache && (cache->rows < 1 || (cache->dist && cache->window < 2)))
+    return lp_error(LEAP_ERR_INVALID_ARG, WHO ": block cache of %d rows, window %d", cache->rows, cache->window);
   s.n = s.d.n;
   s.guided = s.info.num_classes > 0 && s.d.cfg != 1.0;
   s.B = s.guided ? 2 * s.n : s.n;
   s.Fc = s.info.frames_per_chunk;
   s.per_in = (size_t)s.info.in_channels * s.info.height * s.info.width;
   s.per_out = (size_t)s.info.out_channels * s.info.height * s.info.width;
+  s.cr = cache;
+  s.tok = (size_t)(s.info.height / s.info.patch_size) * (s.info.width / s.info.patch_size) * s.info.hidden_size;
+  s.last_computed = -1;
+  if (cache) cache->computed = cache->reused = 0;
   st = vs_init(&s);
   const int rows = st == LEAP_OK ? leap_block_schedule_iterations(s.sched) : 0;
   for (int r = 0; st == LEAP_OK && r < rows; r++) {
@@ -481,7 +665,54 @@ leap_status lp_video_sample_stats(leap_model *m, const leap_video_desc *desc, fl
   }
   if (st == LEAP_OK && s.delivered != s.d.frames)
     st = lp_error(LEAP_ERR_INVALID_ARG, WHO ": %d of %d frames finished", s.delivered, s.d.frames);
+  if (st == LEAP_OK && cache && s.frow != cache->rows)
+    st = lp_error(LEAP_ERR_INVALID_ARG, WHO ": the block cache expects %d forward rows; this run had %d", cache->rows,
+                  s.frow);
   vs_free(&s);
+  return st;
+}
+
+/* desc's cache_profile (if any) read, checked against the run and turned
+ * into the sampler's block cache; the stats go to desc's cache_stats. */
+leap_status lp_video_sample_stats(leap_model *m, const leap_video_desc *desc, float *out, lp_video_stats *stats) {
+  if (!m || !desc) return lp_error(LEAP_ERR_INVALID_ARG, WHO ": %s is NULL", !m ? "model" : "desc");
+  leap_video_desc d;
+  leap_status st = desc_in(desc, &d);
+  if (st != LEAP_OK) return st;
+  if (d.cache_stats && (st = lp_struct_check(d.cache_stats, WHO " cache_stats")) != LEAP_OK) return st;
+  if (!d.cache_profile) {
+    int rows = 0;
+    st = lp_video_sample_run(m, desc, out, stats, NULL);
+    if (st == LEAP_OK && d.cache_stats) {
+      leap_model_info info = {.struct_size = sizeof info};
+      leap_model_get_info(m, &info);
+      st = lp_vcache_rows(&d, info.frames_per_chunk, &rows, NULL, 0);
+      const leap_cache_stats cs = {.struct_size = sizeof cs, .evaluations = rows, .computed = rows,
+                                   .planned_computed = -1};
+      if (st == LEAP_OK) st = lp_struct_out(d.cache_stats, &cs, sizeof cs, WHO " cache_stats");
+    }
+    return st;
+  }
+  if (d.recompute)
+    return lp_error(LEAP_ERR_UNSUPPORTED, WHO ": cache_profile with recompute = 1: the block cache reuses the "
+                    "window's residuals over the KV store; the recompute baseline runs without it");
+  lp_vcache_profile p;
+  if ((st = lp_vcache_profile_read(d.cache_profile, m, &d, &p)) != LEAP_OK) return st;
+  if (d.cache_setting < 0 || d.cache_setting >= p.nsettings) {
+    st = lp_error(LEAP_ERR_INVALID_ARG, WHO ": cache_setting %d, but %s has %d setting%s (0..%d)", d.cache_setting,
+                  d.cache_profile, p.nsettings, p.nsettings == 1 ? "" : "s", p.nsettings - 1);
+    lp_vcache_profile_free(&p);
+    return st;
+  }
+  const lp_vcache_setting *set = &p.settings[d.cache_setting];
+  lp_video_cache_run cr = {.rows = p.rows, .reuse = set->reuse, .phi = d.cache_adjust ? set->phi : NULL};
+  st = lp_video_sample_run(m, desc, out, stats, &cr);
+  if (st == LEAP_OK && d.cache_stats) {
+    const leap_cache_stats cs = {.struct_size = sizeof cs, .evaluations = cr.computed + cr.reused,
+                                 .computed = cr.computed, .reused = cr.reused, .planned_computed = set->computed};
+    st = lp_struct_out(d.cache_stats, &cs, sizeof cs, WHO " cache_stats");
+  }
+  lp_vcache_profile_free(&p);
   return st;
 }
 

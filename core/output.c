@@ -52,11 +52,16 @@ static int sniff_safetensors(const unsigned char *h, size_t len, const char *nam
   return 0;
 }
 
-/* leap profile JSON: an object whose first field is its format. */
+/* A profile JSON (leap profile's ERTACache profile, leap video
+ * --cache-profile's block-cache profile): an object whose first field is
+ * its format. */
 static int sniff_profile(const unsigned char *h, size_t len, const char *name) {
   (void)name;
-  static const char want[] = "{\n  \"format\": \"leap-erta-profile\"";
-  return len >= sizeof want - 1 && memcmp(h, want, sizeof want - 1) == 0;
+  static const char *const want[] = {"{\n  \"format\": \"leap-erta-profile\"",
+                                     "{\n  \"format\": \"leap-video-cache-profile\""};
+  for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+    if (len >= strlen(want[k]) && memcmp(h, want[k], strlen(want[k])) == 0) return 1;
+  return 0;
 }
 
 /* an LCSC search log: its header line first (or nothing yet: a log whose

@@ -803,11 +803,30 @@ typedef struct leap_video_desc {
   void *progress_user;
   leap_video_frames_fn on_frames; /* NULL: none; frames go to out only */
   void *on_frames_user;
+  /* Appended after 0.2.0 (a smaller struct runs without them): caching
+   * inside block diffusion, ERTACache across the schedule's iterations. An
+   * iteration whose window has no keys and values to write and whose
+   * chunks all have a block-stack residual from the last computed
+   * iteration may reuse them: embed and final layer run at the chunks' new
+   * timesteps, the blocks are skipped. Which iterations reuse comes from
+   * cache_profile, made by `leap video --cache-profile` for this model,
+   * family (and ar_step or window and lag), frames, steps, cfg and shift; a
+   * profile for another run is LEAP_ERR_INVALID_ARG naming the field.
+   * NULL: every iteration computed. recompute must be 0. */
+  const char *cache_profile;
+  int cache_setting;        /* index of the profile's setting */
+  int cache_adjust;         /* 1 (default): the profile's phi scales a reused
+                               iteration's velocity; 0: phi = 1 */
+  /* NULL, or filled at the end (struct_size set by the caller):
+   * evaluations = iterations that ran the model, computed + reused of
+   * them, planned_computed = the profile's count (-1 without a cache). */
+  leap_cache_stats *cache_stats;
 } leap_video_desc;
 
 /* n 1, frames 16, steps 50, cfg 1, shift 1, seed 0, the block schedule's
  * defaults (SYNCHRONOUS, ar_step 5, window 4, lag 8), no shuffling, kv
- * leap_kv_policy_desc_default() (KEEP_ALL), no callbacks. */
+ * leap_kv_policy_desc_default() (KEEP_ALL), no callbacks, no cache
+ * (cache_adjust 1). */
 LEAP_API leap_video_desc leap_video_desc_default(void);
 /* Samples n clips into out [n, frames, in_channels, H, W] (may be NULL when
  * on_frames takes the frames: a long video need not fit in memory). */

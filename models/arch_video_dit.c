@@ -192,7 +192,8 @@ static size_t vdit_id_description(const leap_model_info *in, unsigned char *buf,
 
 /* The scratch buffers of one call. */
 enum { SB_X, SB_PATCH, SB_H, SB_A, SB_QKV, SB_QKVR, SB_ATT, SB_PROJ, SB_MLP, SB_FOUT, SB_OUT,
-       SB_TEMB, SB_T1, SB_C, SB_SC, SB_MOD, SB_LABELS, SB_SLOTS, SB_COUNT };
+       SB_TEMB, SB_T1, SB_C, SB_SC, SB_MOD, SB_LABELS, SB_SLOTS, SB_H0, SB_RES, SB_COUNT };
+enum { RES_NONE = 0, RES_CAPTURE = 1, RES_APPLY = 2 };
 
 /* How a call uses the per-layer caches. Chunk by chunk (slots NULL): the
  * cached chunks in order, and with append the call's one chunk joins them.
@@ -205,6 +206,13 @@ typedef struct kv_use {
   const int32_t *slots;       /* [B, history] */
   int writes;
   const int32_t *write_slots; /* [B, writes] */
+  /* Block caching (lp_video_window's res_out / res_in): 1 keeps the hidden
+   * states after embedding in SB_H0 and leaves h_after - h_before in
+   * SB_RES; 2 skips the block stack and sends h + SB_RES to the final
+   * layer. */
+  int res_mode;
+  const float *res;           /* RES_APPLY: [B, N, D] */
+  float *res_out;             /* RES_CAPTURE: [B, N, D] */
 } kv_use;
 
 typedef struct run_shape {
@@ -274,9 +282,22 @@ static leap_status build(lp_prog *g, const lp_video_dit *v, const run_shape *r, 
                        LP_ACT_NONE)) ||
       (s = lp_prog_push(g, &pos)))
     return s;
+  /* Block caching: the cached quantity is the block stack's residual per
+   * token, as in the image ERTACache (plugin/cache.c), so embed and final
+   * still run at this call's timesteps. The same op-table rows (with their
+   * CPU/Vulkan twins) do the copy, the difference and the apply. */
+  const int64_t RD = (int64_t)R * D;
+  if (kv->res_mode == RES_CAPTURE) {
+    lp_op keep = lp_op_axpby(V(sb[SB_H], 0), V(NULL, 0), V(sb[SB_H0], 0), RD, 1.0f, 0.0f);
+    if ((s = lp_prog_push(g, &keep))) return s;
+  } else if (kv->res_mode == RES_APPLY) {
+    lp_op app = {.kind = LP_OP_CACHE_APPLY, .in = {V(sb[SB_H], 0), V(sb[SB_RES], 0), V(NULL, 0)},
+                 .out = V(sb[SB_H], 0), .i = {R, D, D, 1, R}};
+    if ((s = lp_prog_push(g, &app))) return s;
+  }
   /* The whole clip: block-causal among its own tokens, no history. */
   lp_kv_cache none = {.B = r->n, .D = D, .heads = d->num_heads, .P = v->P, .F = d->frames_per_chunk};
-  for (int i = 0; i < d->depth; i++) {
+  for (int i = 0; kv->res_mode != RES_APPLY && i < d->depth; i++) {
     lp_buf *const *w = v->blk[i];
 #define BW(role) w[(role) - VD_ADA_W]
     lp_op rope = {.kind = LP_OP_ROPE, .in = {V(sb[SB_QKV], 0)}, .out = V(sb[SB_QKVR], 0),
@@ -318,6 +339,10 @@ static leap_status build(lp_prog *g, const lp_video_dit *v, const run_shape *r, 
         (s = push_per_chunk(g, v, r, LP_OP_GATED_ADD, sb[SB_PROJ], sb[SB_MOD], 5 * D, 0, 6 * D, sb[SB_H])))
       return s;
 #undef BW
+  }
+  if (kv->res_mode == RES_CAPTURE) {
+    lp_op diff = lp_op_axpby(V(sb[SB_H], 0), V(sb[SB_H0], 0), V(sb[SB_RES], 0), RD, 1.0f, -1.0f);
+    if ((s = lp_prog_push(g, &diff))) return s;
   }
   lp_op unp = {.kind = LP_OP_UNPATCHIFY, .in = {V(sb[SB_FOUT], 0)}, .out = V(sb[SB_OUT], 0),
                .i = {r->n * r->frames, Co, d->height, d->width, p}};
@@ -371,7 +396,9 @@ static leap_status run(lp_video_dit *v, int n, int frames, int frame0, const flo
       [SB_FOUT] = (size_t)r.R * p * p * d->out_channels, [SB_OUT] = (size_t)n * frames * d->out_channels * px,
       [SB_TEMB] = (size_t)nk * LP_DIT_FREQ_DIM, [SB_T1] = (size_t)nk * D, [SB_C] = (size_t)nk * D,
       [SB_SC] = (size_t)nk * D, [SB_MOD] = (size_t)nk * 6 * D, [SB_LABELS] = (size_t)nk,
-      [SB_SLOTS] = kv->slots && kv->history > 0 ? (size_t)n * kv->history : 1};
+      [SB_SLOTS] = kv->slots && kv->history > 0 ? (size_t)n * kv->history : 1,
+      [SB_H0] = kv->res_mode == RES_CAPTURE ? (size_t)r.R * D : 1,
+      [SB_RES] = kv->res_mode != RES_NONE ? (size_t)r.R * D : 1};
   lp_buf *sb[SB_COUNT] = {0};
   lp_backend *be = v->be;
   for (int k = 0; s == LEAP_OK && k < SB_COUNT; k++) s = be->vt->buf_alloc(be, floats[k] * sizeof(float), &sb[k]);
@@ -379,11 +406,15 @@ static leap_status run(lp_video_dit *v, int n, int frames, int frame0, const flo
   if (s == LEAP_OK) s = build(&g, v, &r, sb, kv);
   if (s == LEAP_OK && kv->slots && kv->history > 0)
     s = be->vt->buf_write(be, sb[SB_SLOTS], 0, kv->slots, (size_t)n * kv->history * sizeof(int32_t));
+  if (s == LEAP_OK && kv->res_mode == RES_APPLY)
+    s = be->vt->buf_write(be, sb[SB_RES], 0, kv->res, floats[SB_RES] * sizeof(float));
   if (s == LEAP_OK) s = be->vt->buf_write(be, sb[SB_X], 0, x, floats[SB_X] * sizeof(float));
   if (s == LEAP_OK) s = be->vt->buf_write(be, sb[SB_TEMB], 0, temb, floats[SB_TEMB] * sizeof(float));
   if (s == LEAP_OK) s = be->vt->buf_write(be, sb[SB_LABELS], 0, lab, (size_t)nk * sizeof(int32_t));
   if (s == LEAP_OK) s = be->vt->prog_run(be, &g);
   if (s == LEAP_OK) s = be->vt->buf_read(be, sb[SB_OUT], 0, out, floats[SB_OUT] * sizeof(float));
+  if (s == LEAP_OK && kv->res_mode == RES_CAPTURE)
+    s = be->vt->buf_read(be, sb[SB_RES], 0, kv->res_out, floats[SB_RES] * sizeof(float));
   lp_prog_free(be, &g);
   for (int k = 0; k < SB_COUNT; k++)
     if (sb[k]) be->vt->buf_free(be, sb[k]);
@@ -486,15 +517,23 @@ leap_status lp_video_dit_forward_window(lp_video_dit *v, const lp_video_window *
   for (int k = 0; k < n * w->writes; k++)
     if (w->write_slots[k] < 0 || w->write_slots[k] >= slots)
       return lp_error(LEAP_ERR_INVALID_ARG, "%s: write slot %d outside 0..%d", who, w->write_slots[k], slots - 1);
+  if (w->res_in && (w->res_out || w->writes))
+    return lp_error(LEAP_ERR_INVALID_ARG, "%s: a reused residual skips the blocks: it cannot also capture one or "
+                    "write %d chunks' keys and values", who, w->writes);
   leap_status s = check_labels(v, n, w->y, who);
   if (s != LEAP_OK) return s;
-  /* slots must be non-NULL for the listed attention even with no history. */
+  /* slots must be non-NULL for the listed attention even with no history;
+   * a reused residual runs no attention, so it lists no history. */
   static const int32_t no_slots[1] = {0};
-  const kv_use kv = {.caches = w->history || w->writes ? v->caches : NULL,
-                     .history = w->history,
-                     .slots = w->history ? w->slots : (w->writes ? no_slots : NULL),
+  const int hist = w->res_in ? 0 : w->history;
+  const kv_use kv = {.caches = hist || w->writes ? v->caches : NULL,
+                     .history = hist,
+                     .slots = hist ? w->slots : (w->writes ? no_slots : NULL),
                      .writes = w->writes,
-                     .write_slots = w->write_slots};
+                     .write_slots = w->write_slots,
+                     .res_mode = w->res_in ? RES_APPLY : w->res_out ? RES_CAPTURE : RES_NONE,
+                     .res = w->res_in,
+                     .res_out = w->res_out};
   return run(v, n, w->frames, w->chunk0 * Fc, w->x, w->t, w->y, &kv, w->out, who);
 }
 

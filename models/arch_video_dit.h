@@ -56,6 +56,14 @@ typedef struct lp_video_window {
   int writes;                 /* the window's first chunks whose keys and values are stored */
   const int32_t *write_slots; /* [rows, writes] */
   float *out;                 /* [rows, frames, out_channels, H, W] */
+  /* Block caching (block/video_cache.h). res_out (NULL: none) receives the
+   * block stack's residual h_after - h_before per token [rows, frames * P,
+   * hidden] (tokens frame-major, P per frame). res_in (NULL: none) skips
+   * the block stack: the embedding at this call's x and t plus res_in goes
+   * to the final layer at this call's timesteps; it attends nothing and
+   * writes nothing (writes must be 0, res_out NULL). */
+  float *res_out;
+  const float *res_in;
 } lp_video_window;
 leap_status lp_video_dit_forward_window(lp_video_dit *v, const lp_video_window *w);
 /* The chunk slots of the caches (0 before lp_video_dit_cache_begin). */

@@ -264,6 +264,12 @@ TEST_CASE("cli video: bad options exit 2 before loading anything and write nothi
       {m + "--labels 3-1" + out, "--labels"},
       {m + "--raw-out '" + (dir / "v.gif") + "'" + out, "same file"},
       {m + "--bogus" + out, "--bogus"},
+      {m + "--cache '" + (dir / "p.json") + "' --cache-profile '" + (dir / "q.json") + "'", "not both"},
+      {m + "--cache-profile '" + (dir / "q.json") + "'" + out, "--cache-profile"},
+      {m + "--computed 3" + out, "--computed"},
+      {m + "--cache-setting 1" + out, "--cache-setting"},
+      {m + "--no-adjust" + out, "--no-adjust"},
+      {m + "--kv none --cache '" + (dir / "p.json") + "'" + out, "--kv none"},
   };
   for (const auto &c : cases) {
     INFO(c.args);
@@ -419,6 +425,46 @@ TEST_CASE("cli video: --json reports frames/s per 16 frames and peak memory", "[
   const size_t at = r.out.find("\"peak_rss_mib\":");
   REQUIRE(at != std::string::npos);
   CHECK(std::strtod(r.out.c_str() + at + 15, nullptr) > 0);
+}
+
+TEST_CASE("cli video: --cache-profile makes a block-cache profile that --cache samples with", "[cli][video][cache]") {
+  lt::TempDir dir;
+  const std::string run = "video --model '" + kVideoTiny + "' --backend cpu --threads 1 --n 2 --frames 8 --steps 8 "
+                          "--family pyramid --ar-step 3 ";
+  const std::string prof = dir / "p.json";
+  Result r = leap(dir, run + "--computed 9,6 --cache-profile '" + prof + "'");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("setting 0 computed=9") != std::string::npos);
+  CHECK(r.out.find("setting 1 computed=6") != std::string::npos);
+  const std::string text = lt::slurp(prof);
+  CHECK(text.rfind("{\n  \"format\": \"leap-video-cache-profile\"", 0) == 0);
+  // Its own earlier output is replaced; the settings' computed rows.
+  r = leap(dir, run + "--computed 9,6 --cache-profile '" + prof + "'");
+  REQUIRE(r.code == 0);
+  std::vector<int> computed;
+  for (size_t at = 0; (at = text.find("\"computed\": ", at)) != std::string::npos; at++)
+    computed.push_back(std::atoi(text.c_str() + at + 12));
+  REQUIRE(computed.size() == 2);
+  r = leap(dir, run + "--seed 3 --cache '" + prof + "' --cache-setting 1 --json --quiet --out '" + (dir / "v.png") + "'");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("\"evaluations\":17,\"computed\":" + std::to_string(computed[1]) + ",\"reused\":" +
+                   std::to_string(17 - computed[1]) + ",\"cache\":") != std::string::npos);
+  r = leap(dir, run + "--out '" + (dir / "v.png") + "'");
+  REQUIRE(r.code == 0);
+  CHECK(r.err.find("model evaluations: 17 (17 computed, 0 reused)") != std::string::npos);
+  // Another run's profile: refused naming the field, nothing written.
+  lt::TempDir other;
+  r = leap(other, run + "--steps 9 --cache '" + prof + "' --out '" + (other / "w.png") + "'");
+  CHECK(r.code == 1);
+  CHECK(r.err.find("for steps 8, this run has 9") != std::string::npos);
+  CHECK(outputs_in(other).empty());
+  // A profile never overwrites the model, nor a foreign file.
+  lt::write_text(dir / "mine.json", "{}");
+  r = leap(dir, run + "--cache-profile '" + (dir / "mine.json") + "'");
+  CHECK(r.code == 1);
+  CHECK(lt::slurp(dir / "mine.json") == "{}");
 }
 
 TEST_CASE("cli video: Ctrl-C keeps a valid, shorter video and exits 130", "[cli][video]") {

@@ -26,6 +26,7 @@
 #include "interrupt.h"
 #include "output.h"
 #include "progress.h"
+#include "video_cache.h"
 #include "video_file.h"
 #include "video_meta.h"
 #include "video_sink.h"
@@ -86,6 +87,13 @@ typedef struct video_opts {
   const char *out;
   int strip_every;           /* 0 = 1 */
   const char *raw_out;
+  int out_given;             /* --out on the command line */
+  const char *cache;         /* --cache PROFILE */
+  int cache_setting;
+  const char *cache_profile; /* --cache-profile OUT: calibrate instead of sampling */
+  const char *computed;      /* --computed LIST (NULL: 1.5x, 2x and 3x fewer) */
+  int reuse_window;
+  int no_adjust;
 } video_opts;
 
 void cli_video_help(FILE *out) {
@@ -155,6 +163,20 @@ void cli_video_help(FILE *out) {
       "                     frames/s overall and per %d frames, peak memory\n"
       "  --quiet            no progress line, notice or report\n"
       "\n"
+      "caching inside block diffusion (ERTACache across a chunk's steps):\n"
+      "  --cache-profile OUT  profile instead of sampling: sample the clips (--n,\n"
+      "                     --labels, --seed: the calibration set) with full compute,\n"
+      "                     then along each setting's cached path; writes a JSON\n"
+      "                     profile valid for this model, family, frames, steps, cfg\n"
+      "                     and shift\n"
+      "  --computed LIST    settings by forward rows computed (iterations that run\n"
+      "                     the model; default: rows/1.5, rows/2, rows/3)\n"
+      "  --reuse-window N   longest run of reused rows + 1 considered (default 4)\n"
+      "  --cache PROFILE    sample with the profile: its rows reuse the block stack's\n"
+      "                     residual (embed and final layer still run)\n"
+      "  --cache-setting K  the profile's setting (default 0)\n"
+      "  --no-adjust        profile: fit no phi; sample: ignore the profile's phi\n"
+      "\n"
       "A progress line (frames done, frames/s, ETA) is shown on stderr when it is\n"
       "a terminal; at the end the timing goes to stderr unless --quiet. Ctrl-C\n"
       "stops at the next step: the frames finished so far are written (a shorter\n"
@@ -221,10 +243,31 @@ static int parse_opts(int argc, char **argv, video_opts *o) {
     if (cli_opt_str(&a, "--out", &o->out)) continue;
     if (cli_opt_int(&a, "--strip-every", 1, MAX_FRAMES, &o->strip_every)) continue;
     if (cli_opt_str(&a, "--raw-out", &o->raw_out)) continue;
+    if (cli_opt_str(&a, "--cache", &o->cache)) continue;
+    if (cli_opt_int(&a, "--cache-setting", 0, LP_VCACHE_MAX_SETTINGS - 1, &o->cache_setting)) continue;
+    if (cli_opt_str(&a, "--cache-profile", &o->cache_profile)) continue;
+    if (cli_opt_str(&a, "--computed", &o->computed)) continue;
+    if (cli_opt_int(&a, "--reuse-window", 2, 1 << 20, &o->reuse_window)) continue;
+    if (cli_opt_flag(&a, "--no-adjust", &o->no_adjust)) continue;
     cli_unknown(&a);
   }
   if (a.exit_code >= 0) return a.exit_code;
   const char *cmd = a.cmd;
+  o->out_given = strcmp(o->out, DEFAULT_OUT) != 0;
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--out") == 0 || strncmp(argv[i], "--out=", 6) == 0) o->out_given = 1;
+  if (o->cache && o->cache_profile)
+    return cli_usage_error(cmd, "--cache samples with a profile, --cache-profile makes one: not both");
+  if (o->cache_profile && (o->out_given || o->raw_out || o->json))
+    return cli_usage_error(cmd, "--cache-profile writes only the profile: --out, --raw-out and --json do not apply");
+  if (o->cache_profile && !o->cache_profile[0]) return cli_usage_error(cmd, "--cache-profile: empty path");
+  if (!o->cache_profile && (o->computed || o->reuse_window))
+    return cli_usage_error(cmd, "--computed and --reuse-window apply to --cache-profile");
+  if (!o->cache && o->cache_setting) return cli_usage_error(cmd, "--cache-setting applies to --cache");
+  if (!o->cache && !o->cache_profile && o->no_adjust)
+    return cli_usage_error(cmd, "--no-adjust applies to --cache or --cache-profile");
+  if ((o->cache || o->cache_profile) && strcmp(o->kv_name, "none") == 0)
+    return cli_usage_error(cmd, "--kv none (the recompute baseline) runs without the block cache");
   o->family = -1;
   for (int i = 0; i < FAMILY_COUNT; i++)
     if (strcmp(o->family_name, kFamilies[i].name) == 0) o->family = i;
@@ -348,6 +391,9 @@ static leap_video_desc make_desc(const video_opts *o, const leap_model_info *inf
   if (o->kv_window != UNSET) d.kv.window = o->kv_window;
   if (o->kv_store != UNSET) d.kv.store = o->kv_store;
   if (o->kv_topk != UNSET) d.kv.top_k = o->kv_topk;
+  d.cache_profile = o->cache;
+  d.cache_setting = o->cache_setting;
+  d.cache_adjust = !o->no_adjust;
   return d;
 }
 
@@ -360,7 +406,7 @@ static int on_progress(void *user, int step, int steps) {
 
 /* The JSON report (--json): one object on stdout. */
 static void print_json(const video_opts *o, const leap_video_desc *d, const char *device, const char *codec,
-                       const video_timing *t, int written, int interrupted) {
+                       const video_timing *t, int written, int interrupted, const leap_cache_stats *cs) {
   lp_strbuf b = {0};
   lp_strbuf_puts(&b, "{\"video\":1,\"out\":");
   lp_strbuf_json_string(&b, o->out);
@@ -375,6 +421,15 @@ static void print_json(const video_opts *o, const leap_video_desc *d, const char
                        "\"interrupted\":%s,",
                    kFamilies[o->family].name, kKv[o->kv].name, d->n, d->frames, written,
                    interrupted ? "true" : "false");
+  lp_strbuf_printf(&b, "\"evaluations\":%d,\"computed\":%d,\"reused\":%d,\"cache\":", cs->evaluations,
+                   cs->computed, cs->reused);
+  if (o->cache) {
+    lp_strbuf_json_string(&b, o->cache);
+    lp_strbuf_printf(&b, ",\"cache_setting\":%d,\"planned_computed\":%d,", o->cache_setting,
+                     cs->planned_computed);
+  } else {
+    lp_strbuf_puts(&b, "null,");
+  }
   if (b.oom) {
     free(b.data);
     return;
@@ -423,6 +478,8 @@ static int run(const video_opts *o, leap_model *m, const char *model_path, const
   d.progress_user = &bar;
   d.on_frames = video_sink_on_frames;
   d.on_frames_user = sink;
+  leap_cache_stats cs = {.struct_size = sizeof cs};
+  d.cache_stats = &cs;
   /* Ctrl-C from here on keeps what was finished (video_sink.h). */
   lp_out_keep_on_stop(1);
   s = leap_video_sample(m, &d, NULL);
@@ -451,8 +508,13 @@ static int run(const video_opts *o, leap_model *m, const char *model_path, const
       fprintf(stderr, "leap: interrupted; kept the %d finished frame%s of %d in %s%s%s\n", done,
               done == 1 ? "" : "s", d.frames, o->out, o->raw_out ? " and " : "", o->raw_out ? o->raw_out : "");
     const char *codec = video_sink_codec(sink);
-    if (o->json) print_json(o, &d, device, codec, video_sink_timing(sink), done, interrupted);
+    if (o->json) print_json(o, &d, device, codec, video_sink_timing(sink), done, interrupted, &cs);
     if (!o->quiet) video_timing_text(video_sink_timing(sink), stderr);
+    if (!o->quiet && !interrupted) {
+      fprintf(stderr, "model evaluations: %d (%d computed, %d reused", cs.evaluations, cs.computed, cs.reused);
+      if (o->cache) fprintf(stderr, "; %s setting %d", o->cache, o->cache_setting);
+      fprintf(stderr, ")\n");
+    }
     if (!o->quiet && !interrupted)
       printf("%d clips x %d frames on %s -> %s%s%s%s%s%s\n", n, done, device, o->out, codec[0] ? " (" : "", codec,
              codec[0] ? ")" : "", o->raw_out ? ", " : "", o->raw_out ? o->raw_out : "");
@@ -460,6 +522,81 @@ static int run(const video_opts *o, leap_model *m, const char *model_path, const
   video_sink_close(sink);
   free(labels);
   return code;
+}
+
+static int on_calib_progress(void *user, int step, int steps) {
+  (void)user, (void)step, (void)steps;
+  return cli_interrupted();
+}
+
+/* --cache-profile: the calibration run and the profile. Returns the exit code. */
+static int run_profile(const video_opts *o, leap_model *m, const char *model_path, const char *device,
+                       const char *const *inputs, int ninputs) {
+  leap_model_info info = {.struct_size = sizeof info};
+  leap_status s = leap_model_get_info(m, &info);
+  if (s != LEAP_OK) return cli_fail(s);
+  if (info.clip_frames <= 1)
+    return cli_fail(lp_error(LEAP_ERR_INVALID_ARG, "%s is an image model (arch %s); for image ERTACache use leap "
+                                                   "profile", model_path, info.arch));
+  if (!isnan(o->cfg) && o->cfg != 1.0 && info.num_classes <= 0)
+    return cli_usage_error("video", "--cfg: the model has no classes to guide with");
+  int32_t *labels = NULL;
+  int n = 0;
+  int code = resolve_labels(o, &info, &labels, &n);
+  if (code >= 0) return code;
+  leap_video_desc d = make_desc(o, &info, n, labels);
+  d.progress = on_calib_progress;
+  int rows = 0;
+  if ((s = lp_vcache_rows(&d, info.frames_per_chunk, &rows, NULL, 0)) != LEAP_OK) {
+    free(labels);
+    return cli_fail(s);
+  }
+  int targets[LP_VCACHE_MAX_SETTINGS], nt = 0;
+  if (o->computed) {
+    if (!cli_parse_int_list("video", "--computed", o->computed, 1, rows, targets, LP_VCACHE_MAX_SETTINGS, &nt)) {
+      free(labels);
+      return CLI_EXIT_USAGE;
+    }
+  } else {
+    /* 1.5x, 2x and 3x fewer evaluations, as leap profile's default. */
+    const double div[] = {1.5, 2.0, 3.0};
+    for (int k = 0; k < 3; k++) {
+      const int t = (int)lround(rows / div[k]);
+      if (t >= 1 && (nt == 0 || t != targets[nt - 1])) targets[nt++] = t;
+    }
+  }
+  const lp_vcache_calib_cfg cfg = {.ntargets = nt, .targets = targets,
+                                   .reuse_window = o->reuse_window ? o->reuse_window : 4, .adjust = !o->no_adjust};
+  lp_vcache_profile p;
+  const double t0 = cli_now();
+  if (!o->quiet)
+    fprintf(stderr, "leap: profiling %d clips x %d frames, %d forward rows, %d setting%s (%d passes)...\n", n,
+            d.frames, rows, nt, nt == 1 ? "" : "s", nt + 1);
+  s = lp_vcache_calibrate(m, &d, &cfg, &p);
+  free(labels);
+  if (s == LEAP_ERR_INTERRUPTED || (s == LEAP_OK && cli_interrupted())) {
+    if (s == LEAP_OK) lp_vcache_profile_free(&p);
+    return cli_interrupted_exit();
+  }
+  if (s != LEAP_OK) return cli_fail(s);
+  s = lp_vcache_profile_write(&p, o->cache_profile, inputs, ninputs);
+  if (s == LEAP_OK && !o->quiet) {
+    printf("profiled %s (%s, %d frames, %d steps) on %d clips in %.1f s on %s -> %s\n", model_path,
+           kFamilies[o->family].name, d.frames, d.steps, n, cli_now() - t0, device, o->cache_profile);
+    for (int k = 0; k < p.nsettings; k++) {
+      const lp_vcache_setting *st = &p.settings[k];
+      double pmin = 1, pmax = 1;
+      for (int i = 0; i < p.rows; i++)
+        if (st->reuse[i]) pmin = fmin(pmin, st->phi[i]), pmax = fmax(pmax, st->phi[i]);
+      printf("  setting %d %-14s: %d of %d rows computed (%.2fx fewer), %d reused; PSNR vs full compute on the "
+             "calibration clips %.2f dB; phi %.3f..%.3f\n",
+             k, st->name, st->computed, p.rows, (double)p.rows / st->computed, p.rows - st->computed, st->psnr, pmin,
+             pmax);
+    }
+  }
+  lp_vcache_profile_free(&p);
+  if (s == LEAP_ERR_INTERRUPTED) return cli_interrupted_exit();
+  return s == LEAP_OK ? CLI_EXIT_OK : cli_fail(s);
 }
 
 /* Finds the model, checks the outputs, opens the backend and loads it. */
@@ -472,19 +609,29 @@ static int video(const video_opts *o) {
       return cli_usage_error("video", "--model is required: %s", leap_last_error());
     model_path = default_path;
   }
-  /* The output's container and encoder first: an unknown one is an error
-   * before anything is read. */
-  if (!is_png(o->out) && (s = video_file_probe(o->out, NULL, 0)) != LEAP_OK) return cli_fail(s);
-  if (access(model_path, R_OK) != 0)
-    return cli_fail(lp_error(LEAP_ERR_IO, "%s: model file not found or not readable", model_path));
-  if ((s = check_writable(o->out)) != LEAP_OK || (o->raw_out && (s = check_writable(o->raw_out)) != LEAP_OK))
-    return cli_fail(s);
-  const char *inputs[1] = {model_path};
-  if ((s = lp_out_check(o->out, is_png(o->out) ? LP_OUT_PNG : LP_OUT_VIDEO, inputs, 1)) != LEAP_OK ||
-      (o->raw_out && (s = lp_out_check(o->raw_out, LP_OUT_SAMPLES, inputs, 1)) != LEAP_OK))
-    return cli_fail(s);
-  if (o->raw_out && lp_out_same_file(o->out, o->raw_out))
-    return cli_usage_error("video", "--out and --raw-out name the same file (%s)", o->out);
+  const char *inputs[2] = {model_path, o->cache};
+  const int ninputs = o->cache ? 2 : 1;
+  /* Every output by the rule (core/output.h) before the model is read. */
+  if (o->cache_profile) {
+    if (access(model_path, R_OK) != 0)
+      return cli_fail(lp_error(LEAP_ERR_IO, "%s: model file not found or not readable", model_path));
+    if ((s = check_writable(o->cache_profile)) != LEAP_OK ||
+        (s = lp_out_check(o->cache_profile, LP_OUT_PROFILE, inputs, 1)) != LEAP_OK)
+      return cli_fail(s);
+  } else {
+    /* The output's container and encoder first: an unknown one is an error
+     * before anything is read. */
+    if (!is_png(o->out) && (s = video_file_probe(o->out, NULL, 0)) != LEAP_OK) return cli_fail(s);
+    if (access(model_path, R_OK) != 0)
+      return cli_fail(lp_error(LEAP_ERR_IO, "%s: model file not found or not readable", model_path));
+    if ((s = check_writable(o->out)) != LEAP_OK || (o->raw_out && (s = check_writable(o->raw_out)) != LEAP_OK))
+      return cli_fail(s);
+    if ((s = lp_out_check(o->out, is_png(o->out) ? LP_OUT_PNG : LP_OUT_VIDEO, inputs, ninputs)) != LEAP_OK ||
+        (o->raw_out && (s = lp_out_check(o->raw_out, LP_OUT_SAMPLES, inputs, ninputs)) != LEAP_OK))
+      return cli_fail(s);
+    if (o->raw_out && lp_out_same_file(o->out, o->raw_out))
+      return cli_usage_error("video", "--out and --raw-out name the same file (%s)", o->out);
+  }
 
   cli_interrupt_install();
   leap_context *ctx = NULL;
@@ -495,8 +642,10 @@ static int video(const video_opts *o) {
     code = cli_fail(s);
   else if (cli_interrupted())
     code = cli_interrupted_exit();
+  else if (o->cache_profile)
+    code = run_profile(o, m, model_path, leap_context_device_name(ctx), inputs, 1);
   else
-    code = run(o, m, model_path, leap_context_device_name(ctx), inputs, 1);
+    code = run(o, m, model_path, leap_context_device_name(ctx), inputs, ninputs);
   leap_model_destroy(m);
   leap_context_destroy(ctx);
   return code;

@@ -89,6 +89,11 @@ leap_status video_meta_build(video_meta *m, const leap_video_desc *d, const leap
   meta_fmt(m, "kv_store", "%d", d->kv.store);
   meta_fmt(m, "kv_topk", "%d", d->kv.top_k);
   meta_fmt(m, "recompute", "%d", d->recompute);
+  /* The block cache's profile and setting: a cached run's clips are not
+   * full compute's (leap eval --samples X --against FULL reads the drift). */
+  meta_str(m, "cache_profile", d->cache_profile ? d->cache_profile : "none");
+  meta_fmt(m, "cache_setting", "%d", d->cache_setting);
+  meta_fmt(m, "cache_adjust", "%d", d->cache_adjust);
   meta_fmt(m, "frames_per_chunk", "%d", info->frames_per_chunk);
   meta_fmt(m, "clip_frames", "%d", info->clip_frames);
   meta_fmt(m, "channels", "%d", info->in_channels);
