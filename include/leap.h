@@ -63,7 +63,7 @@ extern "C" {
 #endif
 
 #define LEAP_API_VERSION_MAJOR 0
-#define LEAP_API_VERSION_MINOR 2
+#define LEAP_API_VERSION_MINOR 3
 #define LEAP_API_VERSION_PATCH 0
 #define LEAP_API_VERSION                                                      \
   (LEAP_API_VERSION_MAJOR * 10000 + LEAP_API_VERSION_MINOR * 100 +            \
@@ -803,7 +803,7 @@ typedef struct leap_video_desc {
   void *progress_user;
   leap_video_frames_fn on_frames; /* NULL: none; frames go to out only */
   void *on_frames_user;
-  /* Appended after 0.2.0 (a smaller struct runs without them): caching
+  /* New in 0.3 (a smaller 0.2 struct runs without them): caching
    * inside block diffusion, ERTACache across the schedule's iterations. An
    * iteration whose window has no keys and values to write and whose
    * chunks all have a block-stack residual from the last computed

@@ -289,11 +289,13 @@ class Model:
     def video_sample(self, n=1, labels=None, frames=16, steps=50, cfg=1.0, shift=1.0, seed=0,
                      family="synchronous", ar_step=5, window=4, lag=8, shuffle_window=0, shuffle_stride=0,
                      kv="keep_all", kv_sinks=0, kv_window=0, kv_store=0, kv_top_k=0, recompute=False,
-                     out=None):
+                     cache_profile=None, cache_setting=0, out=None):
         """leap_video_sample (a video model, block diffusion): n clips
         [n, frames, C, H, W]. family: synchronous, autoregressive, pyramid
         (ar_step), pipelined (window, lag); kv: keep_all, rolling or sparse
-        (kv_sinks, kv_window, kv_store, kv_top_k); recompute: no KV cache."""
+        (kv_sinks, kv_window, kv_store, kv_top_k); recompute: no KV cache;
+        cache_profile: a block-cache profile (`leap video --cache-profile`)
+        and cache_setting its setting, to reuse the block stack's residual."""
         lib = _L()
         if family not in _FAMILIES or kv not in _KV_KINDS:
             raise ValueError(f"family must be one of {sorted(_FAMILIES)}, kv one of {sorted(_KV_KINDS)}")
@@ -308,6 +310,8 @@ class Model:
         if kv != "keep_all":
             d.kv.sinks, d.kv.window, d.kv.store, d.kv.top_k = int(kv_sinks), int(kv_window), int(kv_store), int(
                 kv_top_k)
+        if cache_profile is not None:
+            d.cache_profile, d.cache_setting = os.fsencode(cache_profile), int(cache_setting)
         out = _out_array(out, (int(n), int(frames)) + self._frame_shape(), "video_sample")
         _check(lib.leap_video_sample(self._h, C.byref(d), _fptr(out)), "leap_video_sample")
         return out

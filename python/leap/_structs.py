@@ -53,10 +53,18 @@ class KvPolicyDesc(C.Structure):
                 ("store", C.c_int), ("top_k", C.c_int), ("summary_dim", C.c_int)]
 
 
+class CacheStats(C.Structure):
+    _fields_ = [("struct_size", C.c_uint32), ("evaluations", C.c_int), ("computed", C.c_int),
+                ("reused", C.c_int), ("overhead_seconds", C.c_double), ("planned_computed", C.c_int)]
+
+
 class VideoDesc(C.Structure):
     _fields_ = [("struct_size", C.c_uint32), ("n", C.c_int), ("labels", C.POINTER(C.c_int32)),
                 ("frames", C.c_int), ("steps", C.c_int), ("cfg", C.c_double), ("shift", C.c_double),
                 ("seed", C.c_uint64), ("family", C.c_int), ("ar_step", C.c_int), ("window", C.c_int),
                 ("lag", C.c_int), ("shuffle_window", C.c_int), ("shuffle_stride", C.c_int),
                 ("kv", KvPolicyDesc), ("recompute", C.c_int), ("progress", PROGRESS_FN),
-                ("progress_user", C.c_void_p), ("on_frames", FRAMES_FN), ("on_frames_user", C.c_void_p)]
+                ("progress_user", C.c_void_p), ("on_frames", FRAMES_FN), ("on_frames_user", C.c_void_p),
+                # 0.3: caching inside block diffusion
+                ("cache_profile", C.c_char_p), ("cache_setting", C.c_int), ("cache_adjust", C.c_int),
+                ("cache_stats", C.POINTER(CacheStats))]

@@ -36,6 +36,7 @@ def test_struct_mirrors_have_the_library_sizes():
     v = leap._default(lib.leap_video_desc_default, S.VideoDesc)
     assert (v.n, v.frames, v.steps, v.cfg, v.shift, v.family) == (1, 16, 50, 1.0, 1.0, 0)
     assert (v.ar_step, v.window, v.lag, v.recompute) == (5, 4, 8, 0)
+    assert (v.cache_profile, v.cache_setting, v.cache_adjust, bool(v.cache_stats)) == (None, 0, 1, False)
     assert v.kv.struct_size == ctypes.sizeof(S.KvPolicyDesc)
     b = leap._default(lib.leap_block_schedule_desc_default, S.BlockScheduleDesc)
     assert (b.frames, b.frames_per_chunk, b.steps, b.ar_step, b.window, b.lag) == (16, 4, 50, 5, 4, 8)
