@@ -34,6 +34,7 @@ struct lp_st_file {
   const lp_st_tensor **by_name;  /* sorted by name, for bsearch */
   int meta_count;
   char **meta_keys, **meta_vals;
+  int meta_seen;                 /* a __metadata__ entry was read (an empty one allocates nothing) */
 };
 
 /* Per-tensor offsets, kept only while validating. */
@@ -78,6 +79,11 @@ static int cmp_span(const void *a, const void *b) {
 }
 
 static leap_status read_metadata(lp_st_file *f, const lp_json *m) {
+  /* The JSON reader keeps repeated keys; a second __metadata__ would
+   * replace the first one's copies (leaking them) or contradict it. */
+  if (f->meta_keys || f->meta_seen)
+    return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ appears twice", f->path);
+  f->meta_seen = 1;
   if (m->type != LP_JSON_OBJECT)
     return lp_error(LEAP_ERR_FORMAT, "%s: __metadata__ is a %s, not an object",
                     f->path, lp_json_type_name(m->type));

@@ -72,6 +72,12 @@ TEST_CASE("safetensors header: each malformed field is refused naming it", "[saf
        "h.safetensors: __metadata__ value of 'a' is a number, not a string", LEAP_ERR_FORMAT},
       {image("{\"__metadata__\": {\"a\": \"1\", \"a\": \"2\"}, " + kTensor + "}"),
        "h.safetensors: __metadata__ key 'a' appears twice", LEAP_ERR_FORMAT},
+      // Two __metadata__ entries (the fuzzer's leak: the second replaced the
+      // first one's copies); the second being well-formed, empty or not.
+      {image("{\"__metadata__\": {\"a\": \"1\"}, \"__metadata__\": {\"b\": 2}, " + kTensor + "}"),
+       "h.safetensors: __metadata__ appears twice", LEAP_ERR_FORMAT},
+      {image("{\"__metadata__\": {}, \"__metadata__\": {\"b\": \"2\"}, " + kTensor + "}"),
+       "h.safetensors: __metadata__ appears twice", LEAP_ERR_FORMAT},
       {image("{\"w\": 3}"), "h.safetensors: tensor 'w': entry is a number, not an object", LEAP_ERR_FORMAT},
       {image("{\"w\": {\"shape\": [2], \"data_offsets\": [0, 8]}}"), "tensor 'w' has no \"dtype\"", LEAP_ERR_FORMAT},
       {image("{\"w\": {\"dtype\": \"F32\", \"data_offsets\": [0, 8]}}"), "tensor 'w' has no \"shape\"",
