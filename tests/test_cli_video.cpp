@@ -290,6 +290,14 @@ TEST_CASE("cli video: bad options exit 2 before loading anything and write nothi
     CHECK(d.code == 2);
     CHECK(d.err.find("--model is required") != std::string::npos);
     CHECK(outputs_in(dir).empty());
+  } else {
+    // the shipped video model is the default: one short clip of it
+    const Result d = leap(dir, "video --n 1 --labels 3 --frames 4 --steps 2 --backend cpu --raw-out '" +
+                                   (dir / "d.safetensors") + "'" + out, "LEAP_DEFAULT_VIDEO_MODEL=");
+    INFO(d.err);
+    CHECK(d.code == 0);
+    CHECK(lt::exists(dir / "v.gif"));
+    CHECK(lt::meta(dir / "d.safetensors", "model").find("leap-mfmnist-video.safetensors") != std::string::npos);
   }
 }
 
