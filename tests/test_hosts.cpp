@@ -28,7 +28,8 @@ struct Ran {
 // crawl), its output into a log in dir.
 Ran run_host(const lt::TempDir &dir, const std::string &cmd) {
   const std::string log = dir / "host.log";
-  const std::string full = "OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive " + cmd + " > '" + log + "' 2>&1";
+  const std::string full =
+      std::string("OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive ") + LEAP_HOST_ENV + " " + cmd + " > '" + log + "' 2>&1";
   const int rc = std::system(full.c_str());
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, cmd + "\n" + lt::slurp(log)};
 }
