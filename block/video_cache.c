@@ -118,14 +118,7 @@ leap_status lp_vcache_profile_write(const lp_vcache_profile *p, const char *path
     free(b.data);
     return lp_error(LEAP_ERR_NOMEM, "%s: out of memory for the profile", path);
   }
-  lp_out *o = NULL;
-  leap_status s = lp_out_begin(path, LP_OUT_PROFILE, inputs, ninputs, &o);
-  if (s == LEAP_OK && !lp_write_all(lp_out_fd(o), b.data, b.len)) {
-    s = lp_error(LEAP_ERR_IO, "%s: writing the profile failed: %s", path, strerror(errno));
-    lp_out_abort(o);
-  } else if (s == LEAP_OK) {
-    s = lp_out_commit(o);
-  }
+  const leap_status s = lp_out_write_bytes(path, LP_OUT_PROFILE, inputs, ninputs, b.data, b.len, "profile");
   free(b.data);
   return s;
 }

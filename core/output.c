@@ -500,3 +500,16 @@ void lp_out_workdir_remove(lp_out_workdir *w) {
   free(w->path);
   free(w);
 }
+
+leap_status lp_out_write_bytes(const char *path, lp_out_kind kind, const char *const *inputs, int ninputs,
+                               const void *data, size_t len, const char *what) {
+  lp_out *o = NULL;
+  leap_status s = lp_out_begin(path, kind, inputs, ninputs, &o);
+  if (s != LEAP_OK) return s;
+  if (!lp_write_all(lp_out_fd(o), data, len)) {
+    s = lp_error(LEAP_ERR_IO, "%s: writing the %s failed: %s", path, what, strerror(errno));
+    lp_out_abort(o);
+    return s;
+  }
+  return lp_out_commit(o);
+}

@@ -90,6 +90,10 @@ leap_status lp_out_commit(lp_out *o);
 leap_status lp_out_commit_all(lp_out **outs, int count);
 /* Removes the temporary and frees o (NULL is fine). */
 void lp_out_abort(lp_out *o);
+/* A whole output at once: begin, data[0..len) into the temporary, commit
+ * (on a failed write, "PATH: writing the WHAT failed: ..." and no file). */
+leap_status lp_out_write_bytes(const char *path, lp_out_kind kind, const char *const *inputs, int ninputs,
+                               const void *data, size_t len, const char *what);
 
 /* A private work folder: a fresh, unique folder (mkdtemp, mode 0700) named
  * after `prefix` inside `parent` (NULL or "" = the current folder; made

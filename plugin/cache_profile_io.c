@@ -184,14 +184,7 @@ leap_status lp_cache_profile_write_job(const lp_cache_profile *p, const char *pa
     free(text.data);
     return lp_error(LEAP_ERR_NOMEM, "%s: out of memory for the profile", path);
   }
-  lp_out *o = NULL;
-  leap_status s = lp_out_begin(path, LP_OUT_PROFILE, inputs, ninputs, &o);
-  if (s == LEAP_OK && !lp_write_all(lp_out_fd(o), text.data, text.len)) {
-    s = lp_error(LEAP_ERR_IO, "%s: writing the profile failed: %s", path, strerror(errno));
-    lp_out_abort(o);
-  } else if (s == LEAP_OK) {
-    s = lp_out_commit(o);
-  }
+  const leap_status s = lp_out_write_bytes(path, LP_OUT_PROFILE, inputs, ninputs, text.data, text.len, "profile");
   free(text.data);
   return s;
 }
