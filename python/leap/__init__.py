@@ -162,10 +162,33 @@ def api_version():
     return int(_L().leap_api_version())
 
 
-class Context:
+class _Handle:
+    """A leap handle owned by a Python object: close() (or leaving a with
+    block, or garbage collection) calls the class's leap_*_destroy once."""
+
+    _destroy = None  # name of the library's destroy call
+
+    def close(self):
+        if getattr(self, "_h", None):
+            getattr(_L(), self._destroy)(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Context(_Handle):
     """A device to run on: backend "cpu" or "vulkan" (device: index or name
     substring; None = $LEAP_DEVICE or the best one). Close it (or use it as a
     context manager) after the models made in it."""
+
+    _destroy = "leap_context_destroy"
 
     def __init__(self, backend="cpu", device=None, threads=0, validation=-1):
         lib = _L()
@@ -193,24 +216,13 @@ class Context:
     def device_name(self):
         return _L().leap_context_device_name(self.handle).decode()
 
-    def close(self):
-        if getattr(self, "_h", None):
-            _L().leap_context_destroy(self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
 
-class Model:
+class Model(_Handle):
     """A model file (safetensors) loaded into a context; keep the context
     open while the model lives."""
+
+    _destroy = "leap_model_destroy"
 
     def __init__(self, ctx, path):
         self._ctx = ctx  # the model's context must outlive it
@@ -225,19 +237,6 @@ class Model:
             self.info[k] = self.info[k].decode()
         self.info["prediction"] = _PREDICTIONS.get(self.info["prediction"], self.info["prediction"])
 
-    def close(self):
-        if getattr(self, "_h", None):
-            _L().leap_model_destroy(self._h)
-            self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def _frame_shape(self):
         i = self.info
@@ -317,10 +316,12 @@ class Model:
         return out
 
 
-class Tensor:
+class Tensor(_Handle):
     """A leap tensor over a numpy array's own memory (leap_tensor_wrap_host,
     CPU backend): leap reads and writes the array itself, no copy. The
     tensor keeps the array alive; close it before its context."""
+
+    _destroy = "leap_tensor_destroy"
 
     def __init__(self, ctx, array):
         if not isinstance(array, np.ndarray) or not array.flags.c_contiguous or array.dtype not in _DTYPES:
@@ -340,13 +341,6 @@ class Tensor:
         _check(_L().leap_tensor_read(self._h, C.c_void_p(out.ctypes.data), out.nbytes), "leap_tensor_read")
         return out
 
-    def close(self):
-        if getattr(self, "_h", None):
-            _L().leap_tensor_destroy(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
 
 
 def noise_fill(seed, n, numel):
@@ -384,9 +378,11 @@ class BlockIteration:
                 f"step={self.step.tolist()})")
 
 
-class BlockSchedule:
+class BlockSchedule(_Handle):
     """leap_block_schedule_*: per iteration of a chunked video sampler,
     where every chunk is. Iterate it, or get(i)."""
+
+    _destroy = "leap_block_schedule_destroy"
 
     def __init__(self, frames, frames_per_chunk, steps, family="synchronous", ar_step=5, window=4, lag=8):
         lib = _L()
@@ -428,10 +424,3 @@ class BlockSchedule:
     def __len__(self):
         return self.iterations
 
-    def close(self):
-        if getattr(self, "_h", None):
-            _L().leap_block_schedule_destroy(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
