@@ -87,6 +87,14 @@ static int sniff_disback_path(const unsigned char *h, size_t len, const char *na
   return len >= sizeof want - 1 && memcmp(h, want, sizeof want - 1) == 0;
 }
 
+/* The index of a sharded samples output (examples/cli/sample_parts.c):
+ * an object whose first field is its format. */
+static int sniff_samples_index(const unsigned char *h, size_t len, const char *name) {
+  (void)name;
+  static const char want[] = "{\"format\": \"leap-samples-index\"";
+  return len >= sizeof want - 1 && memcmp(h, want, sizeof want - 1) == 0;
+}
+
 /* A video leap wrote (examples/cli/video_file.c): a GIF, PNG, MP4 or
  * Matroska file whose comment, in the container's header (a GIF comment
  * extension, a PNG tEXt chunk, the MP4 or WebM comment tag), reads
@@ -124,6 +132,7 @@ static const struct {
     [LP_OUT_DISTILL_LOG] = {"distill-log", "a leap distill log", sniff_distill_log, 0},
     [LP_OUT_DISBACK_PATH] = {"disback-path", "a DisBack path manifest leap wrote", sniff_disback_path, 0},
     [LP_OUT_VIDEO] = {"video", "a video leap wrote (comment leap.output=video)", sniff_video, 0},
+    [LP_OUT_SAMPLES_INDEX] = {"samples-index", "a samples index leap wrote", sniff_samples_index, 0},
 };
 
 const char *lp_out_kind_name(lp_out_kind k) {

@@ -46,6 +46,7 @@ typedef enum lp_out_kind {
   LP_OUT_DISTILL_LOG,    /* `leap distill` log.jsonl */
   LP_OUT_DISBACK_PATH,   /* `leap distill` path/path.json, the degradation path's manifest */
   LP_OUT_VIDEO,          /* `leap video --out` GIF, APNG, MP4 or WebM (comment leap.output=video) */
+  LP_OUT_SAMPLES_INDEX,  /* `leap sample --raw-out` index of samples shards (JSON) */
   LP_OUT_KIND_COUNT
 } lp_out_kind;
 

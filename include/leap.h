@@ -345,6 +345,12 @@ typedef struct leap_sample_desc {
   /* Appended in 0.2: F, the frames of each sample; 0 = the model's
    * clip_frames (1 for an image model, which takes no other). */
   int frames;
+  /* Appended in 0.3: the global index of this call's first sample. Sample
+   * b draws its initial noise from stream first + b of the seed, and its
+   * ancestral noise likewise, so a run split into calls of any size (or
+   * into shards on several machines) makes the samples of one big call.
+   * first + n must stay below 2^40. 0 = one call for the whole run. */
+  uint64_t first;
 } leap_sample_desc;
 
 LEAP_API leap_sample_desc leap_sample_desc_default(void);

@@ -54,6 +54,89 @@ leap_status lp_fd_stats(const lp_classifier *c, const float *images, int n,
   return s;
 }
 
+leap_status lp_fd_accum_init(lp_fd_accum *a, int d) {
+  memset(a, 0, sizeof *a);
+  if (d < 1) return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd_accum_init: dimension %d", d);
+  a->d = d;
+  a->mean = lp_calloc((size_t)d, sizeof *a->mean);
+  a->m2 = lp_calloc((size_t)d * d, sizeof *a->m2);
+  if (!a->mean || !a->m2) {
+    lp_fd_accum_free(a);
+    return lp_error(LEAP_ERR_NOMEM, "out of memory");
+  }
+  return LEAP_OK;
+}
+
+void lp_fd_accum_free(lp_fd_accum *a) {
+  free(a->mean);
+  free(a->m2);
+  a->mean = a->m2 = NULL;
+}
+
+/* a += b, where b holds nb rows with mean mb and scatter m2b. */
+static void accum_fold(lp_fd_accum *a, int64_t nb, const double *mb, const double *m2b) {
+  const int d = a->d;
+  const int64_t na = a->n, n = na + nb;
+  if (nb == 0) return;
+  const double w = (double)na * (double)nb / (double)n, f = (double)nb / (double)n;
+  for (int i = 0; i < d; i++) {
+    const double di = mb[i] - a->mean[i];
+    for (int j = 0; j < d; j++)
+      a->m2[(size_t)i * d + j] += m2b[(size_t)i * d + j] + w * di * (mb[j] - a->mean[j]);
+  }
+  for (int i = 0; i < d; i++) a->mean[i] += (mb[i] - a->mean[i]) * f;
+  a->n = n;
+}
+
+leap_status lp_fd_accum_add_features(lp_fd_accum *a, const float *feat, int n) {
+  if (!a || !a->mean || !feat || n < 1) return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd_accum_add_features: bad argument");
+  const int d = a->d;
+  double *x = lp_malloc((size_t)n * d * sizeof *x), *mb = lp_calloc((size_t)d, sizeof *mb);
+  double *m2b = lp_malloc((size_t)d * d * sizeof *m2b);
+  leap_status s = x && mb && m2b ? LEAP_OK : lp_error(LEAP_ERR_NOMEM, "out of memory");
+  for (int i = 0; s == LEAP_OK && i < n; i++)
+    for (int j = 0; j < d; j++) {
+      const double v = feat[(size_t)i * d + j];
+      if (!isfinite(v)) {
+        s = lp_error(LEAP_ERR_NUMERIC, "lp_fd_accum: non-finite feature (row %lld, column %d)",
+                     (long long)(a->n + i), j);
+        break;
+      }
+      mb[j] += v;
+    }
+  if (s == LEAP_OK) {
+    for (int j = 0; j < d; j++) mb[j] /= n;
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < d; j++) x[(size_t)i * d + j] = feat[(size_t)i * d + j] - mb[j];
+    /* The batch's own scatter, centred first (as lp_fd_stats_features). */
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0, x, d, 0.0, m2b, d);
+    for (int i = 0; i < d; i++)
+      for (int j = 0; j < i; j++) m2b[(size_t)i * d + j] = m2b[(size_t)j * d + i];
+    accum_fold(a, n, mb, m2b);
+  }
+  free(x);
+  free(mb);
+  free(m2b);
+  return s;
+}
+
+leap_status lp_fd_accum_merge(lp_fd_accum *a, const lp_fd_accum *b) {
+  if (!a || !b || !a->mean || !b->mean || a->d != b->d)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd_accum_merge: accumulators of different dimensions");
+  accum_fold(a, b->n, b->mean, b->m2);
+  return LEAP_OK;
+}
+
+leap_status lp_fd_accum_result(const lp_fd_accum *a, double *mu, double *cov) {
+  if (!a || !a->mean || !mu || !cov || a->n < 2)
+    return lp_error(LEAP_ERR_INVALID_ARG, "lp_fd_accum_result: need at least 2 rows (got %lld)",
+                    a ? (long long)a->n : 0LL);
+  const int d = a->d;
+  memcpy(mu, a->mean, (size_t)d * sizeof *mu);
+  for (size_t k = 0; k < (size_t)d * d; k++) cov[k] = a->m2[k] / (double)(a->n - 1);
+  return LEAP_OK;
+}
+
 /* Eigen-decomposition of symmetric a: w ascending, v (row-major) columns
  * the eigenvectors. */
 static leap_status eig_sym(const double *a, int d, double *w, double *v) {

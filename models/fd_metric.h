@@ -13,6 +13,8 @@
 #ifndef LP_FD_METRIC_H
 #define LP_FD_METRIC_H
 
+#include <stdint.h>
+
 #include "classifier.h"
 #include "leap.h"
 
@@ -28,6 +30,32 @@ leap_status lp_fd_stats_features(const float *feat, int n, int d, double *mu,
  * [n, c, h, w] in [-1, 1]. */
 leap_status lp_fd_stats(const lp_classifier *c, const float *images, int n,
                         double *mu, double *cov);
+
+/* Streamed statistics: the mean and covariance of feature rows that come
+ * a batch at a time, in memory of d*d doubles whatever the number of rows
+ * (FD on 50 000 samples and more). Each batch is centred on its own mean
+ * (its scatter by dsyrk, as lp_fd_stats_features) and merged with the
+ * running state by Chan et al.'s pairwise update:
+ *   n = na + nb, delta = mb - ma, mean = ma + delta nb / n,
+ *   M2 = M2a + M2b + delta delta^T na nb / n,
+ * which has no cancellation between large sums; cov = M2 / (n - 1). Two
+ * accumulators merge the same way (shards of one run). */
+typedef struct lp_fd_accum {
+  int d;
+  int64_t n;
+  double *mean; /* [d] */
+  double *m2;   /* [d*d], both triangles */
+} lp_fd_accum;
+
+leap_status lp_fd_accum_init(lp_fd_accum *a, int d);
+void lp_fd_accum_free(lp_fd_accum *a);
+/* Adds the rows of feat [n, d] (n >= 1); a non-finite feature is
+ * LEAP_ERR_NUMERIC and leaves a unchanged. */
+leap_status lp_fd_accum_add_features(lp_fd_accum *a, const float *feat, int n);
+/* Folds b (same d) into a. */
+leap_status lp_fd_accum_merge(lp_fd_accum *a, const lp_fd_accum *b);
+/* mu [d] and cov [d*d] (divided by n - 1) of every row added; n >= 2. */
+leap_status lp_fd_accum_result(const lp_fd_accum *a, double *mu, double *cov);
 
 /* The symmetric square root of a symmetric positive semi-definite a [d*d]
  * (negative eigenvalues from rounding count as 0) into out [d*d]. */

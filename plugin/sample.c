@@ -126,8 +126,9 @@ static leap_status guided_model(void *user, const float *x, int point, double t_
 
 leap_status leap_sample(leap_model *m, const leap_sample_desc *caller_desc, float *out) {
   if (!m || !caller_desc || !out) return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: NULL argument");
-  /* Callers built before `cache` (0.1) or `frames` (0.2) was appended pass
-   * a shorter struct: those fields keep their defaults (NULL, 0). */
+  /* Callers built before `cache` (0.1), `frames` (0.2) or `first` (0.3)
+   * was appended pass a shorter struct: those fields keep their defaults
+   * (NULL, 0, 0). */
   leap_sample_desc d = leap_sample_desc_default();
   leap_status ds = lp_struct_in(&d, sizeof d, caller_desc, "leap_sample");
   if (ds != LEAP_OK) return ds;
@@ -143,6 +144,9 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *caller_desc, floa
     return lp_error(LEAP_ERR_UNSUPPORTED, "leap_sample: arch '%s' has no sampling step in this build", info->arch);
   if (desc->n < 1 || desc->n > 32768)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: n = %d outside 1..32768", desc->n);
+  if (desc->first >= LP_STREAM_LIMIT - (uint64_t)desc->n)
+    return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: first = %llu; first + n must stay below 2^40",
+                    (unsigned long long)desc->first);
   if (desc->steps < 1 || desc->steps > 10000)
     return lp_error(LEAP_ERR_INVALID_ARG, "leap_sample: steps = %d outside 1..10000", desc->steps);
   if (!isfinite(desc->cfg) || !isfinite(desc->eta) || desc->eta < 0 || !isfinite(desc->shift) || desc->shift <= 0)
@@ -184,14 +188,14 @@ leap_status leap_sample(leap_model *m, const leap_sample_desc *caller_desc, floa
         }
       if (s == LEAP_OK) memcpy(out, desc->noise, (size_t)g.n * g.numel * sizeof(float));
     } else {
-      lp_noise_fill(desc->seed, g.n, g.numel, out);
+      lp_noise_fill_at(desc->seed, desc->first, g.n, g.numel, out);
     }
   }
   if (s == LEAP_OK) {
     lp_sampler_cfg cfg = {.solver = desc->solver, .schedule = desc->schedule,
                           .pred = info->prediction, .steps = desc->steps, .shift = desc->shift,
                           .eta = desc->eta, .timestep_scale = info->timestep_scale,
-                          .seed = desc->seed,
+                          .seed = desc->seed, .first = desc->first,
                           .step_hook = cache ? cache_step_hook : NULL, .step_user = &g};
     s = lp_sample_run(&cfg, g.n, g.numel, out, guided_model, &g, desc->progress, desc->progress_user);
   }

@@ -60,9 +60,13 @@ double lp_rng_normal(lp_rng *r) {
 }
 
 void lp_noise_fill(uint64_t seed, int n_images, size_t numel, float *out) {
+  lp_noise_fill_at(seed, 0, n_images, numel, out);
+}
+
+void lp_noise_fill_at(uint64_t seed, uint64_t first, int n_images, size_t numel, float *out) {
   for (int i = 0; i < n_images; i++) {
     lp_rng r;
-    lp_rng_seed(&r, seed, (uint64_t)i);
+    lp_rng_seed(&r, seed, first + (uint64_t)i);
     float *o = out + (size_t)i * numel;
     for (size_t k = 0; k < numel; k++) o[k] = (float)lp_rng_normal(&r);
   }

@@ -39,6 +39,12 @@ double lp_rng_normal(lp_rng *r);
 /* Fills out[n_images * numel] with standard normals; image i uses stream i
  * of the seed, so image i's noise does not depend on how many are drawn. */
 void lp_noise_fill(uint64_t seed, int n_images, size_t numel, float *out);
+/* The same for images first .. first + n_images - 1 of a longer run (image
+ * first + i uses stream first + i): what a batch of a split run draws. */
+void lp_noise_fill_at(uint64_t seed, uint64_t first, int n_images, size_t numel, float *out);
+/* Streams of a run stay below this (LP_STREAM_ANCESTRAL + i must not meet
+ * the initial noise's stream of another image). */
+#define LP_STREAM_LIMIT (UINT64_C(1) << 40)
 
 /* Streams of a seed at and above this one are reserved for the solvers'
  * ancestral noise (image i uses LP_STREAM_ANCESTRAL + i), so they never
@@ -92,7 +98,8 @@ typedef struct lp_sampler_cfg {
   double shift;          /* FLOW schedule shift; 1 = none */
   double eta;            /* DDIM / ancestral noise scale; 0 = deterministic */
   double timestep_scale; /* flow models: t_model = t * timestep_scale */
-  uint64_t seed;         /* ancestral noise (streams LP_STREAM_ANCESTRAL + i) */
+  uint64_t seed;         /* ancestral noise (streams LP_STREAM_ANCESTRAL + first + i) */
+  uint64_t first;        /* global index of image 0 (a batch of a split run) */
   /* Optional per-step hook (NULL = none), called after the model evaluation
    * of step `step` and before its update. It may move the later points of
    * the schedule (indices step+1..steps of t_model, alpha, sigma; never

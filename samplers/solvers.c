@@ -347,7 +347,7 @@ leap_status lp_sample_run(const lp_sampler_cfg *cfg, int n, size_t numel,
                     r.total);
   }
   for (int i = 0; i < n; i++)
-    lp_rng_seed(&r.rng[i], cfg->seed, LP_STREAM_ANCESTRAL + (uint64_t)i);
+    lp_rng_seed(&r.rng[i], cfg->seed, LP_STREAM_ANCESTRAL + cfg->first + (uint64_t)i);
 
   st = run_loop(&r, x, progress, puser);
   run_free(&r);

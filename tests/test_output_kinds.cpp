@@ -26,6 +26,7 @@ TEST_CASE("output kinds: a JSON kind replaces only a file that carries its mark"
       {LP_OUT_DISTILL_LOG, "{\"distill\": 1, \"method\": \"dmd\"}\n", "a leap distill log"},
       {LP_OUT_DISBACK_PATH, "{\"format\": \"leap-disback-path\", \"checkpoints\": []}", "a DisBack path manifest leap wrote"},
       {LP_OUT_LCSC_LOG, "{\"lcsc_search\": 1, \"ckpt\": []}\n", "an LCSC search log"},
+      {LP_OUT_SAMPLES_INDEX, "{\"format\": \"leap-samples-index\", \"parts\": []}\n", "a samples index leap wrote"},
   };
   for (const Case &c : cases) {
     INFO(lp_out_kind_name(c.kind));

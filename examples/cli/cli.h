@@ -35,6 +35,8 @@ int cli_distill_main(int argc, char **argv);
 void cli_distill_help(FILE *out);
 int cli_train_classifier_main(int argc, char **argv);
 void cli_train_classifier_help(FILE *out);
+int cli_merge_main(int argc, char **argv);
+void cli_merge_help(FILE *out);
 int cli_eval_main(int argc, char **argv);
 void cli_eval_help(FILE *out);
 int cli_lcsc_main(int argc, char **argv);

@@ -21,11 +21,11 @@
 #include "interrupt.h"
 #include "fd_metric.h"
 #include "progress.h"
-#include "safetensors.h"
-#include "sampler.h"
+#include "sample_parts.h"
 
 
-enum { MAX_N = 100000 };
+/* Sampled or read images: any number (memory holds one --batch). */
+#define MAX_N CLI_RAW_MAX_N
 
 /* `leap eval --video` (cli_eval_video.c): its own options and help. */
 int cli_eval_video_main(int argc, char **argv);
@@ -35,7 +35,8 @@ typedef struct eval_opts {
   const char *model, *samples, *against, *classifier, *reference, *labels;
   int32_t *label_list;
   int label_count;
-  int n, reference_n, steps, batch, threads, json, quiet;
+  int64_t n;
+  int reference_n, steps, batch, threads, json, quiet;
   int steps_list[32], steps_count; /* --steps LIST: one evaluation each */
   const char *sampler, *backend, *device;
   leap_solver solver;
@@ -50,14 +51,19 @@ void cli_eval_help(FILE *out) {
       "Measures sample quality: the Frechet distance (FD) between Gaussian fits\n"
       "of classifier features (128-d) of the samples and of the reference set,\n"
       "and the classifier's accuracy on the labels the samples were asked for.\n"
-      "Lower FD is better; the test set split in two halves scores ~1.\n"
+      "Lower FD is better; the test set split in two halves scores ~1. The\n"
+      "result line names the protocol (FD-50k: 50 000 samples).\n"
       "\n"
       "samples:\n"
       "  --model PATH       model to sample from (.safetensors)\n"
       "  --samples PATH     evaluate tensor `samples` [N,C,H,W] of this file\n"
-      "                     (e.g. from 'leap sample --raw-out') instead; its\n"
-      "                     `labels` metadata gives the labels unless --labels\n"
-      "  --n N              number of samples (default 1000)\n"
+      "                     (e.g. from 'leap sample --raw-out'), or of every part\n"
+      "                     a shard index lists (S.safetensors.index.json from\n"
+      "                     'leap sample --shard'; each part checked against it)\n"
+      "                     instead; its labels metadata gives the labels unless\n"
+      "                     --labels\n"
+      "  --n N              number of samples (default 1000; 50000 for the FD-50k\n"
+      "                     protocol): any N, in memory of one --batch\n"
       "  --labels LIST      labels, cycled over N: \"0-9\" (default), \"3\", ...\n"
       "  --steps LIST       solver steps (default 50); a list (4,6,8) evaluates\n"
       "                     each step count in turn on the same seeds, with the\n"
@@ -66,7 +72,9 @@ void cli_eval_help(FILE *out) {
       "  --cfg W            classifier-free guidance scale (default 3)\n"
       "  --seed S           noise seed (default 0): image i's initial noise is\n"
       "                     stream i of S, whatever --batch is\n"
-      "  --batch N          images per leap_sample call (default 250)\n"
+      "  --batch N          images per leap_sample call and classifier pass\n"
+      "                     (default 250); the features' mean and covariance are\n"
+      "                     accumulated batch by batch (double, pairwise merge)\n"
       "  --backend NAME     cpu | vulkan (default cpu)\n"
       "  --device D         Vulkan device: index or name substring\n"
       "  --threads N        CPU threads (default: OpenMP's)\n"
@@ -90,104 +98,50 @@ void cli_eval_help(FILE *out) {
 }
 
 
-/* The evaluated images and the labels they were asked for. */
-typedef struct eval_set {
-  int n, c, h, w;
-  float *x;
-  int32_t *labels; /* NULL: unknown (no conditional accuracy) */
-} eval_set;
+/* The evaluated images, a batch at a time: sampled from --model (image i
+ * from noise stream i of --seed, leap_sample_desc.first, so --batch does
+ * not change them) or read from --samples (a file, or a shard index). */
+typedef struct eval_stream {
+  const char *path;        /* the set's name in messages */
+  int64_t n, done;
+  int c, h, w;
+  int has_labels;
+  cli_samples_src *src;    /* --samples */
+  leap_context *ctx;       /* --model */
+  leap_model *m;
+  int classes;
+} eval_stream;
 
-static void eval_set_free(eval_set *e) {
-  free(e->x);
-  free(e->labels);
+static void stream_close(eval_stream *e) {
+  cli_samples_close(e->src);
+  leap_model_destroy(e->m);
+  leap_context_destroy(e->ctx);
+  memset(e, 0, sizeof *e);
 }
 
-/* Labels cycled from the list (or 0..classes-1) over n. */
-static leap_status cycle_labels(const eval_opts *o, int classes, int n,
-                                int32_t **out) {
-  *out = lp_malloc((size_t)n * sizeof **out);
-  if (!*out) return lp_error(LEAP_ERR_NOMEM, "out of memory");
-  for (int i = 0; i < n; i++)
-    (*out)[i] = o->label_list ? o->label_list[i % o->label_count] : i % classes;
-  return LEAP_OK;
-}
-
-/* "0,1,2" metadata of `leap sample --raw-out` -> n labels ("none": NULL). */
-static leap_status parse_meta_labels(const char *path, const char *text, int n,
-                                     int32_t **out) {
-  *out = NULL;
-  if (!text || strcmp(text, "none") == 0) return LEAP_OK;
-  int32_t *l = lp_malloc((size_t)n * sizeof *l);
-  if (!l) return lp_error(LEAP_ERR_NOMEM, "out of memory");
-  const char *p = text;
-  for (int i = 0; i < n; i++) {
-    char *end;
-    long v = strtol(p, &end, 10);
-    if (end == p || v < 0 || v > 1000000 || (*end != ',' && *end != 0) ||
-        (*end == 0 && i != n - 1)) {
-      free(l);
-      return lp_error(LEAP_ERR_FORMAT, "%s: metadata 'labels' is not %d "
-                      "comma-separated labels", path, n);
-    }
-    l[i] = (int32_t)v;
-    p = *end ? end + 1 : end;
-  }
-  if (*p) {
-    free(l);
-    return lp_error(LEAP_ERR_FORMAT, "%s: metadata 'labels' has more than %d "
-                    "labels", path, n);
-  }
-  *out = l;
-  return LEAP_OK;
-}
-
-static leap_status read_samples(const eval_opts *o, const char *path, const lp_classifier *cls,
-                                eval_set *e) {
-  lp_st_file *f;
-  leap_status s = lp_st_open(path, &f);
+static leap_status stream_open_samples(const eval_opts *o, const char *path, eval_stream *e) {
+  e->path = path;
+  leap_status s = cli_samples_open(path, &e->src);
   if (s != LEAP_OK) return s;
-  const lp_st_tensor *t;
-  s = lp_st_get(f, "samples", 0, NULL, &t);
-  if (s == LEAP_OK && (t->ndim != 4 || t->shape[0] < 2 || t->shape[0] > MAX_N))
-    s = lp_error(LEAP_ERR_FORMAT, "%s: tensor 'samples' must be [N,C,H,W] with "
-                 "2 <= N <= %d", path, MAX_N);
-  if (s == LEAP_OK) {
-    e->n = (int)t->shape[0];
-    e->c = (int)t->shape[1];
-    e->h = (int)t->shape[2];
-    e->w = (int)t->shape[3];
-    if (o->n > 0 && o->n < e->n) e->n = o->n; /* --n: the first N */
-    e->x = lp_malloc((size_t)t->numel * sizeof *e->x);
-    s = e->x ? lp_st_read_f32(f, t, e->x) : lp_error(LEAP_ERR_NOMEM, "out of memory");
-  }
-  if (s == LEAP_OK) {
-    if (o->label_list)
-      s = cycle_labels(o, cls->arch.num_classes, e->n, &e->labels);
-    else
-      s = parse_meta_labels(path, lp_st_meta(f, "labels"),
-                            (int)t->shape[0], &e->labels);
-  }
-  lp_st_close(f);
-  return s;
+  e->n = cli_samples_n(e->src);
+  if (o->n > 0 && o->n < e->n) e->n = o->n; /* --n: the first N */
+  cli_samples_shape(e->src, &e->c, &e->h, &e->w);
+  e->has_labels = o->label_list || cli_samples_has_labels(e->src);
+  return LEAP_OK;
 }
 
-static leap_status sample_images(const eval_opts *o, const lp_classifier *cls,
-                                 eval_set *e, double *seconds) {
+static leap_status stream_open_model(const eval_opts *o, const lp_classifier *cls, eval_stream *e) {
+  e->path = o->model;
   leap_context_desc cd = leap_context_desc_default(
-      o->backend && strcmp(o->backend, "vulkan") == 0 ? LEAP_BACKEND_VULKAN
-                                                      : LEAP_BACKEND_CPU);
+      o->backend && strcmp(o->backend, "vulkan") == 0 ? LEAP_BACKEND_VULKAN : LEAP_BACKEND_CPU);
   cd.threads = o->threads;
   if (cd.backend == LEAP_BACKEND_VULKAN) cd.device = o->device;
-  leap_context *ctx = NULL;
-  leap_model *m = NULL;
   leap_model_info info = {.struct_size = sizeof info};
-  float *noise = NULL;
-  leap_status s = leap_context_create(&cd, &ctx);
-  if (s == LEAP_OK) s = leap_model_load(ctx, o->model, &m);
-  if (s == LEAP_OK) s = leap_model_get_info(m, &info);
+  leap_status s = leap_context_create(&cd, &e->ctx);
+  if (s == LEAP_OK) s = leap_model_load(e->ctx, o->model, &e->m);
+  if (s == LEAP_OK) s = leap_model_get_info(e->m, &info);
   if (s == LEAP_OK && info.num_classes <= 0)
-    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: unconditional model; eval needs "
-                 "class labels", o->model);
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: unconditional model; eval needs class labels", o->model);
   for (int i = 0; s == LEAP_OK && o->label_list && i < o->label_count; i++)
     if (o->label_list[i] >= info.num_classes || o->label_list[i] >= cls->arch.num_classes)
       s = lp_error(LEAP_ERR_INVALID_ARG, "--labels: %d is not a class of the "
@@ -196,36 +150,100 @@ static leap_status sample_images(const eval_opts *o, const lp_classifier *cls,
     e->n = o->n;
     e->c = info.in_channels;
     e->h = e->w = info.input_size;
-    const size_t per = (size_t)e->c * e->h * e->w;
-    e->x = lp_malloc((size_t)e->n * per * sizeof *e->x);
-    noise = lp_malloc((size_t)e->n * per * sizeof *noise);
-    s = e->x && noise ? cycle_labels(o, info.num_classes, e->n, &e->labels)
-                      : lp_error(LEAP_ERR_NOMEM, "out of memory");
-    /* All the initial noise up front, so --batch does not change it. */
-    if (s == LEAP_OK) lp_noise_fill(o->seed, e->n, per, noise);
-    cli_progress bar;
-    cli_progress_init(&bar, !o->quiet);
-    const double t0 = cli_now();
-    for (int i = 0; s == LEAP_OK && i < e->n; i += o->batch) {
-      leap_sample_desc d = leap_sample_desc_default();
-      d.n = e->n - i < o->batch ? e->n - i : o->batch;
-      d.labels = e->labels + i;
-      d.steps = o->steps;
-      d.solver = o->solver;
-      d.cfg = o->cfg;
-      d.eta = o->solver == LEAP_SOLVER_EULER_ANCESTRAL ? 1.0 : 0.0;
-      d.seed = o->seed + (uint64_t)(i / o->batch); /* ancestral noise only */
-      d.noise = noise + (size_t)i * per;
-      d.progress = cli_stop_progress; /* Ctrl-C / SIGTERM: stop at the next step */
-      s = leap_sample(m, &d, e->x + (size_t)i * per);
-      cli_progress_update(&bar, i + d.n, e->n);
-    }
-    cli_progress_finish(&bar);
-    *seconds = cli_now() - t0;
+    e->classes = info.num_classes;
+    e->has_labels = 1;
   }
-  free(noise);
-  leap_model_destroy(m);
-  leap_context_destroy(ctx);
+  return s;
+}
+
+/* Up to max images (and their labels) into x; *got = 0 at the end. */
+static leap_status stream_next(const eval_opts *o, eval_stream *e, int max, float *x, int32_t *labels, int *got) {
+  *got = 0;
+  const int64_t left = e->n - e->done;
+  const int b = (int)(left < max ? left : max);
+  if (b <= 0) return LEAP_OK;
+  leap_status s;
+  if (e->src) {
+    int n = 0;
+    s = cli_samples_next(e->src, b, x, labels, &n);
+    if (s == LEAP_OK && n < b) s = lp_error(LEAP_ERR_FORMAT, "%s: ended after %lld samples", e->path,
+                                            (long long)(e->done + n));
+    if (s != LEAP_OK) return s;
+  } else {
+    leap_sample_desc d = leap_sample_desc_default();
+    d.n = b;
+    d.first = (uint64_t)e->done;
+    d.labels = labels;
+    d.steps = o->steps;
+    d.solver = o->solver;
+    d.cfg = o->cfg;
+    d.eta = o->solver == LEAP_SOLVER_EULER_ANCESTRAL ? 1.0 : 0.0;
+    d.seed = o->seed;
+    d.progress = cli_stop_progress; /* Ctrl-C / SIGTERM: stop at the next step */
+    for (int j = 0; j < b; j++) {
+      const int64_t g = e->done + j;
+      labels[j] = o->label_list ? o->label_list[g % o->label_count] : (int32_t)(g % e->classes);
+    }
+    if ((s = leap_sample(e->m, &d, x)) != LEAP_OK) return s;
+  }
+  /* --labels replaces a file's labels. */
+  for (int j = 0; e->src && o->label_list && j < b; j++)
+    labels[j] = o->label_list[(e->done + j) % o->label_count];
+  e->done += b;
+  *got = b;
+  return LEAP_OK;
+}
+
+/* Feature statistics (streamed) and conditional accuracy of a set. */
+typedef struct eval_score {
+  lp_fd_accum acc;
+  int64_t right, labelled;
+  double seconds; /* sampling or reading */
+} eval_score;
+
+/* Every batch of e through the classifier: checks, features, accuracy. */
+static leap_status score_stream(const eval_opts *o, const lp_classifier *cls, eval_stream *e, eval_score *sc) {
+  const lp_classifier_arch *a = &cls->arch;
+  const int batch = o->batch, K = a->num_classes;
+  const size_t per = (size_t)e->c * e->h * e->w;
+  float *x = lp_malloc((size_t)batch * per * sizeof *x), *feat = lp_malloc((size_t)batch * a->hidden * sizeof *feat);
+  float *logits = lp_malloc((size_t)batch * K * sizeof *logits);
+  int32_t *labels = lp_malloc((size_t)batch * sizeof *labels);
+  leap_status s = x && feat && logits && labels ? lp_fd_accum_init(&sc->acc, a->hidden)
+                                                : lp_error(LEAP_ERR_NOMEM, "out of memory");
+  cli_progress bar;
+  cli_progress_init(&bar, !o->quiet);
+  bar.what = "images", bar.rate = "images/s";
+  const double t0 = cli_now();
+  for (;;) {
+    int got = 0;
+    const int64_t first = e->done;
+    if (s == LEAP_OK) s = stream_next(o, e, batch, x, labels, &got);
+    if (s != LEAP_OK || got == 0) break;
+    for (size_t k = 0; s == LEAP_OK && k < (size_t)got * per; k++)
+      if (!isfinite(x[k]))
+        s = lp_error(LEAP_ERR_NUMERIC, "sample %lld has a non-finite pixel", (long long)(first + (int64_t)(k / per)));
+    for (int i = 0; s == LEAP_OK && e->has_labels && i < got; i++)
+      if (labels[i] < 0 || labels[i] >= K)
+        s = lp_error(LEAP_ERR_INVALID_ARG, "label %d of sample %lld is not a class of the classifier",
+                     (int)labels[i], (long long)(first + i));
+    if (s == LEAP_OK) s = lp_classifier_infer(cls, x, got, feat, logits);
+    if (s == LEAP_OK) s = lp_fd_accum_add_features(&sc->acc, feat, got);
+    for (int i = 0; s == LEAP_OK && e->has_labels && i < got; i++) {
+      const float *z = logits + (size_t)i * K;
+      int best = 0;
+      for (int k = 1; k < K; k++) best = z[k] > z[best] ? k : best;
+      sc->right += best == labels[i];
+      sc->labelled++;
+    }
+    cli_progress_update(&bar, e->done, e->n);
+  }
+  cli_progress_finish(&bar);
+  sc->seconds = cli_now() - t0;
+  free(x);
+  free(feat);
+  free(logits);
+  free(labels);
   return s;
 }
 
@@ -235,7 +253,7 @@ typedef struct eval_ref {
   double *mu, *cov;
 } eval_ref;
 
-static leap_status load_reference(const eval_opts *o, const lp_classifier *cls, const eval_set *e,
+static leap_status load_reference(const eval_opts *o, const lp_classifier *cls, const eval_stream *e,
                                   eval_ref *r) {
   if (r->mu) return LEAP_OK;
   leap_status s = lp_dataset_load(o->reference, &r->set);
@@ -268,17 +286,19 @@ typedef struct eval_against {
   double spread, spread_against; /* tr cov of the features */
 } eval_against;
 
-static leap_status compare_against(const eval_opts *o, const lp_classifier *cls, const eval_set *e,
+static leap_status compare_against(const eval_opts *o, const lp_classifier *cls, const eval_stream *e,
                                    const double *mu, const double *cov, const eval_ref *ref,
                                    eval_against *out) {
-  eval_set b = {0};
+  eval_stream b = {0};
+  eval_score sb = {0};
   const int d = cls->arch.hidden;
   double *mu2 = lp_malloc((size_t)d * sizeof *mu2), *c2 = lp_malloc((size_t)d * d * sizeof *c2);
-  leap_status s = mu2 && c2 ? read_samples(o, o->against, cls, &b) : lp_error(LEAP_ERR_NOMEM, "out of memory");
+  leap_status s = mu2 && c2 ? stream_open_samples(o, o->against, &b) : lp_error(LEAP_ERR_NOMEM, "out of memory");
   if (s == LEAP_OK && (b.n != e->n || b.c != e->c || b.h != e->h || b.w != e->w))
-    s = lp_error(LEAP_ERR_INVALID_ARG, "--against %s: %d samples [%d,%d,%d], the evaluated set has %d [%d,%d,%d]",
-                 o->against, b.n, b.c, b.h, b.w, e->n, e->c, e->h, e->w);
-  if (s == LEAP_OK) s = lp_fd_stats(cls, b.x, b.n, mu2, c2);
+    s = lp_error(LEAP_ERR_INVALID_ARG, "--against %s: %lld samples [%d,%d,%d], the evaluated set has %lld [%d,%d,%d]",
+                 o->against, (long long)b.n, b.c, b.h, b.w, (long long)e->n, e->c, e->h, e->w);
+  if (s == LEAP_OK) s = score_stream(o, cls, &b, &sb);
+  if (s == LEAP_OK) s = lp_fd_accum_result(&sb.acc, mu2, c2);
   if (s == LEAP_OK) s = lp_fd(mu, cov, mu2, c2, d, &out->fd);
   if (s == LEAP_OK) s = lp_fd(mu2, c2, ref->mu, ref->cov, d, &out->fd_ref);
   if (s == LEAP_OK) {
@@ -289,46 +309,53 @@ static leap_status compare_against(const eval_opts *o, const lp_classifier *cls,
   }
   free(mu2);
   free(c2);
-  eval_set_free(&b);
+  lp_fd_accum_free(&sb.acc);
+  stream_close(&b);
   return s;
+}
+
+/* "FD-50k" for n = 50000, "FD-1234" otherwise: the protocol's usual name. */
+static void protocol_name(int64_t n, char *buf, size_t len) {
+  if (n >= 1000 && n % 1000 == 0) snprintf(buf, len, "FD-%lldk", (long long)(n / 1000));
+  else snprintf(buf, len, "FD-%lld", (long long)n);
 }
 
 /* Samples (or reads) one set, scores it and prints the result lines. */
 static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, const char *cpath,
                                 eval_ref *ref) {
-  eval_set e = {0};
-  double sample_s = 0, fd = NAN, acc = NAN;
-  leap_status s = o->samples ? read_samples(o, o->samples, cls, &e) : sample_images(o, cls, &e, &sample_s);
+  eval_stream e = {0};
+  eval_score sc = {0};
+  double fd = NAN, acc = NAN;
+  leap_status s = o->samples ? stream_open_samples(o, o->samples, &e) : stream_open_model(o, cls, &e);
   const lp_classifier_arch *a = &cls->arch;
+  if (s == LEAP_OK && e.n < 2)
+    s = lp_error(LEAP_ERR_INVALID_ARG, "%s: FD needs at least 2 samples", e.path);
   if (s == LEAP_OK && (e.c != a->channels || e.h != a->height || e.w != a->width))
     s = lp_error(LEAP_ERR_INVALID_ARG, "samples are [%d,%d,%d] but the "
                  "classifier %s takes [%d,%d,%d]", e.c, e.h, e.w, cpath,
                  a->channels, a->height, a->width);
-  for (size_t k = 0; s == LEAP_OK && k < (size_t)e.n * e.c * e.h * e.w; k++)
-    if (!isfinite(e.x[k]))
-      s = lp_error(LEAP_ERR_NUMERIC, "sample %zu has a non-finite pixel",
-                   k / ((size_t)e.c * e.h * e.w));
-  for (int i = 0; s == LEAP_OK && e.labels && i < e.n; i++)
-    if (e.labels[i] < 0 || e.labels[i] >= a->num_classes)
-      s = lp_error(LEAP_ERR_INVALID_ARG, "label %d of sample %d is not a "
-                   "class of the classifier", (int)e.labels[i], i);
+  /* The samples first: their faults are named before the reference set is
+   * read (no data set needed to find them). */
+  if (s == LEAP_OK) s = score_stream(o, cls, &e, &sc);
   if (s == LEAP_OK) s = load_reference(o, cls, &e, ref);
   const int d = a->hidden;
   double *mu1 = lp_malloc((size_t)d * sizeof *mu1), *c1 = lp_malloc((size_t)d * d * sizeof *c1);
   if (s == LEAP_OK && (!mu1 || !c1)) s = lp_error(LEAP_ERR_NOMEM, "out of memory");
   double fd_mean = NAN, fd_cov = NAN;
-  if (s == LEAP_OK) s = lp_fd_stats(cls, e.x, e.n, mu1, c1);
+  if (s == LEAP_OK) s = lp_fd_accum_result(&sc.acc, mu1, c1);
   if (s == LEAP_OK) s = lp_fd_parts(mu1, c1, ref->mu, ref->cov, d, &fd_mean, &fd_cov);
   if (s == LEAP_OK) fd = fd_mean + fd_cov;
   eval_against ag = {.fd = NAN};
   if (s == LEAP_OK && o->against) s = compare_against(o, cls, &e, mu1, c1, ref, &ag);
-  if (s == LEAP_OK && e.labels)
-    s = lp_classifier_accuracy(cls, e.x, e.labels, e.n, &acc);
+  if (sc.labelled) acc = (double)sc.right / (double)sc.labelled;
   if (s == LEAP_OK) {
     const char *src = o->samples ? o->samples : o->model;
+    const double sample_s = o->samples ? 0 : sc.seconds;
+    char proto[32];
+    protocol_name(e.n, proto, sizeof proto);
     printf("FD %.4f (means %.4f + covariances %.4f)", fd, fd_mean, fd_cov);
-    if (e.labels) printf("  conditional accuracy %.4f", acc);
-    printf("  (%d samples of %s vs %d of %s", e.n, src, ref->set.n, o->reference);
+    if (e.has_labels) printf("  conditional accuracy %.4f", acc);
+    printf("  (%s: %lld samples of %s vs %d of %s", proto, (long long)e.n, src, ref->set.n, o->reference);
     if (!o->samples)
       printf("; %s %d steps, cfg %g, seed %llu, %.1f s", leap_solver_name(o->solver),
              o->steps, o->cfg, (unsigned long long)o->seed, sample_s);
@@ -339,8 +366,8 @@ static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, co
              o->against, ag.fd, ag.fd_ref, ag.shift, ag.cos, ag.spread, ag.spread_against);
     if (o->json) {
       printf("{\"fd\": %.6f, \"fd_mean\": %.6f, \"fd_cov\": %.6f, \"cond_accuracy\": ", fd, fd_mean, fd_cov);
-      if (e.labels) printf("%.6f", acc); else printf("null");
-      printf(", \"n\": %d, \"reference_n\": %d", e.n, ref->set.n);
+      if (e.has_labels) printf("%.6f", acc); else printf("null");
+      printf(", \"protocol\": \"%s\", \"n\": %lld, \"reference_n\": %d", proto, (long long)e.n, ref->set.n);
       if (!o->samples)
         printf(", \"model\": \"%s\", \"sampler\": \"%s\", \"steps\": %d, "
                "\"cfg\": %g, \"seed\": %llu, \"sample_seconds\": %.3f",
@@ -358,7 +385,8 @@ static leap_status evaluate_one(const eval_opts *o, const lp_classifier *cls, co
   }
   free(mu1);
   free(c1);
-  eval_set_free(&e);
+  lp_fd_accum_free(&sc.acc);
+  stream_close(&e);
   return s;
 }
 
@@ -400,10 +428,17 @@ int cli_eval_main(int argc, char **argv) {
     if (cli_opt_str(&a, "--classifier", &o.classifier)) continue;
     if (cli_opt_str(&a, "--reference", &o.reference)) continue;
     if (cli_opt_str(&a, "--labels", &o.labels)) continue;
-    if (cli_opt_int(&a, "--n", 2, MAX_N, &o.n)) continue;
+    uint64_t n = 0;
+    if (cli_opt_u64(&a, "--n", &n)) {
+      if (a.exit_code < 0 && (n < 2 || n > (uint64_t)MAX_N))
+        a.exit_code = cli_usage_error(a.cmd, "--n: %llu is out of range [2, %lld]", (unsigned long long)n,
+                                      (long long)MAX_N);
+      o.n = (int64_t)n;
+      continue;
+    }
     if (cli_opt_int(&a, "--reference-n", 2, 10000000, &o.reference_n)) continue;
     if (cli_opt_str(&a, "--steps", &steps_text)) continue;
-    if (cli_opt_int(&a, "--batch", 1, MAX_N, &o.batch)) continue;
+    if (cli_opt_int(&a, "--batch", 1, 32768, &o.batch)) continue;
     if (cli_opt_str(&a, "--sampler", &o.sampler)) continue;
     if (cli_opt_double(&a, "--cfg", -1e6, 1e6, &o.cfg)) continue;
     if (cli_opt_u64(&a, "--seed", &o.seed)) continue;

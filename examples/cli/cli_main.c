@@ -35,6 +35,8 @@ static const cli_command kCommands[] = {
      cli_lcsc_main, cli_lcsc_help},
     {"eval", "measure sample quality (FD, conditional accuracy)",
      cli_eval_main, cli_eval_help},
+    {"merge", "join the raw parts of a sharded 'leap sample' run into one file",
+     cli_merge_main, cli_merge_help},
     {"profile", "profile a model for ERTACache (leap sample --cache)",
      cli_profile_main, cli_profile_help},
     {"bench", "benchmarks: 'leap bench erta' (ERTACache vs baselines)",

@@ -21,16 +21,16 @@ void cli_progress_init(cli_progress *p, int want) {
   p->rate = "it/s";
 }
 
-void cli_progress_update(cli_progress *p, int step, int steps) {
+void cli_progress_update(cli_progress *p, long long step, long long steps) {
   if (!p->enabled || step <= 0) return;
   double now = cli_now();
   if (step < steps && p->drawn && now - p->last_draw < 0.1) return;
   double elapsed = now - p->start;
-  double rate = elapsed > 0 ? step / elapsed : 0;
-  double eta = rate > 0 ? (steps - step) / rate : 0;
+  double rate = elapsed > 0 ? (double)step / elapsed : 0;
+  double eta = rate > 0 ? (double)(steps - step) / rate : 0;
   /* \r returns to the line start and \033[K clears what a longer earlier
    * line left behind. */
-  fprintf(stderr, "\r%s %d/%d  %.1f %s  ETA %.1fs\033[K", p->what, step, steps, rate,
+  fprintf(stderr, "\r%s %lld/%lld  %.1f %s  ETA %.1fs\033[K", p->what, step, steps, rate,
           p->rate, eta);
   fflush(stderr);
   p->last_draw = now;

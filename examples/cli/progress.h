@@ -18,9 +18,10 @@ typedef struct cli_progress {
 double cli_now(void);
 /* Enabled when want != 0 and stderr is a terminal. */
 void cli_progress_init(cli_progress *p, int want);
-/* Shows step / steps (steps completed so far); redraws at most ~10 times a
- * second, and always on the last step. */
-void cli_progress_update(cli_progress *p, int step, int steps);
+/* Shows step / steps (steps completed so far; 64-bit for image counts of
+ * long runs); redraws at most ~10 times a second, and always on the last
+ * step. */
+void cli_progress_update(cli_progress *p, long long step, long long steps);
 /* Ends the line (if one was drawn) so that later output starts clean. */
 void cli_progress_finish(cli_progress *p);
 
