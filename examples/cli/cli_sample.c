@@ -466,26 +466,30 @@ static leap_status check_outputs(const sample_opts *o, const sample_plan *p, con
 }
 
 /* One PNG per image of a batch into --out-dir, named by the image's index
- * in the run; the batch's files land together. */
+ * in the run; they land in groups of PNG_GROUP (core/output.c registers at
+ * most 64 temporaries at once, one of them the raw samples'). */
+enum { PNG_GROUP = 32 };
 static leap_status write_pngs(const sample_opts *o, const sample_plan *p, const float *x, int b, int64_t first,
                               const char *const *in, int nin) {
-  lp_out **outs = lp_calloc((size_t)b, sizeof *outs);
-  if (!outs) return lp_error(LEAP_ERR_NOMEM, "out of memory");
-  leap_status s = LEAP_OK;
-  int made = 0;
+  lp_out *outs[PNG_GROUP];
   char path[4096];
-  for (; s == LEAP_OK && made < b; made++) {
-    if (snprintf(path, sizeof path, "%s/%0*lld.png", o->out_dir, p->digits, (long long)(first + made)) >=
-        (int)sizeof path) {
-      s = lp_error(LEAP_ERR_INVALID_ARG, "--out-dir: path too long");
-      break;
+  leap_status s = LEAP_OK;
+  for (int g0 = 0; s == LEAP_OK && g0 < b; g0 += PNG_GROUP) {
+    const int g = b - g0 < PNG_GROUP ? b - g0 : PNG_GROUP;
+    int made = 0;
+    for (; s == LEAP_OK && made < g; made++) {
+      const int64_t i = first + g0 + made;
+      if (snprintf(path, sizeof path, "%s/%0*lld.png", o->out_dir, p->digits, (long long)i) >= (int)sizeof path) {
+        s = lp_error(LEAP_ERR_INVALID_ARG, "--out-dir: path too long");
+        break;
+      }
+      s = png_grid_write_unit(path, x + (size_t)(g0 + made) * p->per, 1, p->c, p->h, p->w, in, nin, &outs[made]);
+      if (s != LEAP_OK) break;
     }
-    s = png_grid_write_unit(path, x + (size_t)made * p->per, 1, p->c, p->h, p->w, in, nin, &outs[made]);
+    if (s == LEAP_OK) s = lp_out_commit_all(outs, g);
+    else
+      for (int k = 0; k < made; k++) lp_out_abort(outs[k]);
   }
-  if (s == LEAP_OK) s = lp_out_commit_all(outs, b);
-  else
-    for (int i = 0; i < b; i++) lp_out_abort(outs[i]);
-  free(outs);
   return s;
 }
 
