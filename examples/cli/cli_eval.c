@@ -164,8 +164,13 @@ static leap_status stream_next(const eval_opts *o, eval_stream *e, int max, floa
   if (b <= 0) return LEAP_OK;
   leap_status s;
   if (e->src) {
-    int n = 0;
-    s = cli_samples_next(e->src, b, x, labels, &n);
+    /* A batch may span parts of an index. */
+    const size_t per = (size_t)e->c * e->h * e->w;
+    int n = 0, got_now = 0;
+    do {
+      s = cli_samples_next(e->src, b - n, x + (size_t)n * per, labels + n, &got_now);
+      n += got_now;
+    } while (s == LEAP_OK && got_now > 0 && n < b);
     if (s == LEAP_OK && n < b) s = lp_error(LEAP_ERR_FORMAT, "%s: ended after %lld samples", e->path,
                                             (long long)(e->done + n));
     if (s != LEAP_OK) return s;
