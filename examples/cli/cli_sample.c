@@ -395,8 +395,9 @@ static int plan_outputs(const sample_opts *o, sample_plan *p) {
     return cli_usage_error("sample", "--out: %lld images are too many for a grid (at most %d); write them "
                            "with --out-dir DIR (one PNG each) or --raw-out FILE", (long long)p->count, GRID_MAX);
   }
-  p->grid = o->out || (!sharded && p->count <= GRID_MAX);
-  if (!p->grid && !o->out_dir && !o->raw_out)
+  /* An empty shard (more shards than batches) writes its empty part only. */
+  p->grid = p->count > 0 && (o->out || (!sharded && p->count <= GRID_MAX));
+  if (!p->grid && !o->out_dir && !o->raw_out && p->count > 0)
     return cli_usage_error("sample", "%lld images%s and no output: give --out-dir DIR (one PNG each) or "
                            "--raw-out FILE (a grid holds at most %d images%s)", (long long)p->count,
                            sharded ? " of a shard" : "", GRID_MAX, sharded ? "; shards write no grid unless --out "
@@ -648,7 +649,10 @@ static int run(const sample_opts *o, leap_context *ctx, leap_model *m, const cha
       printf("cache: %d of %d evaluations computed, %d reused; hooks took %.1f ms\n", t.cache.computed,
              t.cache.evaluations, t.cache.reused, 1e3 * t.cache.overhead_seconds);
     printf("%lld images", (long long)p.count);
-    if (o->shard.count > 0)
+    if (o->shard.count > 0 && p.count == 0)
+      printf(" (shard %lld/%lld: none of the %lld, fewer batches than shards)", (long long)o->shard.index,
+             (long long)o->shard.count, (long long)p.n);
+    else if (o->shard.count > 0)
       printf(" (shard %lld/%lld: images %lld..%lld of %lld)", (long long)o->shard.index, (long long)o->shard.count,
              (long long)p.first, (long long)(p.first + p.count - 1), (long long)p.n);
     printf(" in %.2f s (%.2f images/s) on %s ->", t.seconds, t.seconds > 0 ? (double)p.count / t.seconds : 0.0,
