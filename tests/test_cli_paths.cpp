@@ -291,7 +291,7 @@ TEST_CASE("cli: every command's help, and devices without a Vulkan driver", "[cl
     CHECK(h2 == h1);
     commands++;
   }
-  CHECK(commands == 11);
+  CHECK(commands == 12);
   CHECK(cli(dir, "", "help no-such-command", &out) == 2);
   CHECK(cli(dir, "", "help sample info", &out) == 2);
   CHECK(cli(dir, "", "bench nope", &out) == 2);
