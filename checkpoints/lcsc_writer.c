@@ -225,3 +225,16 @@ leap_status lp_lcsc_writer_finish(lp_lcsc_writer *w) {
   lp_lcsc_writer_abort(w);
   return s;
 }
+
+leap_status lp_lcsc_writer_finish_unit(lp_lcsc_writer *w, lp_out **out) {
+  if (!w || !out) return lp_error(LEAP_ERR_INVALID_ARG, "lp_lcsc_writer_finish_unit: NULL argument");
+  *out = NULL;
+  leap_status s = LEAP_OK;
+  if (w->appended != w->data_bytes)
+    s = lp_error(LEAP_ERR_INVALID_ARG, "%s: %llu of %llu data bytes written", w->path,
+                 (unsigned long long)w->appended, (unsigned long long)w->data_bytes);
+  if (s == LEAP_OK) s = flush(w);
+  if (s == LEAP_OK) *out = w->out, w->out = NULL; /* the caller lands it (lp_out_commit_all) */
+  lp_lcsc_writer_abort(w);
+  return s;
+}

@@ -51,6 +51,10 @@ leap_status lp_lcsc_writer_append_direct(lp_lcsc_writer *w, const void *data, si
 /* Checks that every announced byte was appended, fsyncs, renames onto the
  * target. Frees w either way (on failure the temporary is removed). */
 leap_status lp_lcsc_writer_finish(lp_lcsc_writer *w);
+/* As finish, but stops before the rename: *out holds the written, not yet
+ * landed temporary, for lp_out_commit_all with the other files of one unit
+ * (`leap sample`'s raw samples with its grid). Frees w either way. */
+leap_status lp_lcsc_writer_finish_unit(lp_lcsc_writer *w, lp_out **out);
 /* Removes the temporary and frees w. */
 void lp_lcsc_writer_abort(lp_lcsc_writer *w);
 /* Bytes of the whole file (length prefix + header + data). */

@@ -628,13 +628,21 @@ static int run(const sample_opts *o, leap_context *ctx, leap_model *m, const cha
   run_totals t = {0};
   if (code < 0) {
     s = sample_batches(o, ctx, m, &p, &base, noise, in, nin, raw, grid, &t);
-    if (s == LEAP_OK && raw) s = cli_raw_writer_finish(raw);
+    /* The grid and the raw samples land together (lp_out_commit_all): a
+     * failure (a full disk) in either leaves neither. */
+    lp_out *outs[2] = {NULL, NULL};
+    int nouts = 0;
+    if (s == LEAP_OK && p.grid)
+      s = png_grid_write_unit(sample_out(o), grid, (int)p.count, p.c, p.h, p.w, in, nin, &outs[nouts++]);
+    if (s == LEAP_OK && raw) s = cli_raw_writer_finish_unit(raw, &outs[nouts++]);
     else cli_raw_writer_abort(raw);
     raw = NULL;
+    if (s == LEAP_OK && nouts) s = lp_out_commit_all(outs, nouts);
+    else
+      for (int k = 0; k < nouts; k++) lp_out_abort(outs[k]);
     /* Shard 0 writes the index of every part (all fixed by n and N). */
     if (s == LEAP_OK && p.raw && o->shard.count > 0 && o->shard.index == 0)
       s = cli_raw_index_write(o->raw_out, p.settings, p.n, o->batch, p.c, p.h, p.w, o->shard.count, in, nin);
-    if (s == LEAP_OK && p.grid) s = png_grid_write(sample_out(o), grid, (int)p.count, p.c, p.h, p.w, in, nin);
     if (s == LEAP_ERR_INTERRUPTED) {
       report_stop(o, &p, &t, s);
       code = CLI_EXIT_INTERRUPTED;

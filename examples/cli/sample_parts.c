@@ -197,6 +197,12 @@ leap_status cli_raw_writer_finish(cli_raw_writer *w) {
   return s;
 }
 
+leap_status cli_raw_writer_finish_unit(cli_raw_writer *w, lp_out **out) {
+  leap_status s = lp_lcsc_writer_finish_unit(w->w, out);
+  free(w);
+  return s;
+}
+
 void cli_raw_writer_abort(cli_raw_writer *w) {
   if (!w) return;
   lp_lcsc_writer_abort(w->w);

@@ -83,6 +83,9 @@ leap_status cli_raw_writer_open(const char *path, const cli_raw_meta *m, int64_t
 leap_status cli_raw_writer_append(cli_raw_writer *w, const float *x, int64_t images);
 /* Checks that every image came, lands the file; frees w either way. */
 leap_status cli_raw_writer_finish(cli_raw_writer *w);
+/* The same, but returns the written file unlanded in *out, to land with
+ * others (lp_out_commit_all); frees w either way. */
+leap_status cli_raw_writer_finish_unit(cli_raw_writer *w, lp_out **out);
 void cli_raw_writer_abort(cli_raw_writer *w);
 
 /* Samples read back a batch at a time from a samples file, an index (a
