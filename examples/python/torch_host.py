@@ -197,14 +197,19 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch and leap (0: their default)")
     ap.add_argument("--out", default="torch_host.png", help="PNG grid of the uncached images")
     ap.add_argument("--cached-out", help="PNG grid of the cached images (default torch_host_cached.png)")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="with --profile: only the cached run (its hook share; no PSNR, no --out)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     if a.n < 1 or a.steps < 1:
         ap.error("--n and --steps must be at least 1")
+    if a.cached_only and not a.profile:
+        ap.error("--cached-only needs --profile")
     inputs = [a.model, a.profile]
     cached_out = a.cached_out or "torch_host_cached.png"
     try:  # refuse a bad output before the long work
-        png_out.check(a.out, inputs)
+        if not a.cached_only:
+            png_out.check(a.out, inputs)
         if a.profile:
             png_out.check(cached_out, inputs)
     except ValueError as e:
@@ -216,12 +221,14 @@ def main(argv=None):
         cache = make_cache(ctx, a.profile, a.setting, model_id, a.n, a.steps, a.cfg) if a.profile else None
     except leap.LeapError as e:
         raise SystemExit(f"torch_host: {e}")
-    full_clock = HookClock()
-    full = sample(model, noise, labels, a.steps, a.cfg, clock=full_clock,
-                  progress=_progress_line("uncached", a.quiet))
-    png_out.write(a.out, full, inputs)
-    if not a.quiet:
-        print(f"torch_host: {a.n} images, {a.steps} steps, uncached {full_clock.steps:.2f} s -> {a.out}")
+    full = None
+    if not a.cached_only:
+        full_clock = HookClock()
+        full = sample(model, noise, labels, a.steps, a.cfg, clock=full_clock,
+                      progress=_progress_line("uncached", a.quiet))
+        png_out.write(a.out, full, inputs)
+        if not a.quiet:
+            print(f"torch_host: {a.n} images, {a.steps} steps, uncached {full_clock.steps:.2f} s -> {a.out}")
     if cache is None:
         return 0
     clock = HookClock()
@@ -230,8 +237,9 @@ def main(argv=None):
     st = cache.stats()
     png_out.write(cached_out, cached, inputs)
     if not a.quiet:
-        print(f"torch_host: cached {clock.steps:.2f} s, {st['computed']} of {a.steps} steps computed, "
-              f"PSNR {psnr(cached, full):.2f} dB against uncached -> {cached_out}")
+        against = f", PSNR {psnr(cached, full):.2f} dB against uncached" if full is not None else ""
+        print(f"torch_host: cached {clock.steps:.2f} s, {st['computed']} of {a.steps} steps computed{against} "
+              f"-> {cached_out}")
         print(f"torch_host: hooks {1e3 * clock.hooks / a.steps:.3f} ms a step of {1e3 * clock.steps / a.steps:.1f} ms "
               f"({100 * clock.hooks / clock.steps:.3f}% of the step; leap's own count inside the hooks: "
               f"{1e3 * st['overhead_seconds'] / a.steps:.3f} ms a step)")
