@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 
 GAP = 2
-GAP_VALUE = 0
+GAP_VALUE = 128  # png_grid.c: mid gray between tiles
 _MAGIC = b"\x89PNG\r\n\x1a\n"
 _MARK = b"Software\x00leap"
 
