@@ -1,7 +1,7 @@
 /* video_cache.c - the block cache's profile (video_cache.h): what it binds
  * to, its JSON file, and the offline calibration that makes it. The reuse
  * schedule is chosen by the image cache's threshold walk
- * (lp_cache_policy_walk, lp_cache_lambda_for in plugin/cache_calibrate.h)
+ * (lp_cache_policy_walk, lp_cache_lambda_for in sample/cache_calibrate.h)
  * over the forward rows instead of the steps; the sampler does the rest
  * (video_sample.c, lp_video_cache_run). */
 #include <errno.h>

@@ -30,7 +30,7 @@
 #define LP_VCACHE_FORMAT_VERSION 1
 #define LP_VCACHE_MAX_SETTINGS 32
 #define LP_VCACHE_MAX_BYTES (64u << 20)
-/* phi's range, as the image cache clamps it (plugin/cache_calibrate.c). */
+/* phi's range, as the image cache clamps it (sample/cache_calibrate.c). */
 #define LP_VCACHE_PHI_MIN 0.5
 #define LP_VCACHE_PHI_MAX 1.5
 

@@ -477,7 +477,7 @@ static leap_status record_dist(vs *s, int wb, int cw, int we, float *res, int fr
 }
 
 /* phi = <v^, v> / <v^, v^> over the guided velocities of the chunks that
- * step (the image cache's endpoint fit, plugin/cache_calibrate.c). */
+ * step (the image cache's endpoint fit, sample/cache_calibrate.c). */
 static double fit_phi(const vs *s, const float *hat, const float *truth, int frames, int f_begin) {
   double ab = 0, aa = 0;
   const double cfg = s->d.cfg;

@@ -17,14 +17,15 @@ art="${LEAP_FUZZ_ARTIFACTS:-$dir/artifacts}"
 mkdir -p "$art"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-failed=0
-printf '%-14s %12s %9s %7s %7s %8s %s\n' harness execs exec/s cov ft corpus result
-for h in "${harnesses[@]}"; do
-  bin="$dir/fuzz/fuzz_$h"
-  [ -x "$bin" ] || { echo "fuzz/run.sh: $bin not built (fuzz/build.sh)" >&2; exit 2; }
+# Harnesses run LEAP_FUZZ_JOBS at a time (default: the number of cores);
+# each writes its row (and, on a crash, its report) to a file, printed in
+# order at the end, so the output reads the same as a serial run.
+jobs="${LEAP_FUZZ_JOBS:-$(nproc)}"
+run_one() {
+  local h="$1" bin="$dir/fuzz/fuzz_$1" work log rc execs rate last cov ft corp result
   work="$(mktemp -d)"
   log="$art/$h.log"
-  runs=()
+  local runs=()
   [ -n "${LEAP_FUZZ_RUNS:-}" ] && runs=(-runs="$LEAP_FUZZ_RUNS")
   # -rss_limit_mb: a reader that sizes memory from a header trips it.
   # -timeout=60: on a loaded 2-core machine a niced harness was once starved
@@ -39,7 +40,7 @@ for h in "${harnesses[@]}"; do
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9A-Za-z]*\).*/\1/p' <<<"$last")
   result=ok
-  if [ $rc -ne 0 ]; then result="CRASH (rc $rc, $log)"; failed=1; fi
+  if [ $rc -ne 0 ]; then result="CRASH (rc $rc, $log)"; fi
   printf '%-14s %12s %9s %7s %7s %8s %s\n' "$h" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result"
   # CI keeps only its printed output: the report and the input go there too,
   # so a crash on that machine can be replayed here (base64 -d > x; harness x).
@@ -53,5 +54,21 @@ for h in "${harnesses[@]}"; do
     done
   fi
   rm -rf "$work"
+}
+for h in "${harnesses[@]}"; do
+  [ -x "$dir/fuzz/fuzz_$h" ] || { echo "fuzz/run.sh: $dir/fuzz/fuzz_$h not built (fuzz/build.sh)" >&2; exit 2; }
+done
+printf '%-14s %12s %9s %7s %7s %8s %s\n' harness execs exec/s cov ft corpus result
+for h in "${harnesses[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  rm -f "$art/$h.row"
+  run_one "$h" >"$art/$h.row" 2>&1 &
+done
+wait
+failed=0
+for h in "${harnesses[@]}"; do
+  cat "$art/$h.row"
+  # the row says ok only when the harness exited 0
+  [ "$(head -1 "$art/$h.row" | awk '{print $NF}')" = ok ] || failed=1
 done
 exit $failed

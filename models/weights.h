@@ -2,7 +2,7 @@
  * + fill_in_parameter_sizes): each tensor's name, shape, block, role and
  * initialisation, in the order of the architecture's state dict. One list
  * per architecture serves the loader and free (model_weights.c), the model
- * id (plugin/cache_model_id.c), the trainer's parameter layout
+ * id (sample/cache_model_id.c), the trainer's parameter layout
  * (train_params.c) and `leap info` (leap_model_weight). */
 #ifndef LEAP_WEIGHTS_H
 #define LEAP_WEIGHTS_H

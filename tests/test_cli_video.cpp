@@ -431,6 +431,21 @@ TEST_CASE("cli video: --json reports frames/s per 16 frames and peak memory", "[
   CHECK(r.out.find("{\"first\":0,\"count\":16,\"frames_per_s\":") != std::string::npos);
   CHECK(r.out.find("{\"first\":16,\"count\":4,\"frames_per_s\":") != std::string::npos);
   const size_t at = r.out.find("\"peak_rss_mib\":");
+  // the rate over all clips is the per-clip rate times the clips (n = 1 here; n = 2 below)
+  auto number_after = [](const std::string &s, const char *key) {
+    const size_t k = s.find(key);
+    return k == std::string::npos ? -1.0 : std::strtod(s.c_str() + k + std::strlen(key), nullptr);
+  };
+  CHECK(r.out.find("\"clips\":1,") != std::string::npos);
+  CHECK(number_after(r.out, "\"all_clips_frames_per_s\":") ==
+        Approx(number_after(r.out, "\"frames_per_s\":")).epsilon(1e-5));
+  const Result r2 = leap(dir, "video --model '" + kVideoTiny + "' --backend cpu --threads 1 --n 2 --frames 4 --steps 1 "
+                              "--family autoregressive --quiet --json --out '" + (dir / "v2.gif") + "'");
+  INFO(r2.out << r2.err);
+  REQUIRE(r2.code == 0);
+  CHECK(r2.out.find("\"clips\":2,") != std::string::npos);
+  CHECK(number_after(r2.out, "\"all_clips_frames_per_s\":") ==
+        Approx(2 * number_after(r2.out, "\"frames_per_s\":")).epsilon(1e-5));
   REQUIRE(at != std::string::npos);
   CHECK(std::strtod(r.out.c_str() + at + 15, nullptr) > 0);
 }

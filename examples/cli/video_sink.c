@@ -67,7 +67,7 @@ leap_status video_sink_open(const video_sink_desc *d, video_sink **out) {
   if (!s) return lp_error(LEAP_ERR_NOMEM, "out of memory");
   s->d = *d;
   s->per_frame = (size_t)d->c * d->h * d->w;
-  int oom = video_timing_init(&s->timing, d->frames) != 0;
+  int oom = video_timing_init(&s->timing, d->frames, d->n) != 0;
   if (!oom && is_png(d->out)) {
     s->strip_cols = (d->frames + d->strip_every - 1) / d->strip_every;
     oom = !(s->strip = lp_malloc((size_t)d->n * s->strip_cols * s->per_frame * sizeof *s->strip));

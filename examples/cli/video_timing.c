@@ -8,9 +8,10 @@
 #include "alloc.h"
 #include "progress.h"
 
-int video_timing_init(video_timing *t, int frames) {
+int video_timing_init(video_timing *t, int frames, int clips) {
   t->start = cli_now();
   t->frames = frames;
+  t->clips = clips > 0 ? clips : 1;
   t->done = 0;
   t->finished = lp_calloc(frames > 0 ? (size_t)frames : 1, sizeof *t->finished);
   return t->finished ? 0 : -1;
@@ -47,6 +48,9 @@ void video_timing_json(const video_timing *t, FILE *out) {
   fprintf(out, "\"seconds\":%.6f,\"frames_per_s\":", seconds(t));
   if (all > 0) fprintf(out, "%.6g", all);
   else fputs("null", out);
+  fprintf(out, ",\"clips\":%d,\"all_clips_frames_per_s\":", t->clips);
+  if (all > 0) fprintf(out, "%.6g", all * t->clips);
+  else fputs("null", out);
   fputs(",\"spans\":[", out);
   for (int a = 0; a < t->done; a += VIDEO_TIMING_SPAN) {
     const int b = a + VIDEO_TIMING_SPAN < t->done ? a + VIDEO_TIMING_SPAN : t->done;
@@ -61,7 +65,8 @@ void video_timing_json(const video_timing *t, FILE *out) {
 void video_timing_text(const video_timing *t, FILE *out) {
   const double all = video_timing_rate(t, 0, t->done);
   fprintf(out, "timing: %d frames in %.2f s", t->done, seconds(t));
-  if (all > 0) fprintf(out, " (%.2f frames/s)", all);
+  if (all > 0 && t->clips > 1) fprintf(out, " (%.2f frames/s per clip, %.2f over %d clips)", all, all * t->clips, t->clips);
+  else if (all > 0) fprintf(out, " (%.2f frames/s)", all);
   fprintf(out, "; peak memory %.1f MiB\n", video_timing_peak_mib());
   if (t->done <= VIDEO_TIMING_SPAN) return;
   /* A long run lists its first and last spans (--json has them all). */

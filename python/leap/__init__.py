@@ -2,8 +2,9 @@
 
 Contexts, models, their description, the forward pass, image and video
 sampling into numpy arrays, leap's initial noise, and the block-diffusion
-schedule API. Every failing call raises LeapError carrying leap's status and
-leap_last_error()'s message.
+schedule API, and ERTACache's hooks (Cache) for a host that runs its own
+model and sampling loop. Every failing call raises LeapError carrying leap's
+status and leap_last_error()'s message.
 
 The library is found at the first call: $LEAP_LIBRARY, else
 "libleap.so.0" on the dynamic loader's path (load_library() picks another).
@@ -25,12 +26,15 @@ import numpy as np
 from . import _structs as S
 
 __all__ = ["LeapError", "load_library", "api_version", "Context", "Model", "Tensor", "BlockSchedule",
-           "BlockIteration", "noise_fill", "block_noise_shuffle"]
+           "BlockIteration", "Cache", "ALL_BRANCHES", "noise_fill", "block_noise_shuffle"]
 
 _BACKENDS = {"cpu": 0, "vulkan": 1}
 _FAMILIES = {"synchronous": 0, "autoregressive": 1, "pyramid": 2, "pipelined": 3}
 _KV_KINDS = {"keep_all": 0, "rolling": 1, "sparse": 2}
 _PREDICTIONS = {0: "eps", 1: "v", 2: "flow_v"}
+_CACHE_POLICIES = {"erta": 0, "uniform": 1, "teacache": 2, "none": 3}
+_CACHE_LEVELS = {"hidden": 0, "output": 1}
+ALL_BRANCHES = -1  # LEAP_CACHE_ALL_BRANCHES: a batch with every branch, cond rows first
 _DTYPES = {np.dtype(np.float32): 0, np.dtype(np.float16): 1, np.dtype(np.float64): 3,
            np.dtype(np.int64): 4, np.dtype(np.int32): 5}
 
@@ -89,6 +93,16 @@ def _signatures(lib):
         "leap_kv_policy_desc_default": (_padded(S.KvPolicyDesc), []),
         "leap_video_desc_default": (_padded(S.VideoDesc), []),
         "leap_video_sample": (I, [P, C.POINTER(S.VideoDesc), F]),
+        "leap_model_id": (I, [P, C.c_char_p, SZ]),
+        "leap_cache_desc_default": (_padded(S.CacheDesc), []),
+        "leap_cache_create": (I, [P, C.POINTER(S.CacheDesc), C.POINTER(P)]),
+        "leap_cache_destroy": (None, [P]),
+        "leap_cache_reset": (I, [P]),
+        "leap_cache_begin": (I, [P, I, I, P, P, C.POINTER(I)]),
+        "leap_cache_end": (I, [P, I, I, P]),
+        "leap_cache_step_scale": (I, [P, I, C.POINTER(C.c_double), C.POINTER(I)]),
+        "leap_cache_adjust_schedule": (I, [P, I, C.POINTER(C.c_double), I]),
+        "leap_cache_get_stats": (I, [P, C.POINTER(S.CacheStats)]),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)
@@ -238,6 +252,13 @@ class Model(_Handle):
         self.info["prediction"] = _PREDICTIONS.get(self.info["prediction"], self.info["prediction"])
 
 
+    def id(self):
+        """leap_model_id: 16 hex digits hashing the model's description and
+        weights, what a cache profile is valid for (Cache(model_id=...))."""
+        buf = C.create_string_buffer(17)
+        _check(_L().leap_model_id(self._h, buf, len(buf)), "leap_model_id")
+        return buf.value.decode()
+
     def _frame_shape(self):
         i = self.info
         return (i["in_channels"], i["height"], i["width"])
@@ -264,10 +285,13 @@ class Model(_Handle):
         return out
 
     def sample(self, n=1, labels=None, steps=50, solver="euler", schedule="default", shift=1.0, cfg=1.0,
-               eta=0.0, seed=0, noise=None, frames=0, out=None):
+               eta=0.0, seed=0, noise=None, frames=0, cache=None, out=None):
         """leap_sample: n images (or clips) [n, F, C, H, W], pixels in [-1,
         1]. labels [n] (None: unconditional); noise [n, F, C, H, W] (None:
-        from seed, noise_fill's numbers); out: an array to fill in place."""
+        from seed, noise_fill's numbers); cache: a Cache made for this run
+        (branches 2 when cfg != 1, images n, the same steps and cfg), what
+        `leap sample --cache` runs (leap resets it first); out: an array to
+        fill in place."""
         lib = _L()
         d = _default(lib.leap_sample_desc_default, S.SampleDesc)
         solver_id, schedule_id = C.c_int(), C.c_int()
@@ -281,6 +305,7 @@ class Model(_Handle):
         d.shift, d.cfg, d.eta, d.seed, d.frames = float(shift), float(cfg), float(eta), int(seed), int(frames)
         d.labels = y.ctypes.data_as(C.POINTER(C.c_int32)) if y is not None else None
         d.noise = _fptr(z) if z is not None else None
+        d.cache = cache.handle if cache is not None else None
         out = _out_array(out, shape, "sample")
         _check(lib.leap_sample(self._h, C.byref(d), _fptr(out)), "leap_sample")
         return out
@@ -341,6 +366,147 @@ class Tensor(_Handle):
         _check(_L().leap_tensor_read(self._h, C.c_void_p(out.ctypes.data), out.nbytes), "leap_tensor_read")
         return out
 
+
+
+def _enum(table, value, what):
+    if value not in table:
+        raise ValueError(f"{what} must be one of {sorted(table)}")
+    return table[value]
+
+
+class Cache(_Handle):
+    """ERTACache (leap_cache_*) for a host that runs its own model and
+    sampling loop: per step, begin() on the hidden states before the block
+    stack says whether to compute; if so the host runs its blocks and hands
+    the result to end(); if not, leap has written the rectified cached
+    result into `out` itself. step_scale() then gives the step's phi.
+
+    ctx: the Context the tensors belong to. profile: JSON from `leap
+    profile` (policies "erta" and "teacache"); setting: which of its
+    settings. policy: "erta", "uniform" (uniform_computed evenly spaced
+    steps), "teacache" (teacache_threshold) or "none". level: "hidden"
+    ([rows, tokens, hidden], the block stack's residual) or "output"
+    ([rows, C, H, W], the whole model's). timestep_adjust: 0 off, 1 phi on
+    the velocity, 2 the paper's phi in time (adjust_schedule); rectify: the
+    profile's per-channel correction where it kept one. The run the cache
+    serves, checked against the profile (a mismatch raises LeapError naming
+    the field): branches (2 with guidance: cond rows first, then uncond),
+    images (rows per branch), model_id (Model.id(); None skips that check,
+    for a host's own model), solver, schedule, shift, steps, cfg.
+
+    Tensors: begin() and end() take a leap Tensor or a C-contiguous float32
+    numpy array, which is wrapped for the call (leap_tensor_wrap_host, CPU
+    backend: leap reads and writes the array's own memory, no copy; a torch
+    CPU tensor's .numpy() is such an array). reset() before each run."""
+
+    _destroy = "leap_cache_destroy"
+
+    def __init__(self, ctx, profile=None, setting=0, policy="erta", level="hidden", timestep_adjust=1,
+                 rectify=True, uniform_computed=0, teacache_threshold=0.1, branches=1, images=1, model_id=None,
+                 solver="euler", schedule="default", shift=1.0, steps=50, cfg=1.0):
+        lib = _L()
+        d = _default(lib.leap_cache_desc_default, S.CacheDesc)
+        d.policy = _enum(_CACHE_POLICIES, policy, "policy")
+        d.level = _enum(_CACHE_LEVELS, level, "level")
+        solver_id, schedule_id = C.c_int(), C.c_int()
+        _check(lib.leap_solver_from_name(solver.encode(), C.byref(solver_id)), "leap_solver_from_name")
+        _check(lib.leap_schedule_from_name(schedule.encode(), C.byref(schedule_id)), "leap_schedule_from_name")
+        # The desc's strings are read during leap_cache_create only.
+        d.profile = os.fsencode(profile) if profile is not None else None
+        d.model_id = model_id.encode() if model_id is not None else None
+        d.setting, d.timestep_adjust, d.rectify = int(setting), int(timestep_adjust), int(bool(rectify))
+        d.uniform_computed, d.teacache_threshold = int(uniform_computed), float(teacache_threshold)
+        d.branches, d.images, d.steps = int(branches), int(images), int(steps)
+        d.solver, d.schedule, d.shift, d.cfg = solver_id.value, schedule_id.value, float(shift), float(cfg)
+        self._ctx = ctx  # the cache's context must outlive it
+        h = C.c_void_p()
+        _check(lib.leap_cache_create(ctx.handle, C.byref(d), C.byref(h)), "leap_cache_create")
+        self._h = h
+        self.steps, self.branches, self.images = d.steps, d.branches, d.images
+
+    @property
+    def handle(self):
+        if not self._h:
+            raise ValueError("the cache is closed")
+        return self._h
+
+    def reset(self):
+        """Forgets the cached residuals and counters: call before each run."""
+        _check(_L().leap_cache_reset(self.handle), "leap_cache_reset")
+
+    def _tensor(self, x, what, call, owned, written=False):
+        # A leap Tensor as it is; a numpy array wrapped over its own memory
+        # for this call (the wrapper goes into `owned` to be destroyed after).
+        if isinstance(x, Tensor):
+            return x._h
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.c_contiguous:
+            raise ValueError(f"{call}: {what} must be a leap.Tensor or a C-contiguous float32 numpy array")
+        if written and not x.flags.writeable:
+            raise ValueError(f"{call}: {what} must be writeable (leap writes into it)")
+        shape = (C.c_int64 * x.ndim)(*x.shape)
+        h = C.c_void_p()
+        _check(_L().leap_tensor_wrap_host(self._ctx.handle, 0, x.ndim, shape, C.c_void_p(x.ctypes.data),
+                                          C.byref(h)), "leap_tensor_wrap_host")
+        owned.append(h)
+        return h
+
+    def begin(self, step, x, out=None, branch=ALL_BRANCHES):
+        """leap_cache_begin for step (0..steps-1) and branch (ALL_BRANCHES or
+        a branch index) on x, the input of what may be skipped. True: compute
+        (run the blocks, then end()). False: `out` (default x itself, in
+        place) now holds x + the rectified cached residual."""
+        lib, owned = _L(), []
+        try:
+            in_place = out is None or out is x
+            hin = self._tensor(x, "x", "Cache.begin", owned, written=in_place)
+            hout = hin if in_place else self._tensor(out, "out", "Cache.begin", owned, written=True)
+            compute = C.c_int()
+            _check(lib.leap_cache_begin(self.handle, int(step), int(branch), hin, hout, C.byref(compute)),
+                   "leap_cache_begin")
+        finally:
+            for h in owned:
+                lib.leap_tensor_destroy(h)
+        return bool(compute.value)
+
+    def end(self, step, result, branch=ALL_BRANCHES):
+        """leap_cache_end: result, what the blocks made of begin()'s x (same
+        shape); leap keeps result - x as the residual to reuse."""
+        lib, owned = _L(), []
+        try:
+            h = self._tensor(result, "result", "Cache.end", owned)
+            _check(lib.leap_cache_end(self.handle, int(step), int(branch), h), "leap_cache_end")
+        finally:
+            for t in owned:
+                lib.leap_tensor_destroy(t)
+
+    def step_scale(self, step):
+        """(phi, in_time) of a step: phi is 1 unless the step reused with
+        timestep adjustment. in_time False: multiply the step's guided
+        velocity by phi; True: call adjust_schedule(step, t) instead."""
+        phi, in_time = C.c_double(), C.c_int()
+        _check(_L().leap_cache_step_scale(self.handle, int(step), C.byref(phi), C.byref(in_time)),
+               "leap_cache_step_scale")
+        return phi.value, bool(in_time.value)
+
+    def adjust_schedule(self, step, t):
+        """leap_cache_adjust_schedule on t, the flow schedule t[0..steps]
+        (a writeable C-contiguous float64 numpy array, changed in place and
+        returned): after the step's evaluation, before its update."""
+        if not isinstance(t, np.ndarray) or t.dtype != np.float64 or not t.flags.c_contiguous or \
+                not t.flags.writeable or t.ndim != 1:
+            raise ValueError("Cache.adjust_schedule: t must be a writeable C-contiguous float64 array [steps + 1]")
+        _check(_L().leap_cache_adjust_schedule(self.handle, int(step), t.ctypes.data_as(C.POINTER(C.c_double)),
+                                               t.size - 1), "leap_cache_adjust_schedule")
+        return t
+
+    def stats(self):
+        """leap_cache_get_stats since the last reset: evaluations (begin
+        calls), computed, reused, overhead_seconds (wall time inside the
+        hooks) and planned_computed (-1: decided online)."""
+        st = S.CacheStats()
+        st.struct_size = C.sizeof(S.CacheStats)
+        _check(_L().leap_cache_get_stats(self.handle, C.byref(st)), "leap_cache_get_stats")
+        return {name: getattr(st, name) for name, _ in S.CacheStats._fields_ if name != "struct_size"}
 
 
 def noise_fill(seed, n, numel):

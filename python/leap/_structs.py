@@ -53,6 +53,14 @@ class KvPolicyDesc(C.Structure):
                 ("store", C.c_int), ("top_k", C.c_int), ("summary_dim", C.c_int)]
 
 
+class CacheDesc(C.Structure):
+    _fields_ = [("struct_size", C.c_uint32), ("policy", C.c_int), ("level", C.c_int), ("profile", C.c_char_p),
+                ("setting", C.c_int), ("timestep_adjust", C.c_int), ("rectify", C.c_int),
+                ("uniform_computed", C.c_int), ("teacache_threshold", C.c_double), ("branches", C.c_int),
+                ("images", C.c_int), ("model_id", C.c_char_p), ("solver", C.c_int), ("schedule", C.c_int),
+                ("shift", C.c_double), ("steps", C.c_int), ("cfg", C.c_double)]
+
+
 class CacheStats(C.Structure):
     _fields_ = [("struct_size", C.c_uint32), ("evaluations", C.c_int), ("computed", C.c_int),
                 ("reused", C.c_int), ("overhead_seconds", C.c_double), ("planned_computed", C.c_int)]
