@@ -102,7 +102,7 @@ TEST_CASE("scale: image i's noise is stream i of the seed, whatever the call it 
   leap_context_destroy(ctx);
 }
 
-TEST_CASE("scale: --batch 1, 7 and all make the same images; the same --batch the same bytes", "[scale][cli]") {
+TEST_CASE("scale: --batch 1, 7 and all make the same images, and the same --batch the same bytes", "[scale][cli]") {
   lt::TempDir dir;
   for (const char *b : {"1", "7", "10"})
     REQUIRE(run_leap(dir, "", kRun + "--batch " + b + " --out b" + b + ".png --raw-out b" + b + ".safetensors").code ==
@@ -129,7 +129,7 @@ TEST_CASE("scale: --batch 1, 7 and all make the same images; the same --batch th
   CHECK(lt::meta(dir / "b10.safetensors", "n") == "10");
 }
 
-TEST_CASE("scale: shards 0..3 of 4 merge into the bytes of one run; --out-dir names images by their index", "[scale][cli]") {
+TEST_CASE("scale: shards 0..3 of 4 merge into the bytes of one run, --out-dir names images by their index", "[scale][cli]") {
   lt::TempDir dir;
   for (int i = 0; i < 4; i++) {
     INFO("shard " << i);

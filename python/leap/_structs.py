@@ -33,7 +33,7 @@ class SampleDesc(C.Structure):
                 ("steps", C.c_int), ("solver", C.c_int), ("schedule", C.c_int), ("shift", C.c_double),
                 ("cfg", C.c_double), ("eta", C.c_double), ("seed", C.c_uint64),
                 ("noise", C.POINTER(C.c_float)), ("progress", PROGRESS_FN), ("progress_user", C.c_void_p),
-                ("cache", C.c_void_p), ("frames", C.c_int)]
+                ("cache", C.c_void_p), ("frames", C.c_int), ("first", C.c_uint64)]
 
 
 class BlockScheduleDesc(C.Structure):
