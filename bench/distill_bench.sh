@@ -1,12 +1,17 @@
 #!/bin/bash
 # Distillation speed of `leap distill` against PyTorch (bench/torch_distill.py) on the CPU: the
 # same teacher, method, batch, fake-score updates, guidance and thread count, one after the
-# other; iterations/s over ITERS iterations after WARMUP untimed ones, and a markdown row.
+# other; ITERS iterations after WARMUP untimed ones, and a markdown table.
+#
+# Two measures: iterations/s by the wall clock, and CPU seconds per iteration (all threads of
+# the process), which other jobs on a shared machine do not move. leap's wall clock comes from
+# its log ("seconds" of iterations WARMUP and WARMUP + ITERS); its CPU time is that of a run of
+# WARMUP + ITERS iterations less that of a run of WARMUP (loading and the final save cancel).
 #
 # usage: bench/distill_bench.sh
 # env:   LEAP (default build/leap)  TEACHER (default models/default/leap-fmnist.safetensors)
 #        METHOD BATCH FAKE_UPDATES WARMUP ITERS THREADS (defaults dmd 32 5 3 20 2)
-#        PYTHON (default /usr/bin/python3, with Debian's python3-torch)
+#        PYTHON (default /usr/bin/python3, with Debian's python3-torch: .ci/install-deps --bench)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -23,23 +28,32 @@ job=(--method "$METHOD" --batch "$BATCH" --fake-updates "$FAKE_UPDATES" --path-c
 echo "job: $METHOD, batch $BATCH, $FAKE_UPDATES fake updates, $WARMUP warm-up + $ITERS timed iterations, $THREADS threads" >&2
 torch=$("$PYTHON" "$here/torch_distill.py" --teacher "$TEACHER" "${job[@]}" --warmup "$WARMUP" \
     --iters "$ITERS" --threads "$THREADS" | tail -1)
-torch_ips=$(echo "$torch" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["iters_per_s"])')
-# leap: the log's per-iteration wall clock ("seconds", since the command began), from the end
-# of warm-up iteration WARMUP to the end of iteration WARMUP + ITERS; the saves after the loop
-# come later and are not counted.
-"$LEAP" distill --teacher "$TEACHER" "${job[@]}" --iters $((WARMUP + ITERS)) --threads "$THREADS" \
-    --quiet --out "$work/run"
-leap_ips=$("$PYTHON" - "$work/run/log.jsonl" "$WARMUP" "$ITERS" <<'EOF'
+echo "pytorch: $torch" >&2
+leap_run() { # iterations, folder -> CPU seconds (user + system) on stdout
+  /usr/bin/time -f "%U %S" -o "$work/time" "$LEAP" distill --teacher "$TEACHER" "${job[@]}" --iters "$1" \
+      --threads "$THREADS" --quiet --out "$2"
+  awk '{ print $1 + $2 }' "$work/time"
+}
+cpu_short=$(leap_run "$WARMUP" "$work/short")
+cpu_long=$(leap_run $((WARMUP + ITERS)) "$work/run")
+"$PYTHON" - "$work/run/log.jsonl" "$WARMUP" "$ITERS" "$cpu_short" "$cpu_long" "$torch" "$METHOD" "$BATCH" \
+    "$FAKE_UPDATES" "$THREADS" <<'PY'
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
-sec = {l["iter"]: l["seconds"] for l in lines if "iter" in l and "seconds" in l}
-w, n = int(sys.argv[2]), int(sys.argv[3])
-print(n / (sec[w + n] - sec[w]))
-EOF
-)
-echo
-echo "| distiller ($METHOD, batch $BATCH, $FAKE_UPDATES fake updates, $THREADS threads) | iterations/s | vs PyTorch |"
-echo "| --- | --- | --- |"
-awk -v t="$torch_ips" -v l="$leap_ips" -v v="$("$PYTHON" -c 'import torch; print(torch.__version__)')" 'BEGIN {
-  printf "| PyTorch %s (CPU, eager, AdamW) | %.3f | 1.00x |\n", v, t
-  printf "| leap distill | %.3f | %.2fx |\n", l, l / t }'
+log, w, n, cpu_short, cpu_long, torch, method, batch, fake, threads = sys.argv[1:]
+w, n = int(w), int(n)
+sec = {}
+for line in open(log):
+    j = json.loads(line)
+    if "iter" in j and "seconds" in j:
+        sec[j["iter"]] = j["seconds"]
+leap_ips = n / (sec[w + n] - sec[w])
+leap_cpu = (float(cpu_long) - float(cpu_short)) / n
+t = json.loads(torch)
+print(f"\n| {method}, batch {batch}, {fake} fake updates, {threads} threads | iterations/s (wall) | "
+      "CPU s / iteration | vs PyTorch (wall) | vs PyTorch (CPU) |")
+print("| --- | --- | --- | --- | --- |")
+print(f"| {t['impl'].replace('pytorch', 'PyTorch')} (CPU, eager, AdamW) | {t['iters_per_s']:.4f} | "
+      f"{t['cpu_seconds_per_iter']:.3f} | 1.00x | 1.00x |")
+print(f"| leap distill | {leap_ips:.4f} | {leap_cpu:.3f} | {leap_ips / t['iters_per_s']:.2f}x | "
+      f"{t['cpu_seconds_per_iter'] / leap_cpu:.2f}x |")
+PY
