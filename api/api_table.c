@@ -96,6 +96,8 @@ static const leap_api g_api = {
     .video_desc_default = leap_video_desc_default,
     .video_sample = leap_video_sample,
     .model_forward_frames = leap_model_forward_frames,
+    .disback_schedule_window = leap_disback_schedule_window,
+    .disback_schedule_restore_window = leap_disback_schedule_restore_window,
 };
 
 leap_status leap_get_api(uint32_t major, leap_api *out) {

@@ -169,3 +169,55 @@ leap_status leap_disback_schedule_restore(leap_disback_schedule *s, int stage, i
   s->first_iter[stage] = iter - iters_in_stage;
   return LEAP_OK;
 }
+
+/* The losses the CONVERGED rule still reads: the stage's last
+ * min(in_stage, 2 * window), whatever the ring held before the stage. */
+static int window_count(const leap_disback_schedule *s) {
+  if (s->d.rule != LEAP_DISBACK_SWITCH_CONVERGED) return 0;
+  const int64_t cap = 2 * (int64_t)s->d.window;
+  return (int)(s->in_stage < cap ? s->in_stage : cap);
+}
+
+leap_status leap_disback_schedule_window(const leap_disback_schedule *s, int64_t *iters_in_stage,
+                                         double *losses, int cap, int *count) {
+  if (!s || !iters_in_stage || !count || cap < 0 || (cap > 0 && !losses))
+    return lp_error(LEAP_ERR_INVALID_ARG, "disback schedule: NULL or bad window arguments");
+  const int n = window_count(s);
+  *iters_in_stage = s->in_stage;
+  *count = n;
+  if (cap == 0 && !losses) return LEAP_OK;
+  if (cap < n)
+    return lp_error(LEAP_ERR_INVALID_ARG, "disback schedule: the window holds %d losses, room for %d", n, cap);
+  const int64_t ring = 2 * (int64_t)s->d.window;
+  for (int j = 0; j < n; j++) losses[j] = s->window[(s->in_stage - n + j) % ring];
+  return LEAP_OK;
+}
+
+leap_status leap_disback_schedule_restore_window(leap_disback_schedule *s, int64_t iters_in_stage,
+                                                 const double *losses, int count) {
+  if (!s) return lp_error(LEAP_ERR_INVALID_ARG, "disback schedule: NULL schedule");
+  /* restore recorded where the stage began: the two must tell one story */
+  if (iters_in_stage < 0 || s->first_iter[s->stage] < 0 ||
+      s->iter - s->first_iter[s->stage] != iters_in_stage)
+    return lp_error(LEAP_ERR_INVALID_ARG,
+                    "disback schedule: %lld iterations in the stage, but leap_disback_schedule_restore "
+                    "was given %lld",
+                    (long long)iters_in_stage,
+                    (long long)(s->first_iter[s->stage] < 0 ? -1 : s->iter - s->first_iter[s->stage]));
+  const int64_t ring = 2 * (int64_t)s->d.window;
+  const int64_t want = s->d.rule != LEAP_DISBACK_SWITCH_CONVERGED ? 0
+                       : iters_in_stage < ring                     ? iters_in_stage
+                                                                   : ring;
+  if (count != want || (count > 0 && !losses))
+    return lp_error(LEAP_ERR_INVALID_ARG,
+                    "disback schedule: the window of %lld iterations in the stage holds %lld losses, "
+                    "not %d",
+                    (long long)iters_in_stage, (long long)want, count);
+  for (int j = 0; j < count; j++)
+    if (!isfinite(losses[j]))
+      return lp_error(LEAP_ERR_NUMERIC, "disback schedule: window loss %d is %g", j, losses[j]);
+  if (s->d.rule != LEAP_DISBACK_SWITCH_CONVERGED) return LEAP_OK;
+  s->in_stage = iters_in_stage;
+  for (int j = 0; j < count; j++) s->window[(iters_in_stage - count + j) % ring] = losses[j];
+  return LEAP_OK;
+}

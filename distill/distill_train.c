@@ -26,29 +26,13 @@
 #include "alloc.h"
 #include "dataset.h"
 #include "disback_schedule.h"
+#include "distill_internal.h"
 #include "dmd_op.h"
 #include "error.h"
 #include "file_write.h"
 #include "output.h"
 #include "sampler.h"
 
-struct lp_distill {
-  lp_distill_cfg cfg;
-  char teacher_path[4096];
-  lp_trainer *student, *fake;
-  float *teacher;           /* [P] the teacher's weights */
-  float **path;             /* [n_path][P] the degradation path, 0 = nearest the teacher */
-  int n_path;
-  int path_recorded;
-  lp_tws_f32 *tws_target;   /* forward only, up to 2 * batch rows (guidance) */
-  leap_disback_schedule *sched;
-  lp_rng rng;
-  int B, K, C, H;
-  size_t img, P;
-  float *z, *x, *xt, *tin, *tt, *vf, *x0f, *x0t, *grad;
-  float *xin2, *tin2, *vout2;
-  int32_t *y, *y2;
-};
 
 lp_distill_cfg lp_distill_cfg_default(void) {
   lp_distill_cfg c;
@@ -221,11 +205,16 @@ static lp_dataset samples_view(lp_distill *d) {
   return v;
 }
 
+int lp_distill_path_file(const char *dir, int k, char *buf, size_t len) {
+  const int n = snprintf(buf, len, "%s/path_%02d.safetensors", dir, k);
+  return n >= 0 && (size_t)n < len;
+}
+
 static leap_status save_path(lp_distill *d, const lp_trainer *deg, const char *dir, int k,
                              lp_strbuf *manifest) {
   char name[64], path[4096];
   snprintf(name, sizeof name, "path_%02d.safetensors", k);
-  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+  if (!lp_distill_path_file(dir, k, path, sizeof path))
     return lp_error(LEAP_ERR_INVALID_ARG, "distill: folder name too long");
   leap_status s = lp_trainer_save_model(deg, path, 0, LEAP_F32);
   if (s != LEAP_OK) return s;

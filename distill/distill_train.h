@@ -7,6 +7,7 @@
 #ifndef LP_DISTILL_TRAIN_H
 #define LP_DISTILL_TRAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "leap.h"
@@ -65,6 +66,9 @@ leap_status lp_distill_step(lp_distill *d, lp_distill_stats *st);
  * given labels, into out [n, C, H, W]. */
 leap_status lp_distill_generate(lp_distill *d, uint64_t seed, int n, const int32_t *labels,
                                 float *out);
+/* DIR/path_NN.safetensors, the file of path checkpoint k in folder dir,
+ * into buf; 0 when it does not fit. */
+int lp_distill_path_file(const char *dir, int k, char *buf, size_t len);
 /* The student as a normal leap model file (F32 or F16). */
 leap_status lp_distill_save_student(const lp_distill *d, const char *path, leap_dtype dtype);
 const lp_trainer *lp_distill_student(const lp_distill *d);

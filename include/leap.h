@@ -623,10 +623,28 @@ LEAP_API int leap_disback_schedule_stage(const leap_disback_schedule *s);
 LEAP_API int64_t leap_disback_schedule_stage_start(
     const leap_disback_schedule *s, int stage);
 /* Resuming a run: the stage, the iterations done, and how many of them were
- * in the current stage (the CONVERGED rule restarts its loss windows). */
+ * in the current stage (the CONVERGED rule restarts its loss windows,
+ * unless leap_disback_schedule_restore_window gives them back). */
 LEAP_API leap_status leap_disback_schedule_restore(leap_disback_schedule *s,
                                                    int stage, int64_t iter,
                                                    int64_t iters_in_stage);
+/* The rest of the observer's state, for a resume that switches at exactly
+ * the iteration an uninterrupted run would: the iterations in the current
+ * stage, and under CONVERGED the stage's last fake-score losses its windows
+ * still read (min(iterations in stage, 2 * window) of them, oldest first;
+ * none under INTERVAL). losses may be NULL with cap 0 to ask for *count; a
+ * cap below it is LEAP_ERR_INVALID_ARG. */
+LEAP_API leap_status leap_disback_schedule_window(const leap_disback_schedule *s,
+                                                  int64_t *iters_in_stage,
+                                                  double *losses, int cap,
+                                                  int *count);
+/* After leap_disback_schedule_restore (given the same iters_in_stage):
+ * gives the CONVERGED rule its windows back; count must be what
+ * leap_disback_schedule_window reported. Under INTERVAL it only checks
+ * (count 0). */
+LEAP_API leap_status leap_disback_schedule_restore_window(
+    leap_disback_schedule *s, int64_t iters_in_stage, const double *losses,
+    int count);
 
 /* DMD2's distribution-matching gradient for the student's samples x
  * [n, ...] (F32 tensors of one context, same shape): per sample i,
@@ -1004,6 +1022,10 @@ typedef struct leap_api {
   /* Calls declared after this table was made, in the order they came. */
   leap_status (*model_forward_frames)(leap_model *m, int n, int frames,
       const float *x, const float *t, const int32_t *y, float *out);
+  leap_status (*disback_schedule_window)(const leap_disback_schedule *s,
+      int64_t *iters_in_stage, double *losses, int cap, int *count);
+  leap_status (*disback_schedule_restore_window)(leap_disback_schedule *s,
+      int64_t iters_in_stage, const double *losses, int count);
 } leap_api;
 
 #define LEAP_ENTRY_SYMBOL "leap_get_api"

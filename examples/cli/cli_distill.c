@@ -5,9 +5,12 @@
  *
  * Files in --out DIR: student.safetensors (a normal leap model: `leap sample
  * --steps 1` runs it), log.jsonl (one JSON line per iteration, with FD when
- * measured), and for DisBack path/ (the degradation checkpoints and their
- * manifest path.json). Ctrl-C stops after the iteration in progress and
- * writes no student. */
+ * measured), state.safetensors (everything to resume: distill/
+ * distill_state.h), and for DisBack path/ (the degradation checkpoints and
+ * their manifest path.json). The student, the log and the state are saved
+ * every --save-every K iterations, at the end and on Ctrl-C (the state of
+ * the last finished iteration), the state landing last; --resume DIR goes
+ * on from it, bit for bit as if never stopped. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -25,6 +28,8 @@
 #include "cli_args.h"
 #include "dataset.h"
 #include "default_model.h"
+#include "distill_log.h"
+#include "distill_state.h"
 #include "distill_train.h"
 #include "error.h"
 #include "fd_metric.h"
@@ -35,11 +40,26 @@
 
 typedef struct distill_opts {
   lp_distill_cfg cfg;
-  const char *teacher, *method, *rule, *out, *classifier, *dtype;
-  int eval_every, eval_n, threads, quiet;
+  const char *teacher, *method, *rule, *out, *classifier, *dtype, *resume;
+  int eval_every, eval_n, threads, quiet, save_every;
   uint64_t eval_seed;
   leap_dtype save_dtype;
+  const char *given[64]; /* the run's settings named on the command line */
+  int ngiven;
 } distill_opts;
+
+/* Records that setting `name` was given (a resume checks it against the
+ * state); returns 1 so it chains after a matcher. */
+static int given(distill_opts *o, const char *name) {
+  if (o->ngiven < (int)(sizeof o->given / sizeof *o->given)) o->given[o->ngiven++] = name;
+  return 1;
+}
+
+static int was_given(const distill_opts *o, const char *name) {
+  for (int i = 0; i < o->ngiven; i++)
+    if (!strcmp(o->given[i], name)) return 1;
+  return 0;
+}
 
 void cli_distill_help(FILE *out) {
   lp_distill_cfg d = lp_distill_cfg_default();
@@ -79,10 +99,17 @@ void cli_distill_help(FILE *out) {
       "  --classifier C       the FD classifier (default: the shipped one)\n"
       "  --out DIR            output folder (created if missing)\n"
       "  --dtype f32|f16      the student's weights (default f32)\n"
+      "  --save-every K       save the student, log.jsonl and state.safetensors (all\n"
+      "                       to resume) every K iterations (default 0: only at the\n"
+      "                       end and on Ctrl-C)\n"
+      "  --resume DIR|STATE   continue the run in DIR from its state.safetensors; the\n"
+      "                       settings come from the state (those given must match\n"
+      "                       it), --iters may extend the run, the log is appended\n"
       "  --threads N, --quiet\n"
       "\n"
       "A progress line (iteration, losses, it/s, ETA) is shown on stderr when it is a\n"
-      "terminal. Ctrl-C stops after the current iteration and writes no student.\n",
+      "terminal. Ctrl-C stops after the current iteration, writes the student and\n"
+      "the state of the last finished iteration, and exits 130.\n",
       d.iters, d.batch, d.lr_student, d.lr_fake, d.fake_updates, d.guidance, d.t_min, d.t_max,
       d.path_checkpoints, d.path_iters, d.schedule.interval, d.schedule.window,
       d.schedule.tolerance, d.schedule.min_iters);
@@ -100,31 +127,37 @@ static int parse_opts(int argc, char **argv, distill_opts *o) {
   cli_args a;
   cli_args_init(&a, argc, argv, cli_distill_help);
   while (cli_next(&a)) {
+    /* the settings of the run: a resume checks them against its state */
     if (cli_opt_str(&a, "--teacher", &o->teacher)) continue;
-    if (cli_opt_str(&a, "--method", &o->method)) continue;
-    if (cli_opt_int(&a, "--iters", 0, 1 << 30, &c->iters)) continue;
-    if (cli_opt_int(&a, "--batch", 2, 4096, &c->batch)) continue;
-    if (cli_opt_double(&a, "--lr", 0, 10, &c->lr_student)) continue;
-    if (cli_opt_double(&a, "--lr-fake", 0, 10, &c->lr_fake)) continue;
-    if (cli_opt_int(&a, "--fake-updates", 1, 100, &c->fake_updates)) continue;
-    if (cli_opt_double(&a, "--cfg", 0, 100, &c->guidance)) continue;
-    if (cli_opt_double(&a, "--t-min", 1e-6, 1, &c->t_min)) continue;
-    if (cli_opt_double(&a, "--t-max", 1e-6, 1, &c->t_max)) continue;
-    if (cli_opt_u64(&a, "--seed", &c->seed)) continue;
-    if (cli_opt_int(&a, "--path-checkpoints", 1, 64, &c->path_checkpoints)) continue;
-    if (cli_opt_int(&a, "--path-iters", 1, 1 << 30, &c->path_iters)) continue;
-    if (cli_opt_str(&a, "--switch", &o->rule)) continue;
-    if (cli_opt_int(&a, "--interval", 1, 1 << 30, &c->schedule.interval)) continue;
-    if (cli_opt_int(&a, "--window", 1, 1000000, &c->schedule.window)) continue;
-    if (cli_opt_double(&a, "--tolerance", 1e-12, 1e6, &c->schedule.tolerance)) continue;
-    if (cli_opt_int(&a, "--min-iters", 1, 1 << 30, &c->schedule.min_iters)) continue;
-    if (cli_opt_int(&a, "--max-iters", 0, 1 << 30, &c->schedule.max_iters)) continue;
+    if (cli_opt_str(&a, "--method", &o->method) && given(o, "method")) continue;
+    if (cli_opt_int(&a, "--iters", 0, 1 << 30, &c->iters) && given(o, "iters")) continue;
+    if (cli_opt_int(&a, "--batch", 2, 4096, &c->batch) && given(o, "batch")) continue;
+    if (cli_opt_double(&a, "--lr", 0, 10, &c->lr_student) && given(o, "lr")) continue;
+    if (cli_opt_double(&a, "--lr-fake", 0, 10, &c->lr_fake) && given(o, "lr-fake")) continue;
+    if (cli_opt_int(&a, "--fake-updates", 1, 100, &c->fake_updates) && given(o, "fake-updates")) continue;
+    if (cli_opt_double(&a, "--cfg", 0, 100, &c->guidance) && given(o, "cfg")) continue;
+    if (cli_opt_double(&a, "--t-min", 1e-6, 1, &c->t_min) && given(o, "t-min")) continue;
+    if (cli_opt_double(&a, "--t-max", 1e-6, 1, &c->t_max) && given(o, "t-max")) continue;
+    if (cli_opt_u64(&a, "--seed", &c->seed) && given(o, "seed")) continue;
+    if (cli_opt_int(&a, "--path-checkpoints", 1, 64, &c->path_checkpoints) && given(o, "path-checkpoints"))
+      continue;
+    if (cli_opt_int(&a, "--path-iters", 1, 1 << 30, &c->path_iters) && given(o, "path-iters")) continue;
+    if (cli_opt_str(&a, "--switch", &o->rule) && given(o, "switch")) continue;
+    if (cli_opt_int(&a, "--interval", 1, 1 << 30, &c->schedule.interval) && given(o, "interval")) continue;
+    if (cli_opt_int(&a, "--window", 1, 1000000, &c->schedule.window) && given(o, "window")) continue;
+    if (cli_opt_double(&a, "--tolerance", 1e-12, 1e6, &c->schedule.tolerance) && given(o, "tolerance"))
+      continue;
+    if (cli_opt_int(&a, "--min-iters", 1, 1 << 30, &c->schedule.min_iters) && given(o, "min-iters")) continue;
+    if (cli_opt_int(&a, "--max-iters", 0, 1 << 30, &c->schedule.max_iters) && given(o, "max-iters")) continue;
+    /* options of this invocation */
     if (cli_opt_int(&a, "--eval-every", 0, 1 << 30, &o->eval_every)) continue;
     if (cli_opt_int(&a, "--eval-n", 2, 1000000, &o->eval_n)) continue;
     if (cli_opt_u64(&a, "--eval-seed", &o->eval_seed)) continue;
     if (cli_opt_str(&a, "--classifier", &o->classifier)) continue;
     if (cli_opt_str(&a, "--out", &o->out)) continue;
     if (cli_opt_str(&a, "--dtype", &o->dtype)) continue;
+    if (cli_opt_int(&a, "--save-every", 0, 1 << 30, &o->save_every)) continue;
+    if (cli_opt_str(&a, "--resume", &o->resume)) continue;
     if (cli_opt_int(&a, "--threads", 0, 4096, &o->threads)) continue;
     if (cli_opt_flag(&a, "--quiet", &o->quiet)) continue;
     cli_unknown(&a);
@@ -139,7 +172,8 @@ static int parse_opts(int argc, char **argv, distill_opts *o) {
   if (!strcmp(o->dtype, "f32")) o->save_dtype = LEAP_F32;
   else if (!strcmp(o->dtype, "f16")) o->save_dtype = LEAP_F16;
   else return cli_usage_error(a.cmd, "--dtype: '%s' is not f32 or f16", o->dtype);
-  if (!o->out || !o->out[0]) return cli_usage_error(a.cmd, "--out DIR is required");
+  if (!o->resume && (!o->out || !o->out[0])) return cli_usage_error(a.cmd, "--out DIR is required");
+  if (o->resume && !o->resume[0]) return cli_usage_error(a.cmd, "--resume: empty path");
   if (!(c->t_min < c->t_max))
     return cli_usage_error(a.cmd, "--t-min %g must be below --t-max %g", c->t_min, c->t_max);
   return -1;
@@ -202,23 +236,6 @@ static leap_status fd_eval_run(fd_eval *e, lp_distill *d, const distill_opts *o,
   return s;
 }
 
-/* log.jsonl goes to a temporary (core/output.h) and lands when the command
- * ends, whatever the reason: it is the record of what ran. */
-typedef struct jlog {
-  lp_out *o;
-  int failed;
-} jlog;
-
-__attribute__((format(printf, 2, 3))) static void jlog_printf(jlog *l, const char *fmt, ...) {
-  char line[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  if (!l->o || l->failed) return;
-  if (n < 0 || n >= (int)sizeof line || !lp_write_all(lp_out_fd(l->o), line, (size_t)n)) l->failed = 1;
-}
-
 static int path_progress(void *user, int step, int steps, double loss) {
   cli_progress *p = user;
   if (p->enabled && (cli_now() - p->last_draw > 0.2 || step == steps)) {
@@ -237,60 +254,71 @@ static int make_dir(const char *path) {
   return 0;
 }
 
-static int run(distill_opts *o) {
-  if (o->threads > 0) omp_set_num_threads(o->threads);
-  char teacher[4096], student_path[4096], log_path[4096], path_dir[4096];
-  leap_status s;
-  if (!o->teacher) {
-    if ((s = cli_default_model(teacher, sizeof teacher))) return cli_fail(s);
-  } else {
-    snprintf(teacher, sizeof teacher, "%s", o->teacher);
+/* --resume DIR or DIR/state.safetensors: the state file and its folder. */
+static int resume_paths(const distill_opts *o, char *state, size_t slen, char *dir, size_t dlen) {
+  struct stat st;
+  if (stat(o->resume, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(dir, dlen, "%s", o->resume);
+    return snprintf(state, slen, "%s/state.safetensors", o->resume) < (int)slen;
   }
-  if (!make_dir(o->out))
-    return cli_fail(lp_error(LEAP_ERR_IO, "%s: cannot create the folder: %s", o->out, strerror(errno)));
-  cli_interrupt_install();
-  snprintf(student_path, sizeof student_path, "%s/student.safetensors", o->out);
-  snprintf(log_path, sizeof log_path, "%s/log.jsonl", o->out);
-  snprintf(path_dir, sizeof path_dir, "%s/path", o->out);
-  /* Every output against the inputs before any work (core/output.h). */
-  const char *inputs[2] = {teacher, o->classifier};
-  typedef struct {
-    const char *path;
-    lp_out_kind kind;
-  } planned_out;
-  planned_out outs[2 + 1 + 64] = {{student_path, LP_OUT_CHECKPOINT}, {log_path, LP_OUT_DISTILL_LOG}};
-  char names[65][4200];
-  int nouts = 2;
-  if (o->cfg.method == LP_DISTILL_DISBACK) {
-    snprintf(names[0], sizeof names[0], "%s/path.json", path_dir);
-    outs[nouts++] = (planned_out){names[0], LP_OUT_DISBACK_PATH};
-    for (int k = 0; k < o->cfg.path_checkpoints && k < 64; k++) {
-      snprintf(names[k + 1], sizeof names[k + 1], "%s/path_%02d.safetensors", path_dir, k);
-      outs[nouts++] = (planned_out){names[k + 1], LP_OUT_CHECKPOINT};
-    }
+  snprintf(state, slen, "%s", o->resume);
+  const char *slash = strrchr(o->resume, '/');
+  if (!slash) snprintf(dir, dlen, ".");
+  else snprintf(dir, dlen, "%.*s", (int)(slash == o->resume ? 1 : slash - o->resume), o->resume);
+  return 1;
+}
+
+/* A resumed run takes its settings from the state: each one given on the
+ * command line must be the state's (a setting the run's method or switch
+ * rule does not read is not compared); --iters may extend the run. */
+static int merge_resumed(distill_opts *o, const lp_distill_state_info *info, const char *state) {
+  for (int i = 0; i < lp_distill_setting_count; i++) {
+    const lp_distill_setting *st = &lp_distill_settings[i];
+    if (!was_given(o, st->name) || !lp_distill_setting_used(st, &info->cfg) ||
+        lp_distill_setting_equal(st, &o->cfg, &info->cfg))
+      continue;
+    char mine[64], theirs[64];
+    lp_distill_setting_format(st, &o->cfg, mine, sizeof mine);
+    lp_distill_setting_format(st, &info->cfg, theirs, sizeof theirs);
+    return cli_usage_error("distill", "--%s %s differs from the resumed run's %s (%s): a resumed run keeps its "
+                           "settings", st->name, mine, theirs, state);
   }
-  for (int k = 0; k < nouts; k++)
-    if ((s = lp_out_check(outs[k].path, outs[k].kind, inputs, 2))) return cli_fail(s);
-  lp_distill *d = NULL;
-  if ((s = lp_distill_create(teacher, &o->cfg, &d))) return cli_fail(s);
-  const lp_trainer *st = lp_distill_student(d);
-  const lp_dit_arch *a = &st->cfg.arch;
-  fd_eval ev;
-  memset(&ev, 0, sizeof ev);
-  int code = CLI_EXIT_OK;
-  jlog log = {NULL, 0};
-  cli_progress prog;
-  cli_progress_init(&prog, !o->quiet);
-  if (o->eval_every > 0 &&
-      (s = fd_eval_init(&ev, o, a->num_classes, (size_t)a->in_channels * a->input_size * a->input_size))) {
-    code = cli_fail(s);
-    goto done;
+  const int iters = was_given(o, "iters") ? o->cfg.iters : info->cfg.iters;
+  if (iters < info->iter)
+    return cli_usage_error("distill", "--iters %d: the resumed run is already at iteration %d (%s)", iters,
+                           info->iter, state);
+  o->cfg = info->cfg;
+  o->cfg.iters = iters;
+  o->method = lp_distill_method_name(o->cfg.method);
+  o->rule = o->cfg.schedule.rule == LEAP_DISBACK_SWITCH_CONVERGED ? "converged" : "interval";
+  return -1;
+}
+
+/* The files of one run and what they must not replace. */
+typedef struct run_files {
+  char teacher[4096], dir[4096], student[4200], log[4200], state[4200], path_dir[4200];
+  const char *inputs[2];
+} run_files;
+
+/* The student, then the log and the state as one unit, the state last:
+ * whatever stops a save, the state on disk is a whole earlier one, and the
+ * log on disk reaches at least its iteration. */
+static leap_status save_run(const run_files *f, lp_distill *d, distill_log *log, leap_dtype dtype,
+                            double seconds) {
+  leap_status s = lp_distill_save_student(d, f->student, dtype);
+  if (s != LEAP_OK) return s;
+  lp_out *outs[2] = {NULL, NULL};
+  if ((s = distill_log_unit(log, f->inputs, 2, &outs[0])) ||
+      (s = lp_distill_state_unit(d, f->state, seconds, f->inputs, 2, &outs[1]))) {
+    lp_out_abort(outs[0]);
+    return s;
   }
-  if ((s = lp_out_begin(log_path, LP_OUT_DISTILL_LOG, inputs, 2, &log.o))) {
-    code = cli_fail(s);
-    goto done;
-  }
-  jlog_printf(&log,
+  if ((s = lp_out_commit_all(outs, 2)) == LEAP_OK) log->landed = log->text.len;
+  return s;
+}
+
+static void log_header(distill_log *log, const distill_opts *o) {
+  distill_log_printf(log,
               "{\"distill\": 1, \"method\": \"%s\", \"batch\": %d, \"iters\": %d, \"lr\": %g, "
               "\"lr_fake\": %g, \"fake_updates\": %d, \"cfg\": %g, \"t_min\": %g, \"t_max\": %g, "
               "\"path_checkpoints\": %d, \"path_iters\": %d, \"switch\": \"%s\", \"interval\": %d, "
@@ -301,44 +329,146 @@ static int run(distill_opts *o) {
               o->cfg.method == LP_DISTILL_DISBACK ? o->cfg.path_iters : 0, o->rule,
               o->cfg.schedule.interval, (unsigned long long)o->cfg.seed, o->eval_n,
               (unsigned long long)o->eval_seed);
-  if (!o->quiet)
-    printf("distilling %s (%lld parameters) into a one-step student: %s, batch %d, %d iterations, "
-           "%d fake updates each, guidance %g\n",
-           teacher, (long long)st->L.total, lp_distill_method_name(o->cfg.method), o->cfg.batch,
-           o->cfg.iters, o->cfg.fake_updates, o->cfg.guidance);
-  fflush(stdout);
-  double t0 = cli_now();
-  if (o->cfg.method == LP_DISTILL_DISBACK) {
-    if (!make_dir(path_dir)) {
-      code = cli_fail(lp_error(LEAP_ERR_IO, "%s: cannot create the folder", path_dir));
+}
+
+/* Every output against the inputs before any work (core/output.h). */
+static leap_status check_outputs(const distill_opts *o, const run_files *f, int resumed) {
+  leap_status s;
+  if ((s = lp_out_check(f->student, LP_OUT_CHECKPOINT, f->inputs, 2)) ||
+      (s = lp_out_check(f->log, LP_OUT_DISTILL_LOG, f->inputs, 2)) ||
+      (s = lp_out_check(f->state, LP_OUT_TRAIN_STATE, f->inputs, 2)))
+    return s;
+  if (o->cfg.method != LP_DISTILL_DISBACK || resumed) return LEAP_OK; /* a resumed run reads its path */
+  char name[4300];
+  snprintf(name, sizeof name, "%s/path.json", f->path_dir);
+  if ((s = lp_out_check(name, LP_OUT_DISBACK_PATH, f->inputs, 2))) return s;
+  for (int k = 0; k < o->cfg.path_checkpoints; k++) {
+    if (!lp_distill_path_file(f->path_dir, k, name, sizeof name))
+      return lp_error(LEAP_ERR_INVALID_ARG, "%s: folder name too long", f->path_dir);
+    if ((s = lp_out_check(name, LP_OUT_CHECKPOINT, f->inputs, 2))) return s;
+  }
+  return LEAP_OK;
+}
+
+static int run(distill_opts *o) {
+  if (o->threads > 0) omp_set_num_threads(o->threads);
+  run_files f;
+  memset(&f, 0, sizeof f);
+  leap_status s;
+  lp_distill_state_info info;
+  memset(&info, 0, sizeof info);
+  if (o->resume) {
+    if (!resume_paths(o, f.state, sizeof f.state, f.dir, sizeof f.dir))
+      return cli_usage_error("distill", "--resume: path too long");
+    if ((s = lp_distill_state_info_read(f.state, &info))) return cli_fail(s);
+    if (o->out && !lp_out_same_file(o->out, f.dir))
+      return cli_usage_error("distill", "--out %s: a resumed run goes on in its own folder %s (leave --out out)",
+                             o->out, f.dir);
+    int code = merge_resumed(o, &info, f.state);
+    if (code >= 0) return code;
+  } else {
+    snprintf(f.dir, sizeof f.dir, "%s", o->out);
+    snprintf(f.state, sizeof f.state, "%s/state.safetensors", f.dir);
+  }
+  if (o->teacher) snprintf(f.teacher, sizeof f.teacher, "%s", o->teacher);
+  else if (o->resume) snprintf(f.teacher, sizeof f.teacher, "%s", info.teacher);
+  else if ((s = cli_default_model(f.teacher, sizeof f.teacher))) return cli_fail(s);
+  if (!o->resume && !make_dir(f.dir))
+    return cli_fail(lp_error(LEAP_ERR_IO, "%s: cannot create the folder: %s", f.dir, strerror(errno)));
+  cli_interrupt_install();
+  snprintf(f.student, sizeof f.student, "%s/student.safetensors", f.dir);
+  snprintf(f.log, sizeof f.log, "%s/log.jsonl", f.dir);
+  snprintf(f.path_dir, sizeof f.path_dir, "%s/path", f.dir);
+  f.inputs[0] = f.teacher;
+  f.inputs[1] = o->classifier;
+  if ((s = check_outputs(o, &f, o->resume != NULL))) return cli_fail(s);
+  lp_distill *d = NULL;
+  if ((s = lp_distill_create(f.teacher, &o->cfg, &d))) return cli_fail(s);
+  if (o->resume && (s = lp_distill_resume(d, f.state, f.path_dir))) {
+    lp_distill_destroy(d);
+    return cli_fail(s);
+  }
+  const lp_trainer *st = lp_distill_student(d);
+  const lp_dit_arch *a = &st->cfg.arch;
+  fd_eval ev;
+  memset(&ev, 0, sizeof ev);
+  int code = CLI_EXIT_OK;
+  distill_log log;
+  distill_log_init(&log, f.log);
+  cli_progress prog;
+  cli_progress_init(&prog, !o->quiet);
+  if (o->eval_every > 0 &&
+      (s = fd_eval_init(&ev, o, a->num_classes, (size_t)a->in_channels * a->input_size * a->input_size))) {
+    code = cli_fail(s);
+    goto done;
+  }
+  const int first = st->step; /* iterations done before this invocation */
+  if (o->resume) {
+    if ((s = distill_log_resume(&log, f.log, first))) {
+      code = cli_fail(s);
       goto done;
     }
-    s = lp_distill_record_path(d, path_dir, path_progress, &prog);
+    if (log.text.len == 0) log_header(&log, o); /* the log was lost: a new one */
+    distill_log_printf(&log, "{\"event\": \"resume\", \"from_iter\": %d, \"iters\": %d, \"eval_every\": %d, "
+                       "\"eval_n\": %d, \"eval_seed\": %llu}\n", first, o->cfg.iters, o->eval_every, o->eval_n,
+                       (unsigned long long)o->eval_seed);
+  } else {
+    log_header(&log, o);
+  }
+  if (!o->quiet) {
+    printf("distilling %s (%lld parameters) into a one-step student: %s, batch %d, %d iterations, "
+           "%d fake updates each, guidance %g\n",
+           f.teacher, (long long)st->L.total, lp_distill_method_name(o->cfg.method), o->cfg.batch,
+           o->cfg.iters, o->cfg.fake_updates, o->cfg.guidance);
+    if (o->resume) printf("resuming %s at iteration %d\n", f.state, first);
+  }
+  fflush(stdout);
+  /* the log's seconds run on across resumes */
+  const double t0 = cli_now() - (o->resume ? info.seconds : 0.0);
+  if (o->cfg.method == LP_DISTILL_DISBACK && !o->resume) {
+    if (!make_dir(f.path_dir)) {
+      code = cli_fail(lp_error(LEAP_ERR_IO, "%s: cannot create the folder", f.path_dir));
+      goto done;
+    }
+    s = lp_distill_record_path(d, f.path_dir, path_progress, &prog);
     if (prog.drawn) fputc('\n', stderr), prog.drawn = 0;
+    if (s == LEAP_ERR_INTERRUPTED) {
+      fprintf(stderr, "leap: interrupted while recording the degradation path; no state to resume from\n");
+      code = CLI_EXIT_INTERRUPTED;
+      goto done;
+    }
     if (s) {
       code = cli_fail(s);
       goto done;
     }
-    jlog_printf(&log, "{\"event\": \"path\", \"checkpoints\": %d, \"steps\": %d, \"seconds\": %.3f}\n",
-            o->cfg.path_checkpoints, o->cfg.path_iters, cli_now() - t0);
+    distill_log_printf(&log, "{\"event\": \"path\", \"checkpoints\": %d, \"steps\": %d, \"seconds\": %.3f}\n",
+                       o->cfg.path_checkpoints, o->cfg.path_iters, cli_now() - t0);
   }
   double fd = NAN;
-  if (o->eval_every > 0) {
+  if (o->eval_every > 0 && !o->resume) {
     if ((s = fd_eval_run(&ev, d, o, &fd))) {
       code = cli_fail(s);
       goto done;
     }
-    jlog_printf(&log, "{\"iter\": 0, \"fd\": %.6f}\n", fd);
+    distill_log_printf(&log, "{\"iter\": 0, \"fd\": %.6f}\n", fd);
     if (!o->quiet) printf("iteration 0: FD %.3f (the student as initialised)\n", fd);
   }
   double start = cli_now(), last_draw = 0;
-  for (int it = 0; it < o->cfg.iters; it++) {
+  for (;;) {
     if (cli_interrupted()) {
+      /* the last finished iteration lands: the student and the state */
       if (prog.enabled) fputc('\n', stderr);
-      fprintf(stderr, "leap: interrupted at iteration %d; no student written (the log keeps what ran)\n", it);
+      lp_out_keep_on_stop(1);
+      if ((s = save_run(&f, d, &log, o->save_dtype, cli_now() - t0))) {
+        code = cli_fail(s);
+        goto done;
+      }
+      fprintf(stderr, "leap: interrupted after iteration %d; the student and the state are written (go on with "
+              "--resume %s)\n", st->step, f.dir);
       code = CLI_EXIT_INTERRUPTED;
       goto done;
     }
+    if (st->step >= o->cfg.iters) break;
     lp_distill_stats ds;
     if ((s = lp_distill_step(d, &ds))) {
       if (prog.enabled) fputc('\n', stderr);
@@ -353,7 +483,7 @@ static int run(distill_opts *o) {
     }
     char fdbuf[48] = "";
     if (measure) snprintf(fdbuf, sizeof fdbuf, ", \"fd\": %.6f", fd);
-    jlog_printf(&log,
+    distill_log_printf(&log,
                 "{\"iter\": %d, \"fake_loss\": %.6g, \"dm_loss\": %.6g, \"grad_norm\": %.6g, "
                 "\"target\": %d, \"seconds\": %.3f%s}\n",
                 ds.iter, ds.fake_loss, ds.dm_loss, ds.grad_norm, ds.target, cli_now() - t0, fdbuf);
@@ -366,32 +496,47 @@ static int run(distill_opts *o) {
       fflush(stdout);
     }
     if (prog.enabled && (cli_now() - last_draw > 0.2 || ds.iter == o->cfg.iters)) {
-      const double el = cli_now() - start, rate = el > 0 ? (it + 1) / el : 0;
+      const double el = cli_now() - start, rate = el > 0 ? (ds.iter - first) / el : 0;
       fprintf(stderr, "\riteration %d/%d  fake %.4f  dm %.4f  %.2f it/s  ETA %.0fs\033[K", ds.iter,
               o->cfg.iters, ds.fake_loss, ds.dm_loss, rate,
-              rate > 0 ? (o->cfg.iters - it - 1) / rate : 0.0);
+              rate > 0 ? (o->cfg.iters - ds.iter) / rate : 0.0);
       last_draw = cli_now();
+    }
+    if (o->save_every > 0 && ds.iter % o->save_every == 0 && ds.iter < o->cfg.iters) {
+      s = save_run(&f, d, &log, o->save_dtype, cli_now() - t0);
+      /* stopped while saving: the loop's top saves this iteration again */
+      if (s == LEAP_ERR_INTERRUPTED) continue;
+      if (s) {
+        if (prog.enabled) fputc('\n', stderr);
+        code = cli_fail(s);
+        goto done;
+      }
     }
   }
   if (prog.enabled) fputc('\n', stderr);
-  if ((s = lp_distill_save_student(d, student_path, o->save_dtype))) {
-    code = cli_fail(s);
-    goto done;
+  if ((s = save_run(&f, d, &log, o->save_dtype, cli_now() - t0))) {
+    if (s == LEAP_ERR_INTERRUPTED) { /* the final save was stopped: once more, as Ctrl-C does */
+      lp_out_keep_on_stop(1);
+      s = save_run(&f, d, &log, o->save_dtype, cli_now() - t0);
+    }
+    if (s) {
+      code = cli_fail(s);
+      goto done;
+    }
   }
   if (!o->quiet) {
     const double el = cli_now() - start;
-    printf("%d iterations in %.1f s (%.3f it/s) -> %s\n", o->cfg.iters, el,
-           el > 0 ? o->cfg.iters / el : 0.0, student_path);
+    const int n = st->step - first;
+    printf("%d iterations in %.1f s (%.3f it/s) -> %s\n", n, el, el > 0 ? n / el : 0.0, f.student);
   }
 done:
-  if (log.o) {
-    if (log.failed) {
-      lp_out_abort(log.o);
-      if (code == CLI_EXIT_OK) code = cli_fail(lp_error(LEAP_ERR_IO, "%s: cannot write the log", log_path));
-    } else if ((s = lp_out_commit(log.o)) && code == CLI_EXIT_OK) {
-      code = cli_fail(s);
-    }
+  /* the log is the record of what ran: it lands whatever ended the command */
+  if (code != CLI_EXIT_OK) {
+    lp_out_keep_on_stop(1);
+    if ((s = distill_log_land(&log, f.inputs, 2)))
+      fprintf(stderr, "leap: %s: the log could not be written: %s\n", f.log, leap_last_error());
   }
+  distill_log_free(&log);
   fd_eval_free(&ev);
   lp_distill_destroy(d);
   return code;
