@@ -151,6 +151,23 @@ static int jpeg_tables_ok(const unsigned char *b, size_t n) {
   return 1;
 }
 
+/* stb_image grows its IDAT buffer to the size a chunk header declares
+ * before it reads the chunk, so a 73-byte PNG declaring a 1.4 GB chunk made
+ * it allocate 1.4 GB (found by fuzz/fuzz_image_folder). Every chunk of a
+ * file in memory must fit in the bytes that follow its header; returns 0
+ * for a file to refuse (not a PNG: stb decides). */
+static int png_chunks_ok(const unsigned char *b, size_t n) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (n < 8 || memcmp(b, sig, 8) != 0) return 1;
+  for (size_t i = 8; i + 8 <= n;) {
+    const size_t len = (size_t)b[i] << 24 | (size_t)b[i + 1] << 16 | (size_t)b[i + 2] << 8 | b[i + 3];
+    if (len > n - (i + 8)) return 0; /* the chunk's data runs past the file */
+    if (memcmp(b + i + 4, "IEND", 4) == 0) break;
+    i += 8 + len + 4;                 /* header, data, CRC */
+  }
+  return 1;
+}
+
 /* Appends one decoded image (uint8 HWC) as [-1,1] CHW to the growing set. */
 static leap_status append_image(lp_dataset *ds, int *cap, const unsigned char *px,
                                 int32_t label) {
@@ -191,6 +208,12 @@ static leap_status load_class(const char *dir, int32_t label, lp_dataset *ds,
     if (!jpeg_tables_ok((const unsigned char *)bytes, len)) {
       free(bytes);
       s = lp_error(LEAP_ERR_FORMAT, "%s: cannot decode image (a JPEG Huffman table declares more than 256 codes)",
+                   path);
+      break;
+    }
+    if (!png_chunks_ok((const unsigned char *)bytes, len)) {
+      free(bytes);
+      s = lp_error(LEAP_ERR_FORMAT, "%s: cannot decode image (a PNG chunk declares more bytes than the file holds)",
                    path);
       break;
     }

@@ -362,3 +362,17 @@ TEST_CASE("hardening: a JPEG whose Huffman table declares over 256 codes is refu
     CHECK(says("bad.jpg"));
   }
 }
+
+TEST_CASE("hardening: a PNG chunk longer than the file is refused before stb sizes a buffer from it", "[hardening][data]") {
+  // Found by fuzz/fuzz_image_folder: a 73-byte PNG whose IDAT chunk declares
+  // about 1.4 GB made stb_image realloc that much before reading it.
+  TempDir dir;
+  REQUIRE(mkdir((dir / "0").c_str(), 0700) == 0);
+  const std::string bytes = lt::slurp(lt::data("png_chunk_oom.png"));
+  REQUIRE(bytes.size() == 73);
+  lt::write_text(dir / "0" + "/bad.png", bytes);
+  lp_dataset d;
+  CHECK(lp_dataset_load_folder(dir.path.c_str(), &d) == LEAP_ERR_FORMAT);
+  CHECK(says("PNG chunk"));
+  CHECK(says("bad.png"));
+}
