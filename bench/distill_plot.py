@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lcsc_plot import Canvas, W, H, L, R, T, B  # noqa: E402
+from lcsc_plot import Canvas, grid, W, H, L, R, T, B  # noqa: E402
 
 PALETTE = [((31, 119, 180), (198, 219, 239)), ((214, 39, 40), (250, 205, 205)),
            ((44, 160, 44), (199, 233, 192)), ((148, 103, 189), (218, 203, 230))]
@@ -86,16 +86,8 @@ def plot(out, stats, refs):
     py = lambda f: H - B - (f - y0) / (y1 - y0) * (H - T - B)
     col = colors(stats)
     c = Canvas()
-    grey, black = (200, 200, 200), (0, 0, 0)
-    step = [s for s in (1, 2, 5, 10, 20, 50, 100, 200) if (y1 - y0) / s <= 8][0]
-    v = 0.0
-    while v <= y1:
-        c.line(L, py(v), W - R, py(v), grey, 1)
-        c.text(L - 8 - 12 * len('%g' % v), py(v) - 7, '%g' % v)
-        v += step
-    for i in its:
-        c.line(px(i), H - B, px(i), H - B + 5, black, 1)
-        c.text(px(i) - 6 * len(str(i)), H - B + 10, str(i))
+    black = (0, 0, 0)
+    grid(c, its, y0, y1, px, py)
     for m, s in stats.items():  # bands first, lines over them
         xs = sorted(s)
         for a, b in zip(xs, xs[1:]):

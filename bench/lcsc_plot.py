@@ -77,6 +77,21 @@ class Canvas:
                     chunk(b'IDAT', zlib.compress(raw, 9)) + chunk(b'IEND', b''))
 
 
+def grid(c, xs, y0, y1, px, py):
+    """Horizontal grid lines with their FD labels (at most 8 steps of 1, 2,
+    5, 10, ...) and a tick with its label at each x in xs."""
+    grey, black = (200, 200, 200), (0, 0, 0)
+    step = [s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500) if (y1 - y0) / s <= 8][0]
+    v = 0.0
+    while v <= y1:
+        c.line(L, py(v), W - R, py(v), grey, 1)
+        c.text(L - 8 - 12 * len('%g' % v), py(v) - 7, '%g' % v)
+        v += step
+    for x in xs:
+        c.line(px(x), H - B, px(x), H - B + 5, black, 1)
+        c.text(px(x) - 6 * len(str(x)), H - B + 10, str(x))
+
+
 def main():
     out, files = sys.argv[1], sys.argv[2:]
     series = {}
@@ -95,16 +110,8 @@ def main():
     px = lambda n: L + (n - x0) / max(x1 - x0, 1) * (W - L - R)
     py = lambda f: H - B - (f - y0) / (y1 - y0) * (H - T - B)
     c = Canvas()
-    grey, black = (200, 200, 200), (0, 0, 0)
-    step = [s for s in (1, 2, 5, 10, 20, 50, 100) if (y1 - y0) / s <= 8][0]
-    v = 0.0
-    while v <= y1:
-        c.line(L, py(v), W - R, py(v), grey, 1)
-        c.text(L - 8 - 12 * len('%g' % v), py(v) - 7, '%g' % v)
-        v += step
-    for n in nfes:
-        c.line(px(n), H - B, px(n), H - B + 5, black, 1)
-        c.text(px(n) - 6 * len(str(n)), H - B + 10, str(n))
+    black = (0, 0, 0)
+    grid(c, nfes, y0, y1, px, py)
     c.line(L, T, L, H - B, black, 1)
     c.line(L, H - B, W - R, H - B, black, 1)
     c.text((W - R + L) // 2 - 18, H - 18, 'NFE')
