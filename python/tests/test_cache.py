@@ -10,15 +10,7 @@ import pytest
 import leap
 from leap import _structs as S
 
-DATA = os.environ.get("LEAP_TEST_DATA") or os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data")
-IMAGE = os.path.join(DATA, "dit_tiny_f32.safetensors")
-VIDEO = os.path.join(DATA, "video_dit_tiny_f32.safetensors")
-
-
-@pytest.fixture
-def ctx():
-    with leap.Context("cpu", threads=1) as c:
-        yield c
+from conftest import DATA, IMAGE, VIDEO  # noqa: F401 (ctx, the fixture, comes from conftest too)
 
 
 def blocks(h):
