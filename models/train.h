@@ -80,6 +80,10 @@ leap_status lp_trainer_apply(lp_trainer *t);
 /* The architecture of a DiT model file leap can train (flow_v or eps, no
  * learned sigma), from its __metadata__. */
 leap_status lp_train_arch_from_file(const char *path, lp_dit_arch *out, lp_objective *obj);
+/* What a model file fixes of a run that starts from its weights (leap train
+ * --init): the architecture, the objective and, for a video DiT, the clip
+ * and chunk lengths; the rest of `c` is left as the caller set it. */
+leap_status lp_train_cfg_from_model(const char *path, lp_train_cfg *c);
 /* Replaces the weights (and EMA) with those of a model file of the same
  * architecture (any of F32/F16/BF16). */
 leap_status lp_trainer_load_weights(lp_trainer *t, const char *path);

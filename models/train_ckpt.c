@@ -351,34 +351,58 @@ leap_status lp_trainer_resume(const char *path, lp_trainer **out) {
 
 /* ------------------------------------------------------------ model files */
 
-leap_status lp_train_arch_from_file(const char *path, lp_dit_arch *out, lp_objective *obj) {
+/* A model file's architecture; a video DiT only when `video` is given (its
+ * clip geometry goes there), so callers that train images alone refuse it. */
+static leap_status model_arch(const char *path, lp_dit_arch *out, lp_objective *obj, int video[2]) {
   lp_st_file *f;
   leap_status s = lp_st_open(path, &f);
   if (s != LEAP_OK) return s;
   lp_dit_arch a;
   memset(&a, 0, sizeof a);
+  int cf = 0, fpc = 0, w = 0;
   const char *arch = lp_st_meta(f, "arch"), *pred = lp_st_meta(f, "prediction");
   const char *sigma = lp_st_meta(f, "learn_sigma");
-  if (!arch || strcmp(arch, "dit") != 0) {
-    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: arch '%s' is not a DiT leap can train", path,
-                 arch ? arch : "(none)");
+  const int is_video = arch && video && !strcmp(arch, "video_dit");
+  if (!arch || (strcmp(arch, "dit") != 0 && !is_video)) {
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: arch '%s' is not a %s leap can train", path,
+                 arch ? arch : "(none)", video ? "DiT or video DiT" : "DiT");
   } else if (sigma && (!strcmp(sigma, "True") || !strcmp(sigma, "true") || !strcmp(sigma, "1"))) {
     s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: a model with learned sigma cannot be trained by leap",
                  path);
   } else if (!pred || (strcmp(pred, "flow_v") != 0 && strcmp(pred, "eps") != 0)) {
     s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: prediction '%s' is neither flow_v nor eps", path,
                  pred ? pred : "(none)");
-  } else if ((s = get_i(f, "input_size", &a.input_size)) || (s = get_i(f, "patch_size", &a.patch)) ||
+  } else if ((s = get_i(f, is_video ? "input_height" : "input_size", &a.input_size)) ||
+             (is_video && ((s = get_i(f, "input_width", &w)) || (s = get_i(f, "clip_frames", &cf)) ||
+                           (s = get_i(f, "frames_per_chunk", &fpc)))) ||
+             (s = get_i(f, "patch_size", &a.patch)) ||
              (s = get_i(f, "in_channels", &a.in_channels)) ||
              (s = get_i(f, "hidden_size", &a.hidden)) || (s = get_i(f, "depth", &a.depth)) ||
              (s = get_i(f, "num_heads", &a.heads)) || (s = get_d(f, "mlp_ratio", &a.mlp_ratio)) ||
              (s = get_i(f, "num_classes", &a.num_classes))) {
     /* s says which key */
+  } else if (is_video && (w != a.input_size || a.input_size != LP_MFMNIST_CANVAS || cf < 1 ||
+                          cf > LP_MFMNIST_TRAIN_FRAMES || fpc < 1 || cf % fpc)) {
+    s = lp_error(LEAP_ERR_UNSUPPORTED, "%s: a video DiT of %dx%d frames, clips of %d in chunks of %d; leap "
+                 "trains %dx%d frames in whole chunks of clips of 1..%d frames", path, a.input_size, w, cf,
+                 fpc, LP_MFMNIST_CANVAS, LP_MFMNIST_CANVAS, LP_MFMNIST_TRAIN_FRAMES);
   } else {
     *out = a;
     if (obj) *obj = !strcmp(pred, "eps") ? LP_OBJ_EPS : LP_OBJ_FLOW_V;
+    if (video) video[0] = cf, video[1] = fpc;
   }
   lp_st_close(f);
+  return s;
+}
+
+leap_status lp_train_arch_from_file(const char *path, lp_dit_arch *out, lp_objective *obj) {
+  return model_arch(path, out, obj, NULL);
+}
+
+leap_status lp_train_cfg_from_model(const char *path, lp_train_cfg *c) {
+  int video[2] = {0, 0};
+  leap_status s = model_arch(path, &c->arch, &c->objective, video);
+  if (s == LEAP_OK) c->clip_frames = video[0], c->frames_per_chunk = video[1];
   return s;
 }
 

@@ -421,3 +421,61 @@ TEST_CASE("leap train --arch video_dit: video checkpoints, resume, leap info, us
   CHECK(run_cli("train --arch cinema --out '" + out + "'", log) == 2);
   CHECK(lt::slurp(log).find("not dit or video_dit") != std::string::npos);
 }
+
+// --init: a fine-tune starts from a model file's weights (and EMA) at step 0
+// with the command line's optimiser. At --lr 0 AdamW moves nothing, so the
+// run's weights are the file's bit for bit: a trainer that ignored --init
+// (fresh weights from the seed) or loaded them into the EMA only fails here.
+// At a real rate they move away from the file, and the architecture options
+// are refused next to --init.
+TEST_CASE("leap train --init: a video DiT fine-tune starts from the file's weights", "[train][video]") {
+  lt::TempDir tmp;
+  const std::string dir = tmp.path, data = dir + "/garments", log = dir + "/log.txt";
+  Garments g;
+  REQUIRE(mkdir(data.c_str(), 0755) == 0);
+  for (int k = 0; k < 3; k++) REQUIRE(mkdir((data + "/c" + std::to_string(k)).c_str(), 0755) == 0);
+  for (int i = 0; i < 6; i++)
+    write_png(data + "/c" + std::to_string(i % 3) + "/" + std::to_string(i) + ".png", &g.images[(size_t)i * 784], 28);
+  const std::string base = dir + "/base", ft = dir + "/ft", ft2 = dir + "/ft2";
+  REQUIRE(run_cli("train --arch video_dit --data '" + data + "' --hidden 16 --depth 1 --heads 2 --patch 8 "
+                  "--clip-frames 8 --frames-per-chunk 4 --batch 2 --steps 3 --lr 1e-2 --threads 2 --quiet --out '" +
+                      base + "'", log) == 0);
+  const std::string init = base + "_step000003.safetensors";
+  const std::string tail = " --data '" + data + "' --batch 2 --steps 2 --save-every 2 --threads 2 --quiet";
+  int code = run_cli("train --init '" + init + "' --lr 0" + tail + " --out '" + ft + "'", log);
+  INFO(lt::slurp(log));
+  REQUIRE(code == 0);
+  CHECK(lt::meta(ft + "_state.safetensors", "step") == "2");
+  CHECK(lt::meta(ft + "_ema.safetensors", "clip_frames") == "8");
+  CHECK(lt::meta(ft + "_ema.safetensors", "hidden_size") == "16");
+  code = run_cli("train --init '" + init + "' --lr 1e-2" + tail + " --out '" + ft2 + "'", log);
+  REQUIRE(code == 0);
+  lp_st_file *f = nullptr;
+  REQUIRE(lp_st_open(init.c_str(), &f) == LEAP_OK);
+  int same = 0, moved = 0;
+  for (int i = 0; i < lp_st_count(f); i++) {
+    const char *name = lp_st_at(f, i)->name;
+    if (!std::strcmp(name, "pos_embed")) continue;  // fixed, never trained
+    const std::vector<double> w = lt::read_f64(init, name);
+    same += lt::read_f64(ft + "_step000002.safetensors", name) == w;
+    // the EMA of unchanged weights: d w + (1 - d) w, equal up to float rounding
+    const std::vector<double> e = lt::read_f64(ft + "_ema.safetensors", name);
+    bool close = e.size() == w.size();
+    for (size_t k = 0; close && k < w.size(); k++) close = std::fabs(e[k] - w[k]) <= 1e-6 * std::fabs(w[k]) + 1e-12;
+    same += close;
+    moved += lt::read_f64(ft2 + "_step000002.safetensors", name) != w;
+  }
+  const int trained = lp_st_count(f) - (lp_st_find(f, "pos_embed") ? 1 : 0);
+  lp_st_close(f);
+  CHECK(same == 2 * trained);
+  CHECK(moved > trained / 2);
+  // the architecture comes from the file; a resume is not a fine-tune
+  CHECK(run_cli("train --init '" + init + "' --hidden 32" + tail + " --out '" + ft + "'", log) == 2);
+  CHECK(lt::slurp(log).find("architecture comes from the model file") != std::string::npos);
+  CHECK(run_cli("train --init '" + init + "' --resume '" + ft + "_state.safetensors'" + tail + " --out '" + ft +
+                    "'", log) == 2);
+  // the file started from is an input: no output of the run may name it
+  const std::string ema = base + "_ema.safetensors", before = lt::slurp(ema);
+  CHECK(run_cli("train --init '" + ema + "'" + tail + " --out '" + base + "'", log) != 0);
+  CHECK(lt::slurp(ema) == before);
+}

@@ -25,8 +25,8 @@
 
 typedef struct train_opts {
   lp_train_cfg cfg;
-  const char *data, *objective, *out, *resume, *dtype, *arch;
-  int steps_given, data_given, lr_given, model_opts_given, patch_given;
+  const char *data, *objective, *out, *resume, *dtype, *arch, *init;
+  int steps_given, data_given, lr_given, model_opts_given, patch_given, arch_given;
   int save_every, threads, quiet;
   leap_dtype save_dtype;
 } train_opts;
@@ -80,6 +80,10 @@ void cli_train_help(FILE *out) {
       "                       settings come from it (only --steps, --lr, --data,\n"
       "                       --out, --save-every, --dtype, --threads, --quiet may\n"
       "                       be given; --lr continues at that rate from here on)\n"
+      "  --init MODEL         start from a model file's weights (its EMA too) with a\n"
+      "                       fresh optimiser at step 0: a fine-tune; the architecture\n"
+      "                       (and a video DiT's clip geometry) comes from the file,\n"
+      "                       the optimisation options from the command line\n"
       "\n"
       "  --threads N          CPU threads (default: OpenMP's)\n"
       "  --quiet              no progress line or log lines\n"
@@ -109,16 +113,16 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
   while (cli_next(&a)) {
     /* options that define the run: not allowed with --resume */
     int *g = &o->model_opts_given;
-    if (cli_opt_int(&a, "--hidden", 4, 65536, &c->arch.hidden) && ++*g) continue;
-    if (cli_opt_int(&a, "--depth", 1, 1000, &c->arch.depth) && ++*g) continue;
-    if (cli_opt_int(&a, "--heads", 1, 4096, &c->arch.heads) && ++*g) continue;
-    if (cli_opt_int(&a, "--patch", 1, 1024, &c->arch.patch) && ++*g && ++o->patch_given) continue;
-    if (cli_opt_str(&a, "--arch", &o->arch) && ++*g) continue;
-    if (cli_opt_int(&a, "--clip-frames", 1, LP_MFMNIST_TRAIN_FRAMES, &c->clip_frames) && ++*g) continue;
-    if (cli_opt_int(&a, "--frames-per-chunk", 1, LP_MFMNIST_TRAIN_FRAMES, &c->frames_per_chunk) && ++*g)
+    if (cli_opt_int(&a, "--hidden", 4, 65536, &c->arch.hidden) && ++o->arch_given && ++*g) continue;
+    if (cli_opt_int(&a, "--depth", 1, 1000, &c->arch.depth) && ++o->arch_given && ++*g) continue;
+    if (cli_opt_int(&a, "--heads", 1, 4096, &c->arch.heads) && ++o->arch_given && ++*g) continue;
+    if (cli_opt_int(&a, "--patch", 1, 1024, &c->arch.patch) && ++o->arch_given && ++*g && ++o->patch_given) continue;
+    if (cli_opt_str(&a, "--arch", &o->arch) && ++o->arch_given && ++*g) continue;
+    if (cli_opt_int(&a, "--clip-frames", 1, LP_MFMNIST_TRAIN_FRAMES, &c->clip_frames) && ++o->arch_given && ++*g) continue;
+    if (cli_opt_int(&a, "--frames-per-chunk", 1, LP_MFMNIST_TRAIN_FRAMES, &c->frames_per_chunk) && ++o->arch_given && ++*g)
       continue;
-    if (cli_opt_double(&a, "--mlp-ratio", 0.01, 64, &c->arch.mlp_ratio) && ++*g) continue;
-    if (cli_opt_str(&a, "--objective", &o->objective) && ++*g) continue;
+    if (cli_opt_double(&a, "--mlp-ratio", 0.01, 64, &c->arch.mlp_ratio) && ++o->arch_given && ++*g) continue;
+    if (cli_opt_str(&a, "--objective", &o->objective) && ++o->arch_given && ++*g) continue;
     if (cli_opt_int(&a, "--batch", 1, 1 << 20, &c->batch) && ++*g) continue;
     /* --lr may also continue a resumed run at another rate (a step decay) */
     if (cli_opt_double(&a, "--lr", 0, 10, &c->lr) && ++o->lr_given) continue;
@@ -135,6 +139,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
     if (cli_opt_int(&a, "--save-every", 1, 1 << 30, &o->save_every)) continue;
     if (cli_opt_str(&a, "--dtype", &o->dtype)) continue;
     if (cli_opt_str(&a, "--resume", &o->resume)) continue;
+    if (cli_opt_str(&a, "--init", &o->init)) continue;
     if (cli_opt_int(&a, "--threads", 0, 4096, &o->threads)) continue;
     if (cli_opt_flag(&a, "--quiet", &o->quiet)) continue;
     cli_unknown(&a);
@@ -158,6 +163,13 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
   else if (!strcmp(o->dtype, "f16")) o->save_dtype = LEAP_F16;
   else return cli_usage_error(a.cmd, "--dtype: '%s' is not f32 or f16", o->dtype);
   if (!o->out[0]) return cli_usage_error(a.cmd, "--out: empty prefix");
+  if (o->init && o->resume)
+    return cli_usage_error(a.cmd, "--init starts a run from a model's weights, --resume continues one: "
+                                  "give one of them");
+  if (o->init && o->arch_given)
+    return cli_usage_error(a.cmd, "with --init the architecture comes from the model file; --arch, "
+                                  "--hidden, --depth, --heads, --patch, --mlp-ratio, --objective, "
+                                  "--clip-frames and --frames-per-chunk may not be given");
   if (o->resume && o->model_opts_given)
     return cli_usage_error(a.cmd, "with --resume the model and optimiser settings come from the "
                                   "state file; only --steps, --lr, --data, --out, --save-every, "
@@ -175,7 +187,8 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
 /* The three files of a checkpoint as one unit (lp_trainer_save_checkpoint):
  * a failed or interrupted save leaves the previous checkpoint whole. */
 static leap_status save_all(const train_opts *o, const lp_trainer *t) {
-  return lp_trainer_save_checkpoint(t, o->out, o->save_dtype, o->resume);
+  /* the weights started from are an input of every weight file, as a resumed state is */
+  return lp_trainer_save_checkpoint(t, o->out, o->save_dtype, o->resume ? o->resume : o->init);
 }
 
 /* The output rule (core/output.h) for the files every save replaces, before
@@ -183,8 +196,11 @@ static leap_status save_all(const train_opts *o, const lp_trainer *t) {
 static leap_status check_outputs(const train_opts *o) {
   lp_train_paths p;
   lp_trainer_checkpoint_paths(o->out, 0, &p);
-  const char *in[1] = {o->resume};
-  leap_status s = lp_out_check(p.ema, LP_OUT_CHECKPOINT, in, o->resume ? 1 : 0);
+  const char *in[2];
+  int n_in = 0;
+  if (o->resume) in[n_in++] = o->resume;
+  if (o->init) in[n_in++] = o->init;
+  leap_status s = lp_out_check(p.ema, LP_OUT_CHECKPOINT, in, n_in);
   if (s == LEAP_OK) s = lp_out_check(p.state, LP_OUT_TRAIN_STATE, NULL, 0);
   return s;
 }
@@ -255,6 +271,7 @@ static int train(train_opts *o) {
   lp_dataset data;
   memset(&data, 0, sizeof data);
   const char *spec = o->data;
+  if (o->init && (s = lp_train_cfg_from_model(o->init, &o->cfg))) return cli_fail(s);
   if (o->resume) {
     if ((s = lp_trainer_resume(o->resume, &t))) return cli_fail(s);
     if (o->steps_given) t->cfg.steps = o->cfg.steps;
@@ -305,7 +322,9 @@ static int train(train_opts *o) {
     }
   }
   int code;
-  if ((s = lp_trainer_check_data(t, &data))) {
+  if (o->init && (s = lp_trainer_load_weights(t, o->init))) {
+    code = cli_fail(s);
+  } else if ((s = lp_trainer_check_data(t, &data))) {
     code = cli_fail(s);
   } else {
     if (!o->quiet && t->L.video)
