@@ -12,4 +12,4 @@ CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLE
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
   -DLEAP_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)" --target fuzz_json fuzz_safetensors fuzz_profile fuzz_video_profile fuzz_lcsc_log \
-  fuzz_train_state fuzz_classifier fuzz_idx fuzz_image_folder make_seeds
+  fuzz_train_state fuzz_distill_state fuzz_classifier fuzz_idx fuzz_image_folder fuzz_samples make_seeds

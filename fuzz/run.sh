@@ -12,7 +12,7 @@ secs="${1:?usage: fuzz/run.sh SECONDS [BUILD_DIR] [HARNESS...]}"
 dir="${2:-build-fuzz}"
 shift $(( $# >= 2 ? 2 : 1 ))
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(json safetensors profile video_profile lcsc_log train_state classifier idx image_folder)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(json safetensors profile video_profile lcsc_log train_state distill_state classifier idx image_folder samples)
 art="${LEAP_FUZZ_ARTIFACTS:-$dir/artifacts}"
 mkdir -p "$art"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}"
