@@ -111,30 +111,42 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
   cli_args a;
   cli_args_init(&a, argc, argv, cli_train_help);
   while (cli_next(&a)) {
-    /* options that define the run: not allowed with --resume */
-    int *g = &o->model_opts_given;
-    if (cli_opt_int(&a, "--hidden", 4, 65536, &c->arch.hidden) && ++o->arch_given && ++*g) continue;
-    if (cli_opt_int(&a, "--depth", 1, 1000, &c->arch.depth) && ++o->arch_given && ++*g) continue;
-    if (cli_opt_int(&a, "--heads", 1, 4096, &c->arch.heads) && ++o->arch_given && ++*g) continue;
-    if (cli_opt_int(&a, "--patch", 1, 1024, &c->arch.patch) && ++o->arch_given && ++*g && ++o->patch_given) continue;
-    if (cli_opt_str(&a, "--arch", &o->arch) && ++o->arch_given && ++*g) continue;
-    if (cli_opt_int(&a, "--clip-frames", 1, LP_MFMNIST_TRAIN_FRAMES, &c->clip_frames) && ++o->arch_given && ++*g) continue;
-    if (cli_opt_int(&a, "--frames-per-chunk", 1, LP_MFMNIST_TRAIN_FRAMES, &c->frames_per_chunk) && ++o->arch_given && ++*g)
+    /* options that fix the architecture: from the model file with --init */
+    if (cli_opt_int(&a, "--hidden", 4, 65536, &c->arch.hidden) || cli_opt_int(&a, "--depth", 1, 1000, &c->arch.depth) ||
+        cli_opt_int(&a, "--heads", 1, 4096, &c->arch.heads) || cli_opt_str(&a, "--arch", &o->arch) ||
+        cli_opt_int(&a, "--clip-frames", 1, LP_MFMNIST_TRAIN_FRAMES, &c->clip_frames) ||
+        cli_opt_int(&a, "--frames-per-chunk", 1, LP_MFMNIST_TRAIN_FRAMES, &c->frames_per_chunk) ||
+        cli_opt_double(&a, "--mlp-ratio", 0.01, 64, &c->arch.mlp_ratio) ||
+        cli_opt_str(&a, "--objective", &o->objective)) {
+      o->arch_given++, o->model_opts_given++;
       continue;
-    if (cli_opt_double(&a, "--mlp-ratio", 0.01, 64, &c->arch.mlp_ratio) && ++o->arch_given && ++*g) continue;
-    if (cli_opt_str(&a, "--objective", &o->objective) && ++o->arch_given && ++*g) continue;
-    if (cli_opt_int(&a, "--batch", 1, 1 << 20, &c->batch) && ++*g) continue;
+    }
+    if (cli_opt_int(&a, "--patch", 1, 1024, &c->arch.patch)) {
+      o->patch_given = 1, o->arch_given++, o->model_opts_given++;
+      continue;
+    }
+    /* ... and the optimiser's: both are the state's with --resume */
+    if (cli_opt_int(&a, "--batch", 1, 1 << 20, &c->batch) || cli_opt_int(&a, "--warmup", 0, 1 << 30, &c->warmup) ||
+        cli_opt_double(&a, "--weight-decay", 0, 10, &c->weight_decay) ||
+        cli_opt_double(&a, "--clip", 0, 1e12, &c->clip) || cli_opt_double(&a, "--ema", 0, 1, &c->ema) ||
+        cli_opt_double(&a, "--label-dropout", 0, 1, &c->label_dropout) || cli_opt_u64(&a, "--seed", &c->seed)) {
+      o->model_opts_given++;
+      continue;
+    }
     /* --lr may also continue a resumed run at another rate (a step decay) */
-    if (cli_opt_double(&a, "--lr", 0, 10, &c->lr) && ++o->lr_given) continue;
-    if (cli_opt_int(&a, "--warmup", 0, 1 << 30, &c->warmup) && ++*g) continue;
-    if (cli_opt_double(&a, "--weight-decay", 0, 10, &c->weight_decay) && ++*g) continue;
-    if (cli_opt_double(&a, "--clip", 0, 1e12, &c->clip) && ++*g) continue;
-    if (cli_opt_double(&a, "--ema", 0, 1, &c->ema) && ++*g) continue;
-    if (cli_opt_double(&a, "--label-dropout", 0, 1, &c->label_dropout) && ++*g) continue;
-    if (cli_opt_u64(&a, "--seed", &c->seed) && ++*g) continue;
+    if (cli_opt_double(&a, "--lr", 0, 10, &c->lr)) {
+      o->lr_given = 1;
+      continue;
+    }
     /* options of this invocation */
-    if (cli_opt_int(&a, "--steps", 0, 1 << 30, &c->steps) && ++o->steps_given) continue;
-    if (cli_opt_str(&a, "--data", &o->data) && ++o->data_given) continue;
+    if (cli_opt_int(&a, "--steps", 0, 1 << 30, &c->steps)) {
+      o->steps_given = 1;
+      continue;
+    }
+    if (cli_opt_str(&a, "--data", &o->data)) {
+      o->data_given = 1;
+      continue;
+    }
     if (cli_opt_str(&a, "--out", &o->out)) continue;
     if (cli_opt_int(&a, "--save-every", 1, 1 << 30, &o->save_every)) continue;
     if (cli_opt_str(&a, "--dtype", &o->dtype)) continue;
