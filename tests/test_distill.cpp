@@ -351,3 +351,56 @@ TEST_CASE("leap_dmd_gradient: CPU and Vulkan match the host twin on random data"
     }
   }
 }
+
+namespace {
+// The number after "KEY": in a JSON text (the first one), or NaN.
+double json_number(const std::string &text, const std::string &key) {
+  const size_t at = text.find("\"" + key + "\": ");
+  return at == std::string::npos ? std::nan("") : std::strtod(text.c_str() + at + key.size() + 4, nullptr);
+}
+int run_leap(const std::string &args, const std::string &out) {
+  const int st = std::system((std::string("'") + LEAP_CLI_PATH + "' " + args + " > '" + out + "' 2>&1").c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+}  // namespace
+
+// --eval-every: the FD the run logs is the FD leap eval gives the saved
+// student with the same seed and count (an independent path: leap_sample's
+// one Euler step, the eval command's own statistics), at iteration 0 and at
+// every K-th; the progress lines name the target of the moment.
+TEST_CASE("leap distill --eval-every: the logged FD is leap eval's FD of the student", "[distill][cli]") {
+  lt::TempDir tmp;
+  const std::string dir = tmp.path, log = dir + "/out.txt", teacher = dir + "/t";
+  // A 28x28 teacher (the classifier's size), one training step: only the
+  // agreement of the two FD computations matters here.
+  REQUIRE(run_leap("train --data fashion-mnist --hidden 8 --depth 1 --heads 2 --patch 7 --steps 1 --batch 2 "
+                   "--quiet --out '" + teacher + "'", log) == 0);
+  const std::string run = dir + "/run";
+  const int code = run_leap("distill --teacher '" + teacher + "_ema.safetensors' --method disback --iters 4 "
+                            "--batch 2 --fake-updates 1 --path-checkpoints 2 --path-iters 2 --interval 1 "
+                            "--eval-every 2 --eval-n 16 --eval-seed 77 --out '" + run + "'", log);
+  const std::string printed = lt::slurp(log);
+  INFO(printed);
+  REQUIRE(code == 0);
+  CHECK(printed.find("iteration 0: FD ") != std::string::npos);
+  CHECK(printed.find("iteration 2: FD ") != std::string::npos);
+  CHECK(printed.find("(target: path checkpoint 0)") != std::string::npos);
+  CHECK(printed.find("iteration 4: FD ") != std::string::npos);
+  CHECK(printed.find("(target: the teacher)") != std::string::npos);
+  std::ifstream in(run + "/log.jsonl");
+  std::string line;
+  std::vector<double> fd;
+  while (std::getline(in, line))
+    if (line.find("\"fd\": ") != std::string::npos) fd.push_back(json_number(line, "fd"));
+  REQUIRE(fd.size() == 3);  // iterations 0, 2 and 4
+  for (double v : fd) CHECK((std::isfinite(v) && v > 0));
+  REQUIRE(run_leap("eval --model '" + run + "/student.safetensors' --n 16 --steps 1 --cfg 1 --seed 77 --json", log) ==
+          0);
+  const double eval_fd = json_number(lt::slurp(log).substr(lt::slurp(log).rfind("{\"fd\"")), "fd");
+  INFO("log: " << fd[2] << ", leap eval: " << eval_fd);
+  CHECK(std::fabs(eval_fd - fd[2]) <= 1e-5 * eval_fd);
+  // another evaluation seed is another FD: the seed reaches the samples
+  REQUIRE(run_leap("eval --model '" + run + "/student.safetensors' --n 16 --steps 1 --cfg 1 --seed 78 --json", log) ==
+          0);
+  CHECK(std::fabs(json_number(lt::slurp(log).substr(lt::slurp(log).rfind("{\"fd\"")), "fd") - fd[2]) > 1e-3 * fd[2]);
+}
