@@ -175,4 +175,21 @@ struct TempDir {
   }
 };
 
+// What a run of the leap CLI gave: its exit code and both streams.
+struct CliResult {
+  int code;
+  std::string out, err;
+};
+
+// `leap ARGS` run in dir (env: "VAR=value ..." or ""), stdin from /dev/null,
+// stdout and stderr kept in dir's stdout.txt and stderr.txt.
+inline CliResult leap_in(const TempDir &dir, const std::string &env, const std::string &args) {
+  const std::string cmd = "cd '" + dir.path + "' && " + (env.empty() ? "" : "env " + env + " ") + "timeout 300 '" +
+                          std::string(LEAP_CLI_PATH) + "' " + args + " > '" + (dir / "stdout.txt") + "' 2> '" +
+                          (dir / "stderr.txt") + "' < /dev/null";
+  const int status = std::system(cmd.c_str());
+  REQUIRE(WIFEXITED(status));
+  return CliResult{WEXITSTATUS(status), slurp(dir / "stdout.txt"), slurp(dir / "stderr.txt")};
+}
+
 }  // namespace lt
