@@ -22,10 +22,10 @@ const char *kDrop = "\x01"; // a metadata value that means "remove the key"
 // Writes the tiny model to path with the metadata changes applied (value
 // kDrop removes the key), the tensors in drop left out, and the tensors in
 // scalar replaced by a 0-D tensor.
-void variant(const std::string &path, const std::map<std::string, std::string> &meta,
-             const std::set<std::string> &drop = {}, const std::set<std::string> &scalar = {}) {
+void variant_of(const std::string &src, const std::string &path, const std::map<std::string, std::string> &meta,
+                const std::set<std::string> &drop = {}, const std::set<std::string> &scalar = {}) {
   lp_st_file *f = nullptr;
-  REQUIRE(lp_st_open(kTiny.c_str(), &f) == LEAP_OK);
+  REQUIRE(lp_st_open(src.c_str(), &f) == LEAP_OK);
   lp_st_writer *w = nullptr;
   REQUIRE(lp_st_writer_create(path.c_str(), &w) == LEAP_OK);
   std::set<std::string> seen;
@@ -52,6 +52,11 @@ void variant(const std::string &path, const std::map<std::string, std::string> &
   }
   REQUIRE(lp_st_writer_finish(w) == LEAP_OK);
   lp_st_close(f);
+}
+
+void variant(const std::string &path, const std::map<std::string, std::string> &meta,
+             const std::set<std::string> &drop = {}, const std::set<std::string> &scalar = {}) {
+  variant_of(kTiny, path, meta, drop, scalar);
 }
 
 struct Loaded {
@@ -181,6 +186,69 @@ TEST_CASE("model description: optional metadata falls back to what the tensors s
     INFO(pr.first << ": " << r.error);
     REQUIRE(r.status == LEAP_OK);
     CHECK(r.info.prediction == pr.second);
+  }
+  leap_context_destroy(ctx);
+}
+
+// The video DiT's description (models/arch_video_dit.c) the same way: each
+// field a file can get wrong is refused naming the file, the field and the
+// value; eps and v predictions are read as such. The tiny video model has
+// 8x12 frames, patch 4, hidden 16 in 2 heads, 2 blocks, 3 classes.
+TEST_CASE("video DiT description: each wrong metadata field or tensor is a format error naming it", "[model][video]") {
+  const std::string src = LEAP_TEST_DATA "/video_dit_tiny_f32.safetensors";
+  leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
+  cd.threads = 1;
+  leap_context *ctx = nullptr;
+  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
+  lt::TempDir dir;
+  struct Case {
+    std::map<std::string, std::string> meta;
+    std::set<std::string> drop;
+    leap_status status;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{{"num_heads", kDrop}}, {}, LEAP_ERR_FORMAT, "__metadata__ lacks 'num_heads' (needed to describe the video DiT)"},
+      {{{"patch_size", "4x"}}, {}, LEAP_ERR_FORMAT, "__metadata__ 'patch_size' = '4x' is not a valid integer"},
+      {{{"clip_frames", "-4"}}, {}, LEAP_ERR_FORMAT, "'clip_frames' = '-4' is not a valid integer"},
+      {{{"input_width", "2000000"}}, {}, LEAP_ERR_FORMAT, "'input_width' = '2000000' is not a valid integer"},
+      {{{"mlp_ratio", kDrop}}, {}, LEAP_ERR_FORMAT, "__metadata__ lacks 'mlp_ratio' (needed to describe the video DiT)"},
+      {{{"mlp_ratio", "-2"}}, {}, LEAP_ERR_FORMAT, "'mlp_ratio' = '-2' is not a positive number"},
+      {{{"timestep_scale", "inf"}}, {}, LEAP_ERR_FORMAT, "'timestep_scale' = 'inf' is not a positive number"},
+      {{{"rope_theta", "1e4x"}}, {}, LEAP_ERR_FORMAT, "'rope_theta' = '1e4x' is not a positive number"},
+      {{{"prediction", "x0"}}, {}, LEAP_ERR_FORMAT, "__metadata__ prediction 'x0' is not eps, v or flow_v"},
+      {{{"rope_theta", "500"}}, {}, LEAP_ERR_UNSUPPORTED, "rope_theta 500: this build runs the video DiT with rope_theta"},
+      {{{"patch_size", "3"}}, {}, LEAP_ERR_FORMAT, "frames of 8x12 are not whole patches of 3"},
+      {{{"patch_size", "0"}}, {}, LEAP_ERR_FORMAT, "frames of 8x12 are not whole patches of 0"},
+      {{{"input_height", "2"}}, {}, LEAP_ERR_FORMAT, "frames of 2x12 are not whole patches of 4"},
+      {{{"depth", "0"}}, {}, LEAP_ERR_FORMAT, "depth, frames_per_chunk, clip_frames, in_channels and hidden_size must be >= 1"},
+      {{{"frames_per_chunk", "0"}}, {}, LEAP_ERR_FORMAT, "must be >= 1"},
+      {{{"num_heads", "3"}}, {}, LEAP_ERR_FORMAT, "hidden_size 16 is not 3 heads of an even head_dim"},
+      {{{"num_heads", "16"}}, {}, LEAP_ERR_FORMAT, "hidden_size 16 is not 16 heads of an even head_dim"},
+      {{{"null_class", "9"}}, {}, LEAP_ERR_FORMAT, "null_class 9 outside 0..3"},
+      {{{"input_height", "400000"}, {"input_width", "400000"}}, {}, LEAP_ERR_UNSUPPORTED, "tokens per clip"},
+      {{{"depth", "1"}}, {}, LEAP_ERR_FORMAT, "more blocks than __metadata__ depth 1"},
+      {{}, {"x_embedder.proj.weight"}, LEAP_ERR_FORMAT, "no tensor 'x_embedder.proj.weight'"},
+  };
+  for (size_t k = 0; k < cases.size(); k++) {
+    const Case &c = cases[k];
+    const std::string path = dir / ("v" + std::to_string(k) + ".safetensors");
+    variant_of(src, path, c.meta, c.drop);
+    const Loaded r = load(ctx, path);
+    INFO("case " << k << ": " << r.error);
+    CHECK(r.status == c.status);
+    CHECK(r.error.find(path) != std::string::npos);
+    CHECK(r.error.find(c.says) != std::string::npos);
+  }
+  // the predictions a video DiT may declare
+  for (const auto &p : std::vector<std::pair<std::string, leap_prediction>>{
+           {"eps", LEAP_PRED_EPS}, {"v", LEAP_PRED_V}, {"flow_v", LEAP_PRED_FLOW_V}}) {
+    const std::string path = dir / ("p_" + p.first + ".safetensors");
+    variant_of(src, path, {{"prediction", p.first}});
+    const Loaded r = load(ctx, path);
+    INFO(p.first << ": " << r.error);
+    REQUIRE(r.status == LEAP_OK);
+    CHECK(r.info.prediction == p.second);
   }
   leap_context_destroy(ctx);
 }
