@@ -305,7 +305,6 @@ void lp_out_signals_install(void) {
 }
 
 int lp_out_stop_requested(void) { return g_stop != 0; }
-int lp_out_stop_signal(void) { return (int)g_stop; }
 void lp_out_keep_on_stop(int on) { g_keep_on_stop = on != 0; }
 
 /* ------------------------------------------------------------ one output */

@@ -121,7 +121,5 @@ void lp_out_keep_on_stop(int on);
 void lp_out_signals_install(void);
 /* Non-zero once SIGINT or SIGTERM has arrived (after install). */
 int lp_out_stop_requested(void);
-/* The signal that asked to stop (0 if none). */
-int lp_out_stop_signal(void);
 
 #endif

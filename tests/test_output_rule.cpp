@@ -615,3 +615,39 @@ TEST_CASE("leap train: SIGTERM while saving every step leaves EMA and state at o
   snprintf(name, sizeof name, "run_step%06d.safetensors", std::atoi(step.c_str()));
   CHECK(exists(dir / name));
 }
+
+// The second signal: a command stops at its next step after the first, but
+// a second SIGINT (an impatient user) ends the process at once, and even
+// then every temporary and work folder leap registered goes with it. In a
+// child process, so that the signal's default action can end it.
+TEST_CASE("output rule: a second SIGINT ends the process at once and removes every temporary", "[output]") {
+  TempDir dir;
+  const std::string target = dir / "x.safetensors", work_parent = dir / "work";
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    lp_out_signals_install();
+    lp_out *o = nullptr;
+    lp_out_workdir *w = nullptr;
+    char buf[512];
+    if (lp_out_begin(target.c_str(), LP_OUT_SAMPLES, nullptr, 0, &o) != LEAP_OK) _exit(3);
+    if (lp_out_workdir_create(work_parent.c_str(), "t", &w) != LEAP_OK) _exit(4);
+    const char *f = lp_out_workdir_file(w, "a.bin", buf, sizeof buf);
+    const int fd = f ? open(f, O_CREAT | O_WRONLY, 0644) : -1;
+    if (fd < 0) _exit(5);
+    close(fd);
+    raise(SIGINT);
+    // the first asks to stop and changes nothing on disk
+    if (!lp_out_stop_requested()) _exit(6);
+    if (access(lp_out_temp(o), F_OK) != 0 || access(buf, F_OK) != 0) _exit(7);
+    raise(SIGINT);
+    _exit(8);  // not reached: the second ends the process
+  }
+  int st = 0;
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  INFO("exit status " << (WIFEXITED(st) ? WEXITSTATUS(st) : -1));
+  CHECK(WIFSIGNALED(st));
+  CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGINT));
+  // the temporary, the work file, its folder and the parent leap made: gone
+  CHECK(TempDir::list_dir(dir.path).empty());
+}

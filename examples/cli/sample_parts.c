@@ -387,10 +387,6 @@ int64_t cli_samples_n(const cli_samples_src *s) { return s->n; }
 
 void cli_samples_shape(const cli_samples_src *s, int *c, int *h, int *w) { *c = s->c, *h = s->h, *w = s->w; }
 
-const char *cli_samples_setting(const cli_samples_src *s, int which) {
-  return which >= 0 && which < CLI_RAW_SETTINGS ? s->settings[which] : NULL;
-}
-
 static void close_part(cli_samples_src *s) {
   lp_st_close(s->f);
   free(s->labels);

@@ -98,8 +98,6 @@ void cli_samples_shape(const cli_samples_src *s, int *c, int *h, int *w);
 /* Non-zero when labels are known (a "labels" list or a label_cycle that
  * is not "none"). */
 int cli_samples_has_labels(const cli_samples_src *s);
-/* The settings value (from the file or the index); NULL if absent. */
-const char *cli_samples_setting(const cli_samples_src *s, int which);
 /* Up to max images (and their labels, when labels is not NULL and they
  * are known) into x; *got = 0 at the end. */
 leap_status cli_samples_next(cli_samples_src *s, int max, float *x, int32_t *labels, int *got);
