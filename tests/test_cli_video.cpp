@@ -270,6 +270,15 @@ TEST_CASE("cli video: bad options exit 2 before loading anything and write nothi
       {m + "--cache-setting 1" + out, "--cache-setting"},
       {m + "--no-adjust" + out, "--no-adjust"},
       {m + "--kv none --cache '" + (dir / "p.json") + "'" + out, "--kv none"},
+      {m + "--family pyramid --lag 3" + out, "--window and --lag apply to --family pipelined"},
+      {m + "--kv rolling --kv-topk 2" + out, "--kv-store and --kv-topk apply to --kv sparse"},
+      {m + "--device 0 --backend cpu" + out, "--device selects a Vulkan device"},
+      {m + "--out ''", "--out: empty path"},
+      {m + "--raw-out ''" + out, "--raw-out: empty path"},
+      {m + "--cache-profile ''", "--cache-profile: empty path"},
+      {m + "--cache-profile '" + (dir / "q.json") + "' --json", "--cache-profile writes only the profile"},
+      {m + "--reuse-window 4" + out, "--computed and --reuse-window apply to --cache-profile"},
+      {m + "--backend cpu --labels 7" + out, "--labels: 7 is not a class of this model"},
   };
   for (const auto &c : cases) {
     INFO(c.args);
