@@ -251,12 +251,13 @@ static leap_status open_state(const char *path, lp_st_file **out) {
   if (s != LEAP_OK) return s;
   const char *fmt = lp_st_meta(*out, "format");
   if (!fmt || strcmp(fmt, LP_DISTILL_STATE_FORMAT) != 0) {
+    /* the message first: fmt points into the file's header */
+    s = lp_error(LEAP_ERR_FORMAT, "%s: not a leap distill state (format '%s', not %s)", path, fmt ? fmt : "(none)",
+                 LP_DISTILL_STATE_FORMAT);
     lp_st_close(*out);
     *out = NULL;
-    return lp_error(LEAP_ERR_FORMAT, "%s: not a leap distill state (format '%s', not %s)", path,
-                    fmt ? fmt : "(none)", LP_DISTILL_STATE_FORMAT);
   }
-  return LEAP_OK;
+  return s;
 }
 
 static leap_status meta_get(const lp_st_file *f, const char *key, const char **out) {

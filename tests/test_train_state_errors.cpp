@@ -20,7 +20,8 @@ extern "C" {
 namespace {
 
 // src with the metadata key set to value (nullptr: removed).
-void rewrite_meta(const std::string &src, const std::string &dst, const std::string &key, const char *value) {
+void rewrite_meta(const std::string &src, const std::string &dst, const std::string &key, const char *value,
+                  bool keep_kind = false) {
   lp_st_file *f = nullptr;
   REQUIRE(lp_st_open(src.c_str(), &f) == LEAP_OK);
   lp_st_writer *w = nullptr;
@@ -28,7 +29,7 @@ void rewrite_meta(const std::string &src, const std::string &dst, const std::str
   bool found = false;
   for (int i = 0; i < lp_st_meta_count(f); i++) {
     const char *k = lp_st_meta_key(f, i);
-    if (std::strcmp(k, LP_OUT_META_KEY) == 0) continue; // the writer sets its own output kind
+    if (!keep_kind && std::strcmp(k, LP_OUT_META_KEY) == 0) continue; // the writer sets its own output kind
     if (key == k) {
       found = true;
       if (!value) continue;
@@ -101,5 +102,55 @@ TEST_CASE("train state: each wrong metadata field is refused by name before resu
     CHECK(err.find(cs.says) != std::string::npos);
     if (cs.status == LEAP_ERR_FORMAT) CHECK(err.find(bad) != std::string::npos);
     if (r) lp_trainer_destroy(r);
+  }
+}
+
+// `leap distill --resume` the same way (distill/distill_state.c): a state
+// whose format, counters or any recorded setting is wrong in one field is
+// refused naming the file, the key and the value, before a teacher is
+// loaded or anything is written.
+#include "distill_fixture.hpp"
+
+TEST_CASE("distill state: each wrong metadata field is refused by name before resuming", "[distill]") {
+  lt::TempDir dir;
+  const std::string teacher = tiny_teacher(dir.path), run = dir / "run";
+  lt::CliResult r = lt::leap_in(dir, "", "distill --teacher '" + teacher + "' --method disback --switch converged "
+                                         "--path-checkpoints 2 --path-iters 2 --iters 2 --batch 2 --fake-updates 1 "
+                                         "--save-every 1 --quiet --out '" + run + "'");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const std::string good = run + "/state.safetensors";
+  const struct {
+    const char *key, *value, *says;
+  } cases[] = {
+      {"format", "leap-distill-state-0", "not a leap distill state (format 'leap-distill-state-0', not leap-distill-state-1)"},
+      {"distill.iters", nullptr, "__metadata__ lacks 'distill.iters'"},
+      {"distill.iter", "-3", "'distill.iter' = '-3' is not an integer >= 0"},
+      {"distill.fake_step", "1.5", "'distill.fake_step' = '1.5' is not an integer >= 0"},
+      {"distill.iters", "99999999999", "'distill.iters' = '99999999999' is not an integer"},
+      {"distill.seconds", nullptr, "__metadata__ lacks 'distill.seconds'"},
+      {"distill.method", "sgd", "'distill.method' = 'sgd' is not a value of --method"},
+      {"distill.switch", "sometimes", "'distill.switch' = 'sometimes' is not a value of --switch"},
+      {"distill.batch", "two", "'distill.batch' = 'two' is not a value of --batch"},
+      {"distill.batch", "3000000000", "'distill.batch' = '3000000000' is not a value of --batch"},
+      {"distill.cfg", "nan", "'distill.cfg' = 'nan' is not a value of --cfg"},
+      {"distill.seed", "-1", "'distill.seed' = '-1' is not a value of --seed"},
+      {"distill.seed", "1x", "'distill.seed' = '1x' is not a value of --seed"},
+      {"distill.lr", nullptr, "__metadata__ lacks 'distill.lr'"},
+  };
+  int k = 0;
+  for (const auto &c : cases) {
+    const std::string bad_dir = dir / ("bad" + std::to_string(k++));
+    REQUIRE(mkdir(bad_dir.c_str(), 0755) == 0);
+    const std::string bad = bad_dir + "/state.safetensors";
+    rewrite_meta(good, bad, c.key, c.value, true);
+    const std::string before = lt::slurp(bad);
+    r = lt::leap_in(dir, "", "distill --resume '" + bad + "' --quiet");
+    INFO(c.key << " = " << (c.value ? c.value : "(removed)") << ": " << r.err);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(bad) != std::string::npos);
+    CHECK(r.err.find(c.says) != std::string::npos);
+    CHECK(lt::slurp(bad) == before);
+    CHECK(lt::TempDir::list_dir(bad_dir).size() == 1);  // nothing written beside it
   }
 }
