@@ -28,10 +28,7 @@ lp_cache_calib_cfg base_cfg(const int32_t *labels, const int *targets) {
 }  // namespace
 
 TEST_CASE("cache calibration: what it cannot profile is refused, saying why", "[cache]") {
-  leap_context_desc cdesc = leap_context_desc_default(LEAP_BACKEND_CPU);
-  cdesc.threads = 1;
-  leap_context *ctx = nullptr;
-  REQUIRE(leap_context_create(&cdesc, &ctx) == LEAP_OK);
+  leap_context *ctx = lt::cpu_context(1);
   leap_model *m = nullptr;
   REQUIRE(leap_model_load(ctx, kTiny.c_str(), &m) == LEAP_OK);
   const int32_t labels[2] = {0, 1};
@@ -94,10 +91,7 @@ TEST_CASE("cache calibration: what it cannot profile is refused, saying why", "[
 // at cfg 1 reuses (the images move off full compute) while staying finite;
 // the profile does not serve a guided run.
 TEST_CASE("cache calibration: an unguided run profiles one branch and samples with it", "[cache]") {
-  leap_context_desc cdesc = leap_context_desc_default(LEAP_BACKEND_CPU);
-  cdesc.threads = 1;
-  leap_context *ctx = nullptr;
-  REQUIRE(leap_context_create(&cdesc, &ctx) == LEAP_OK);
+  leap_context *ctx = lt::cpu_context(1);
   leap_model *m = nullptr;
   REQUIRE(leap_model_load(ctx, kTiny.c_str(), &m) == LEAP_OK);
   const int32_t labels[2] = {0, 1};

@@ -79,21 +79,36 @@ Loaded load(leap_context *ctx, const std::string &path) {
   return r;
 }
 
+// One change to a model file and the refusal it must give.
+struct Refusal {
+  std::map<std::string, std::string> meta;
+  std::set<std::string> drop, scalar;
+  leap_status status;
+  std::string says;
+};
+
+// Each case as a variant of src: refused with its status and a message
+// naming the file and saying what is wrong.
+void expect_refused(leap_context *ctx, const lt::TempDir &dir, const std::string &src,
+                    const std::vector<Refusal> &cases) {
+  for (size_t k = 0; k < cases.size(); k++) {
+    const Refusal &c = cases[k];
+    const std::string path = dir / ("m" + std::to_string(k) + ".safetensors");
+    variant_of(src, path, c.meta, c.drop, c.scalar);
+    const Loaded r = load(ctx, path);
+    INFO("case " << k << ": " << r.error);
+    CHECK(r.status == c.status);
+    CHECK(r.error.find(path) != std::string::npos);
+    CHECK(r.error.find(c.says) != std::string::npos);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("model description: each wrong metadata field or tensor is a format error naming it", "[model]") {
-  leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
-  cd.threads = 1;
-  leap_context *ctx = nullptr;
-  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
+  leap_context *ctx = lt::cpu_context(1);
   lt::TempDir dir;
-  struct Case {
-    std::map<std::string, std::string> meta;
-    std::set<std::string> drop, scalar;
-    leap_status status;
-    std::string says;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<Refusal> cases = {
       {{{"num_heads", kDrop}}, {}, {}, LEAP_ERR_FORMAT, "__metadata__ lacks 'num_heads' (needed to describe the model)"},
       {{{"hidden_size", "abc"}}, {}, {}, LEAP_ERR_FORMAT, "__metadata__ 'hidden_size' = 'abc' is not a valid integer"},
       {{{"depth", "-1"}}, {}, {}, LEAP_ERR_FORMAT, "'depth' = '-1' is not a valid integer"},
@@ -118,24 +133,12 @@ TEST_CASE("model description: each wrong metadata field or tensor is a format er
       {{}, {}, {"y_embedder.embedding_table.weight"}, LEAP_ERR_FORMAT,
        "'y_embedder.embedding_table.weight' is a scalar"},
   };
-  for (size_t k = 0; k < cases.size(); k++) {
-    const Case &c = cases[k];
-    const std::string path = dir / ("m" + std::to_string(k) + ".safetensors");
-    variant(path, c.meta, c.drop, c.scalar);
-    const Loaded r = load(ctx, path);
-    INFO("case " << k << ": " << r.error);
-    CHECK(r.status == c.status);
-    CHECK(r.error.find(path) != std::string::npos);
-    CHECK(r.error.find(c.says) != std::string::npos);
-  }
+  expect_refused(ctx, dir, kTiny, cases);
   leap_context_destroy(ctx);
 }
 
 TEST_CASE("model description: optional metadata falls back to what the tensors say", "[model]") {
-  leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
-  cd.threads = 1;
-  leap_context *ctx = nullptr;
-  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
+  leap_context *ctx = lt::cpu_context(1);
   lt::TempDir dir;
   const Loaded full = load(ctx, kTiny);
   REQUIRE(full.status == LEAP_OK);
@@ -196,50 +199,32 @@ TEST_CASE("model description: optional metadata falls back to what the tensors s
 // 8x12 frames, patch 4, hidden 16 in 2 heads, 2 blocks, 3 classes.
 TEST_CASE("video DiT description: each wrong metadata field or tensor is a format error naming it", "[model][video]") {
   const std::string src = LEAP_TEST_DATA "/video_dit_tiny_f32.safetensors";
-  leap_context_desc cd = leap_context_desc_default(LEAP_BACKEND_CPU);
-  cd.threads = 1;
-  leap_context *ctx = nullptr;
-  REQUIRE(leap_context_create(&cd, &ctx) == LEAP_OK);
+  leap_context *ctx = lt::cpu_context(1);
   lt::TempDir dir;
-  struct Case {
-    std::map<std::string, std::string> meta;
-    std::set<std::string> drop;
-    leap_status status;
-    std::string says;
+  const std::vector<Refusal> cases = {
+      {{{"num_heads", kDrop}}, {}, {}, LEAP_ERR_FORMAT, "__metadata__ lacks 'num_heads' (needed to describe the video DiT)"},
+      {{{"patch_size", "4x"}}, {}, {}, LEAP_ERR_FORMAT, "__metadata__ 'patch_size' = '4x' is not a valid integer"},
+      {{{"clip_frames", "-4"}}, {}, {}, LEAP_ERR_FORMAT, "'clip_frames' = '-4' is not a valid integer"},
+      {{{"input_width", "2000000"}}, {}, {}, LEAP_ERR_FORMAT, "'input_width' = '2000000' is not a valid integer"},
+      {{{"mlp_ratio", kDrop}}, {}, {}, LEAP_ERR_FORMAT, "__metadata__ lacks 'mlp_ratio' (needed to describe the video DiT)"},
+      {{{"mlp_ratio", "-2"}}, {}, {}, LEAP_ERR_FORMAT, "'mlp_ratio' = '-2' is not a positive number"},
+      {{{"timestep_scale", "inf"}}, {}, {}, LEAP_ERR_FORMAT, "'timestep_scale' = 'inf' is not a positive number"},
+      {{{"rope_theta", "1e4x"}}, {}, {}, LEAP_ERR_FORMAT, "'rope_theta' = '1e4x' is not a positive number"},
+      {{{"prediction", "x0"}}, {}, {}, LEAP_ERR_FORMAT, "__metadata__ prediction 'x0' is not eps, v or flow_v"},
+      {{{"rope_theta", "500"}}, {}, {}, LEAP_ERR_UNSUPPORTED, "rope_theta 500: this build runs the video DiT with rope_theta"},
+      {{{"patch_size", "3"}}, {}, {}, LEAP_ERR_FORMAT, "frames of 8x12 are not whole patches of 3"},
+      {{{"patch_size", "0"}}, {}, {}, LEAP_ERR_FORMAT, "frames of 8x12 are not whole patches of 0"},
+      {{{"input_height", "2"}}, {}, {}, LEAP_ERR_FORMAT, "frames of 2x12 are not whole patches of 4"},
+      {{{"depth", "0"}}, {}, {}, LEAP_ERR_FORMAT, "depth, frames_per_chunk, clip_frames, in_channels and hidden_size must be >= 1"},
+      {{{"frames_per_chunk", "0"}}, {}, {}, LEAP_ERR_FORMAT, "must be >= 1"},
+      {{{"num_heads", "3"}}, {}, {}, LEAP_ERR_FORMAT, "hidden_size 16 is not 3 heads of an even head_dim"},
+      {{{"num_heads", "16"}}, {}, {}, LEAP_ERR_FORMAT, "hidden_size 16 is not 16 heads of an even head_dim"},
+      {{{"null_class", "9"}}, {}, {}, LEAP_ERR_FORMAT, "null_class 9 outside 0..3"},
+      {{{"input_height", "400000"}, {"input_width", "400000"}}, {}, {}, LEAP_ERR_UNSUPPORTED, "tokens per clip"},
+      {{{"depth", "1"}}, {}, {}, LEAP_ERR_FORMAT, "more blocks than __metadata__ depth 1"},
+      {{}, {"x_embedder.proj.weight"}, {}, LEAP_ERR_FORMAT, "no tensor 'x_embedder.proj.weight'"},
   };
-  const std::vector<Case> cases = {
-      {{{"num_heads", kDrop}}, {}, LEAP_ERR_FORMAT, "__metadata__ lacks 'num_heads' (needed to describe the video DiT)"},
-      {{{"patch_size", "4x"}}, {}, LEAP_ERR_FORMAT, "__metadata__ 'patch_size' = '4x' is not a valid integer"},
-      {{{"clip_frames", "-4"}}, {}, LEAP_ERR_FORMAT, "'clip_frames' = '-4' is not a valid integer"},
-      {{{"input_width", "2000000"}}, {}, LEAP_ERR_FORMAT, "'input_width' = '2000000' is not a valid integer"},
-      {{{"mlp_ratio", kDrop}}, {}, LEAP_ERR_FORMAT, "__metadata__ lacks 'mlp_ratio' (needed to describe the video DiT)"},
-      {{{"mlp_ratio", "-2"}}, {}, LEAP_ERR_FORMAT, "'mlp_ratio' = '-2' is not a positive number"},
-      {{{"timestep_scale", "inf"}}, {}, LEAP_ERR_FORMAT, "'timestep_scale' = 'inf' is not a positive number"},
-      {{{"rope_theta", "1e4x"}}, {}, LEAP_ERR_FORMAT, "'rope_theta' = '1e4x' is not a positive number"},
-      {{{"prediction", "x0"}}, {}, LEAP_ERR_FORMAT, "__metadata__ prediction 'x0' is not eps, v or flow_v"},
-      {{{"rope_theta", "500"}}, {}, LEAP_ERR_UNSUPPORTED, "rope_theta 500: this build runs the video DiT with rope_theta"},
-      {{{"patch_size", "3"}}, {}, LEAP_ERR_FORMAT, "frames of 8x12 are not whole patches of 3"},
-      {{{"patch_size", "0"}}, {}, LEAP_ERR_FORMAT, "frames of 8x12 are not whole patches of 0"},
-      {{{"input_height", "2"}}, {}, LEAP_ERR_FORMAT, "frames of 2x12 are not whole patches of 4"},
-      {{{"depth", "0"}}, {}, LEAP_ERR_FORMAT, "depth, frames_per_chunk, clip_frames, in_channels and hidden_size must be >= 1"},
-      {{{"frames_per_chunk", "0"}}, {}, LEAP_ERR_FORMAT, "must be >= 1"},
-      {{{"num_heads", "3"}}, {}, LEAP_ERR_FORMAT, "hidden_size 16 is not 3 heads of an even head_dim"},
-      {{{"num_heads", "16"}}, {}, LEAP_ERR_FORMAT, "hidden_size 16 is not 16 heads of an even head_dim"},
-      {{{"null_class", "9"}}, {}, LEAP_ERR_FORMAT, "null_class 9 outside 0..3"},
-      {{{"input_height", "400000"}, {"input_width", "400000"}}, {}, LEAP_ERR_UNSUPPORTED, "tokens per clip"},
-      {{{"depth", "1"}}, {}, LEAP_ERR_FORMAT, "more blocks than __metadata__ depth 1"},
-      {{}, {"x_embedder.proj.weight"}, LEAP_ERR_FORMAT, "no tensor 'x_embedder.proj.weight'"},
-  };
-  for (size_t k = 0; k < cases.size(); k++) {
-    const Case &c = cases[k];
-    const std::string path = dir / ("v" + std::to_string(k) + ".safetensors");
-    variant_of(src, path, c.meta, c.drop);
-    const Loaded r = load(ctx, path);
-    INFO("case " << k << ": " << r.error);
-    CHECK(r.status == c.status);
-    CHECK(r.error.find(path) != std::string::npos);
-    CHECK(r.error.find(c.says) != std::string::npos);
-  }
+  expect_refused(ctx, dir, src, cases);
   // the predictions a video DiT may declare
   for (const auto &p : std::vector<std::pair<std::string, leap_prediction>>{
            {"eps", LEAP_PRED_EPS}, {"v", LEAP_PRED_V}, {"flow_v", LEAP_PRED_FLOW_V}}) {

@@ -102,6 +102,15 @@ inline leap_context *context(leap_backend_kind kind) {
   return ctx;
 }
 
+// A CPU-backend context of `threads` threads (REQUIREs it is made).
+inline leap_context *cpu_context(int threads) {
+  leap_context_desc d = leap_context_desc_default(LEAP_BACKEND_CPU);
+  d.threads = threads;
+  leap_context *ctx = nullptr;
+  REQUIRE(leap_context_create(&d, &ctx) == LEAP_OK);
+  return ctx;
+}
+
 // Destroys a context after checking it saw no validation message.
 inline void finish(leap_context *ctx) {
   if (!ctx) return;
